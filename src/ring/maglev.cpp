@@ -1,0 +1,127 @@
+#include "maglev.hpp"
+
+#include <algorithm>
+
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+namespace frodo::detail {
+namespace {
+
+constexpr std::uint64_t offset_seed = 0;
+constexpr std::uint64_t skip_seed = 1;
+constexpr std::uint16_t empty_entry = 0xffff;  // Ring::max_members keeps indices below it
+
+bool is_prime(std::uint64_t n) {
+  if (n < 2) return false;
+  for (std::uint64_t d = 2; d * d <= n; ++d) {
+    if (n % d == 0) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::uint64_t Maglev::hash(std::string_view id) noexcept { return XXH3_64bits(id.data(), id.size()); }
+
+std::uint64_t Maglev::table_size_for(std::size_t members) noexcept {
+  // Sizes come from a fixed ladder (65537, then the largest prime below each power of two
+  // from 2^17 up) rather than the next prime above 100 * members: a new table size
+  // reshuffles every entry, so it must change only when the member count crosses a
+  // ladder step (655, 1310, 2621... members), not on every join.
+  const std::uint64_t needed = entries_per_member * members;
+  if (needed <= min_table_size) return min_table_size;
+  std::uint64_t power = std::uint64_t{1} << 17;
+  while (power - 1 < needed) power <<= 1;
+  std::uint64_t m = power - 1;
+  while (!is_prime(m)) --m;
+  if (m < needed) {  // no prime in [needed, power): go one step up
+    m = (power << 1) - 1;
+    while (!is_prime(m)) --m;
+  }
+  return m;
+}
+
+Maglev::Maglev(const std::vector<Member>& members) {
+  if (members.empty()) return;
+  const std::uint64_t size = table_size_for(members.size());
+  const std::size_t n = members.size();
+
+  // Each member walks its own permutation of the table, offset + j * skip (mod M); M prime
+  // and 1 <= skip < M make every walk visit every entry.
+  std::vector<std::uint64_t> next(n), skip(n);
+  double max_weight = 0;
+  for (const Member& m : members) max_weight = std::max(max_weight, m.weight);
+  std::vector<double> rate(n), credit(n, 0.0);
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::string& a = members[i].address;
+    next[i] = XXH3_64bits_withSeed(a.data(), a.size(), offset_seed) % size;
+    skip[i] = XXH3_64bits_withSeed(a.data(), a.size(), skip_seed) % (size - 1) + 1;
+    rate[i] = members[i].weight / max_weight;
+  }
+
+  // The paper's round-robin fill, weighted: each round a member earns weight/max_weight
+  // credit and claims one entry per whole credit, so with equal weights every member
+  // claims one entry per round (the unweighted algorithm) and entry counts stay
+  // proportional to weight.
+  table_.assign(size, empty_entry);
+  std::uint64_t filled = 0;
+  while (filled < size) {
+    for (std::size_t i = 0; i < n && filled < size; ++i) {
+      credit[i] += rate[i];
+      while (credit[i] >= 1.0 && filled < size) {
+        credit[i] -= 1.0;
+        std::uint64_t c = next[i];
+        while (table_[c] != empty_entry) {
+          c += skip[i];
+          if (c >= size) c -= size;
+        }
+        table_[c] = static_cast<std::uint16_t>(i);
+        c += skip[i];
+        if (c >= size) c -= size;
+        next[i] = c;
+        ++filled;
+      }
+    }
+  }
+}
+
+void Maglev::owners(std::string_view id, std::size_t n, std::size_t member_count,
+                    std::vector<std::uint32_t>& out) const {
+  if (table_.empty() || n == 0) return;
+  n = std::min(n, member_count);
+  std::vector<bool> seen;
+  if (n > 8) seen.assign(member_count, false);
+  std::size_t start = slot(hash(id));
+  for (std::size_t step = 0; step < table_.size() && out.size() < n; ++step) {
+    std::size_t i = start + step;
+    if (i >= table_.size()) i -= table_.size();
+    std::uint32_t o = table_[i];
+    if (n > 8) {
+      if (seen[o]) continue;
+      seen[o] = true;
+    } else if (std::find(out.begin(), out.end(), o) != out.end()) {
+      continue;
+    }
+    out.push_back(o);
+  }
+}
+
+SegmentMap Maglev::segments() const {
+  // Entry i owns the hashes h with floor(h * M / 2^64) == i: [ceil(i 2^64 / M), ceil((i+1) 2^64 / M)).
+  SegmentMap map;
+  map.space = u128{1} << 64;
+  const u128 m = table_.size();
+  map.segments.reserve(table_.size());
+  for (std::size_t i = 0; i < table_.size(); ++i) {
+    u128 end = ((u128{i + 1} << 64) + m - 1) / m;
+    if (!map.segments.empty() && map.segments.back().owner == table_[i]) {
+      map.segments.back().end = end;
+    } else {
+      map.segments.push_back({end, table_[i]});
+    }
+  }
+  return map;
+}
+
+}  // namespace frodo::detail

@@ -1,0 +1,178 @@
+#include "frodo/ring.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <unordered_set>
+
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+#include "frodo/address.hpp"
+#include "frodo/error.hpp"
+#include "ring_state.hpp"
+
+namespace frodo {
+namespace {
+
+std::string format_weight(double weight) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%.17g", weight);
+  return buffer;
+}
+
+void validate(const std::vector<Member>& members) {
+  if (members.size() > Ring::max_members) {
+    throw Error(Errc::invalid_argument, "too many members: " + std::to_string(members.size()) + " (at most " +
+                                            std::to_string(Ring::max_members) + ")");
+  }
+  std::unordered_set<std::string_view> seen;
+  for (const Member& m : members) {
+    if (auto problem = address_problem(m.address)) {
+      throw Error(Errc::invalid_argument, "bad address '" + m.address + "': " + *problem);
+    }
+    if (!std::isfinite(m.weight) || m.weight <= 0) {
+      throw Error(Errc::invalid_argument,
+                  "bad weight " + format_weight(m.weight) + " for '" + m.address + "': must be a finite number > 0");
+    }
+    if (!seen.insert(m.address).second) throw Error(Errc::invalid_argument, "duplicate address '" + m.address + "'");
+  }
+}
+
+std::uint64_t checksum_of(Algorithm algorithm, const std::vector<Member>& members) {
+  // Length-prefixed fields, so no choice of address or zone can make two lists collide
+  // by construction.
+  std::string buffer = to_string(algorithm);
+  auto field = [&buffer](std::string_view s) {
+    std::uint64_t n = s.size();
+    buffer.append(reinterpret_cast<const char*>(&n), sizeof n);
+    buffer.append(s);
+  };
+  for (const Member& m : members) {
+    field(m.address);
+    field(format_weight(m.weight));
+    field(m.zone);
+  }
+  return XXH3_64bits(buffer.data(), buffer.size());
+}
+
+const std::vector<Member> no_members;
+
+}  // namespace
+
+const char* to_string(Algorithm algorithm) noexcept {
+  return algorithm == Algorithm::maglev ? "maglev" : "ketama";
+}
+
+Algorithm parse_algorithm(std::string_view text) {
+  if (text == "ketama") return Algorithm::ketama;
+  if (text == "maglev") return Algorithm::maglev;
+  throw Error(Errc::invalid_argument, "unknown algorithm '" + std::string(text) + "' (expected ketama or maglev)");
+}
+
+Ring::Ring() : Ring(std::vector<Member>{}) {}
+
+Ring::Ring(std::vector<Member> members, Algorithm algorithm) {
+  validate(members);
+  std::sort(members.begin(), members.end(), [](const Member& a, const Member& b) { return a.address < b.address; });
+  auto state = std::make_shared<detail::RingState>();
+  state->algorithm = algorithm;
+  state->checksum = checksum_of(algorithm, members);
+  if (algorithm == Algorithm::ketama) {
+    state->ketama = detail::Ketama(members);
+  } else {
+    state->maglev = detail::Maglev(members);
+  }
+  state->members = std::move(members);
+  state_ = std::move(state);
+}
+
+std::optional<std::string_view> Ring::owner(std::string_view id) const {
+  const detail::RingState& s = *state_;
+  if (s.members.empty()) return std::nullopt;
+  if (s.algorithm == Algorithm::ketama) {
+    if (s.ketama.empty()) return std::nullopt;  // only when weights gave every member 0 vnodes
+    return s.members[s.ketama.owner(id)].address;
+  }
+  return s.members[s.maglev.owner(id)].address;
+}
+
+std::vector<std::string_view> Ring::owners(std::string_view id, std::size_t n) const {
+  const detail::RingState& s = *state_;
+  std::vector<std::uint32_t> indices;
+  indices.reserve(std::min(n, s.members.size()));
+  if (s.algorithm == Algorithm::ketama) {
+    s.ketama.owners(id, n, s.members.size(), indices);
+  } else {
+    s.maglev.owners(id, n, s.members.size(), indices);
+  }
+  std::vector<std::string_view> result;
+  result.reserve(indices.size());
+  for (std::uint32_t i : indices) result.emplace_back(s.members[i].address);
+  return result;
+}
+
+const std::vector<Member>& Ring::members() const { return state_ ? state_->members : no_members; }
+std::size_t Ring::size() const { return state_->members.size(); }
+bool Ring::empty() const { return state_->members.empty(); }
+Algorithm Ring::algorithm() const { return state_->algorithm; }
+std::uint64_t Ring::checksum() const { return state_->checksum; }
+
+std::string Ring::checksum_hex() const {
+  char buffer[17];
+  std::snprintf(buffer, sizeof buffer, "%016llx", static_cast<unsigned long long>(state_->checksum));
+  return buffer;
+}
+
+std::vector<double> Ring::shares() const {
+  const detail::RingState& s = *state_;
+  std::vector<long double> owned(s.members.size(), 0);
+  detail::SegmentMap map = s.segments();
+  detail::u128 start = 0;
+  for (const detail::Segment& seg : map.segments) {
+    owned[seg.owner] += static_cast<long double>(seg.end - start);
+    start = seg.end;
+  }
+  std::vector<double> result(owned.size());
+  for (std::size_t i = 0; i < owned.size(); ++i) {
+    result[i] = static_cast<double>(owned[i] / static_cast<long double>(map.space));
+  }
+  return result;
+}
+
+std::size_t Ring::memory_bytes() const {
+  const detail::RingState& s = *state_;
+  std::size_t bytes = sizeof(detail::RingState) + s.members.capacity() * sizeof(Member);
+  for (const Member& m : s.members) {
+    if (m.address.capacity() > 15) bytes += m.address.capacity() + 1;
+    if (m.zone.capacity() > 15) bytes += m.zone.capacity() + 1;
+  }
+  return bytes + s.ketama.memory_bytes() + s.maglev.memory_bytes();
+}
+
+double moved_share(const Ring& before, const Ring& after) {
+  if (before.algorithm() != after.algorithm()) {
+    throw Error(Errc::invalid_argument, std::string("cannot compare a ") + to_string(before.algorithm()) +
+                                            " ring with a " + to_string(after.algorithm()) + " ring");
+  }
+  if (before.empty() || after.empty()) return before.empty() && after.empty() ? 0.0 : 1.0;
+  // Walk both segment lists together; where the owners' addresses differ, those ids move.
+  const detail::RingState& a = *before.state_;
+  const detail::RingState& b = *after.state_;
+  detail::SegmentMap sa = a.segments();
+  detail::SegmentMap sb = b.segments();
+  if (sa.segments.empty() || sb.segments.empty()) return sa.segments.empty() && sb.segments.empty() ? 0.0 : 1.0;
+  detail::u128 start = 0, moved = 0;
+  std::size_t i = 0, j = 0;
+  while (i < sa.segments.size() && j < sb.segments.size()) {
+    detail::u128 end = std::min(sa.segments[i].end, sb.segments[j].end);
+    if (a.members[sa.segments[i].owner].address != b.members[sb.segments[j].owner].address) moved += end - start;
+    start = end;
+    if (sa.segments[i].end == end) ++i;
+    if (sb.segments[j].end == end) ++j;
+  }
+  return static_cast<double>(static_cast<long double>(moved) / static_cast<long double>(sa.space));
+}
+
+}  // namespace frodo

@@ -1,0 +1,70 @@
+#include "servers_file.hpp"
+
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+#include "usage_error.hpp"
+
+namespace frodo::cli {
+namespace {
+
+std::vector<Member> parse(const std::string& text) {
+  std::istringstream in(text);
+  return read_servers(in, "servers.txt");
+}
+
+std::string error_of(const std::string& text) {
+  try {
+    parse(text);
+  } catch (const UsageError& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+TEST(ServersFile, ReadsAddressesWeightsCommentsAndBlankLines) {
+  std::vector<Member> members = parse(
+      "# the data tier\n"
+      "\n"
+      "10.0.0.1:3030\n"
+      "   10.0.0.2:3030   2  \n"
+      "\t# indented comment\n"
+      "[::1]:4000 0.5\r\n"
+      "db.example.net:5432 1e1");
+  ASSERT_EQ(members.size(), 4u);
+  EXPECT_EQ(members[0].address, "10.0.0.1:3030");
+  EXPECT_EQ(members[0].weight, 1);
+  EXPECT_EQ(members[1].weight, 2);
+  EXPECT_EQ(members[2].address, "[::1]:4000");
+  EXPECT_EQ(members[2].weight, 0.5);
+  EXPECT_EQ(members[3].weight, 10);
+}
+
+TEST(ServersFile, ErrorsNameFileLineAndValue) {
+  EXPECT_EQ(error_of("a:1\nbad\n"), "servers.txt:2: bad address 'bad': missing ':port' (expected host:port)");
+  EXPECT_EQ(error_of("a:0"), "servers.txt:1: bad address 'a:0': port 0 is out of range 1-65535");
+  EXPECT_EQ(error_of("# c\na:70000"), "servers.txt:2: bad address 'a:70000': port 70000 is out of range 1-65535");
+  EXPECT_EQ(error_of("a:1\n\nb:2\na:1 3\n"), "servers.txt:4: duplicate address 'a:1' (first on line 1)");
+  EXPECT_EQ(error_of("a:1 0"), "servers.txt:1: bad weight '0' for a:1: must be > 0");
+  EXPECT_EQ(error_of("a:1 -1"), "servers.txt:1: bad weight '-1' for a:1: must be > 0");
+  EXPECT_EQ(error_of("a:1 heavy"), "servers.txt:1: bad weight 'heavy' for a:1: not a number");
+  EXPECT_EQ(error_of("a:1 2x"), "servers.txt:1: bad weight '2x' for a:1: not a number");
+  EXPECT_EQ(error_of("a:1 nan"), "servers.txt:1: bad weight 'nan' for a:1: not a number");
+  EXPECT_EQ(error_of("a:1 inf"), "servers.txt:1: bad weight 'inf' for a:1: not a number");
+  EXPECT_EQ(error_of("a:1 1 zone"), "servers.txt:1: unexpected 'zone' (expected ADDRESS [WEIGHT])");
+  EXPECT_EQ(error_of(""), "servers.txt: no servers (expected lines of ADDRESS [WEIGHT])");
+  EXPECT_EQ(error_of("# only a comment\n\n"), "servers.txt: no servers (expected lines of ADDRESS [WEIGHT])");
+}
+
+TEST(ServersFile, MissingFileIsNamed) {
+  try {
+    read_servers_file("/nonexistent/servers.txt");
+    FAIL();
+  } catch (const UsageError& e) {
+    EXPECT_EQ(std::string(e.what()), "cannot open servers file /nonexistent/servers.txt: No such file or directory");
+  }
+}
+
+}  // namespace
+}  // namespace frodo::cli

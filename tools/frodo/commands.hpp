@@ -1,0 +1,11 @@
+// Command groups of the `frodo` CLI. Each adds its subcommands to the app; the callback
+// it installs runs the command and stores its exit status in `status`.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace frodo::cli {
+
+void add_ring_commands(CLI::App& app, int& status);
+
+}  // namespace frodo::cli
