@@ -10,7 +10,7 @@ namespace {
 
 constexpr std::uint64_t offset_seed = 0;
 constexpr std::uint64_t skip_seed = 1;
-constexpr std::uint16_t empty_entry = 0xffff;  // Ring::max_members keeps indices below it
+constexpr std::uint16_t empty_entry = 0xffff;  // never a member index: Ring::max_members is 65535
 
 bool is_prime(std::uint64_t n) {
   if (n < 2) return false;
@@ -64,7 +64,11 @@ Maglev::Maglev(const std::vector<Member>& members) {
   // credit and claims one entry per whole credit, so with equal weights every member
   // claims one entry per round (the unweighted algorithm) and entry counts stay
   // proportional to weight.
+  // Which entries are taken lives in a bitset (16 KiB at M = 131071, so it stays in L1
+  // cache): the probing below reads it far more often than it writes the table.
   table_.assign(size, empty_entry);
+  std::vector<std::uint64_t> taken((size + 63) / 64, 0);
+  auto is_taken = [&taken](std::uint64_t c) { return (taken[c >> 6] >> (c & 63)) & 1; };
   std::uint64_t filled = 0;
   while (filled < size) {
     for (std::size_t i = 0; i < n && filled < size; ++i) {
@@ -72,10 +76,11 @@ Maglev::Maglev(const std::vector<Member>& members) {
       while (credit[i] >= 1.0 && filled < size) {
         credit[i] -= 1.0;
         std::uint64_t c = next[i];
-        while (table_[c] != empty_entry) {
+        while (is_taken(c)) {
           c += skip[i];
           if (c >= size) c -= size;
         }
+        taken[c >> 6] |= std::uint64_t{1} << (c & 63);
         table_[c] = static_cast<std::uint16_t>(i);
         c += skip[i];
         if (c >= size) c -= size;
