@@ -1,0 +1,247 @@
+#include "connection.hpp"
+
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "frodo/address.hpp"
+
+namespace frodo::etcd {
+namespace {
+
+std::string read_pem(const std::string& path, const char* what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(Errc::invalid_argument, std::string("cannot read TLS ") + what + " file '" + path + "'");
+  std::stringstream s;
+  s << in.rdbuf();
+  if (s.str().find("-----BEGIN") == std::string::npos) {
+    throw Error(Errc::invalid_argument, std::string("TLS ") + what + " file '" + path + "' is not PEM");
+  }
+  return s.str();
+}
+
+std::shared_ptr<grpc::ChannelCredentials> credentials(const EtcdOptions& options) {
+  if (!options.tls) return grpc::InsecureChannelCredentials();
+  const EtcdTls& tls = *options.tls;
+  grpc::SslCredentialsOptions ssl;
+  if (tls.ca_file.empty()) throw Error(Errc::invalid_argument, "TLS needs a CA file (ca_file)");
+  ssl.pem_root_certs = read_pem(tls.ca_file, "CA");
+  if (tls.cert_file.empty() != tls.key_file.empty()) {
+    throw Error(Errc::invalid_argument, "a TLS client certificate needs both cert_file and key_file");
+  }
+  if (!tls.cert_file.empty()) {
+    ssl.pem_cert_chain = read_pem(tls.cert_file, "certificate");
+    ssl.pem_private_key = read_pem(tls.key_file, "key");
+  }
+  return grpc::SslCredentials(ssl);
+}
+
+}  // namespace
+
+std::string strip_scheme(std::string endpoint) {
+  for (const char* scheme : {"http://", "https://"}) {
+    if (endpoint.rfind(scheme, 0) == 0) return endpoint.substr(std::char_traits<char>::length(scheme));
+  }
+  return endpoint;
+}
+
+namespace {
+
+bool is_retryable(const grpc::Status& status) {
+  // Unavailable covers a refused or broken connection and etcd's "no leader", "leader
+  // changed" and "request timed out": another member may well answer.
+  return status.error_code() == grpc::StatusCode::UNAVAILABLE ||
+         status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
+}
+
+bool contains(const std::string& text, const char* part) { return text.find(part) != std::string::npos; }
+
+}  // namespace
+
+bool is_invalid_token(const grpc::Status& status) {
+  return status.error_code() == grpc::StatusCode::UNAUTHENTICATED && contains(status.error_message(), "invalid auth token");
+}
+
+Error to_error(const grpc::Status& status, const std::string& endpoint, const std::string& what) {
+  const std::string& message = status.error_message();
+  std::string prefix = "etcd at " + endpoint + ": " + what + ": ";
+  switch (status.error_code()) {
+    case grpc::StatusCode::UNAUTHENTICATED:
+      return Error(Errc::unauthenticated, prefix + "not authenticated (" + message + ")");
+    case grpc::StatusCode::PERMISSION_DENIED:
+      return Error(Errc::permission_denied, prefix + "permission denied (" + message + ")");
+    case grpc::StatusCode::UNAVAILABLE:
+      return Error(Errc::unavailable, prefix + "unavailable (" + message + ")");
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return Error(Errc::deadline_exceeded, prefix + "deadline exceeded (" + message + ")");
+    case grpc::StatusCode::NOT_FOUND:
+      if (contains(message, "lease not found")) return Error(Errc::lease_lost, prefix + "lease not found (" + message + ")");
+      break;
+    case grpc::StatusCode::INVALID_ARGUMENT:
+    case grpc::StatusCode::FAILED_PRECONDITION:
+      if (contains(message, "authentication failed")) {
+        return Error(Errc::unauthenticated, prefix + "wrong user or password (" + message + ")");
+      }
+      if (contains(message, "user name is empty") || contains(message, "user name not found")) {
+        return Error(Errc::unauthenticated, prefix + "authentication required (" + message + ")");
+      }
+      return Error(Errc::invalid_argument, prefix + message);
+    default:
+      break;
+  }
+  return Error(Errc::internal, prefix + message + " (gRPC status " + std::to_string(status.error_code()) + ")");
+}
+
+Connection::Connection(EtcdOptions options) : options_(std::move(options)) {
+  if (options_.endpoints.empty()) throw Error(Errc::invalid_argument, "no etcd endpoints given");
+  if (options_.call_timeout <= std::chrono::milliseconds(0)) {
+    throw Error(Errc::invalid_argument, "etcd call timeout must be > 0 ms, got " +
+                                            std::to_string(options_.call_timeout.count()));
+  }
+  if (options_.user.empty() && !options_.password.empty()) {
+    throw Error(Errc::invalid_argument, "an etcd password was given without a user");
+  }
+  auto creds = credentials(options_);
+  grpc::ChannelArguments args;
+  // Reconnect quickly to a member that comes back (the default backoff reaches minutes).
+  // GRPC_ARG_MIN_RECONNECT_BACKOFF_MS is left alone: gRPC also uses it as the connect
+  // timeout, and a short one aborts every TCP handshake.
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 500);
+  // Pings find a dead peer under an open stream; etcd refuses pings more often than 5 s.
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 10000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 3000);
+  args.SetInt(GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, 64 << 20);
+  // This connection's own subchannels: failing over must not be undone by a connection
+  // shared with another client in the same process.
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  for (const std::string& raw : options_.endpoints) {
+    std::string address = strip_scheme(raw);
+    if (auto problem = address_problem(address)) {
+      throw Error(Errc::invalid_argument, "bad etcd endpoint '" + raw + "': " + *problem);
+    }
+    auto e = std::make_unique<Endpoint>();
+    e->address = address;
+    e->channel = grpc::CreateCustomChannel(address, creds, args);
+    e->kv = etcdserverpb::KV::NewStub(e->channel);
+    e->watch = etcdserverpb::Watch::NewStub(e->channel);
+    e->lease = etcdserverpb::Lease::NewStub(e->channel);
+    e->maintenance = etcdserverpb::Maintenance::NewStub(e->channel);
+    e->auth = etcdserverpb::Auth::NewStub(e->channel);
+    endpoints_.push_back(std::move(e));
+  }
+}
+
+void Connection::mark_failed(std::size_t i) {
+  std::size_t expected = i;
+  current_.compare_exchange_strong(expected, (i + 1) % endpoints_.size());
+}
+
+void Connection::invalidate_token(const std::string& token) {
+  std::lock_guard lock(token_mutex_);
+  if (token_ == token) token_.clear();
+}
+
+std::string Connection::token(Clock::time_point deadline) {
+  if (options_.user.empty()) return {};
+  std::lock_guard lock(token_mutex_);
+  if (!token_.empty()) return token_;
+  std::string errors;
+  grpc::Status last;
+  std::size_t start = current_.load();
+  for (std::size_t tried = 0; Clock::now() < deadline; ++tried) {
+    std::size_t i = (start + tried) % endpoints_.size();
+    grpc::ClientContext context;
+    set_deadline(context, deadline);
+    etcdserverpb::AuthenticateRequest request;
+    request.set_name(options_.user);
+    request.set_password(options_.password);
+    etcdserverpb::AuthenticateResponse response;
+    last = endpoints_[i]->auth->Authenticate(&context, request, &response);
+    if (last.ok()) {
+      token_ = response.token();
+      return token_;
+    }
+    if (!is_retryable(last)) {
+      Error e = to_error(last, endpoints_[i]->address, "authenticate as '" + options_.user + "'");
+      throw e;
+    }
+    errors += (errors.empty() ? "" : "; ") + endpoints_[i]->address + ": " + last.error_message();
+    if ((tried + 1) % endpoints_.size() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  throw Error(last.error_code() == grpc::StatusCode::UNAVAILABLE ? Errc::unavailable : Errc::deadline_exceeded,
+              "etcd: authenticate as '" + options_.user + "': no endpoint answered (" + errors + ")");
+}
+
+std::string Connection::authorize(grpc::ClientContext& context, Clock::time_point deadline) {
+  std::string t = token(deadline);
+  if (!t.empty()) context.AddMetadata("token", t);
+  return t;
+}
+
+void Connection::call(const std::string& what, const Attempt& attempt, std::optional<Clock::time_point> deadline) {
+  const Clock::time_point end = deadline.value_or(Clock::now() + options_.call_timeout);
+  const std::size_t n = endpoints_.size();
+  std::string errors;
+  grpc::Status last;
+  bool reauthenticated = false;
+  std::size_t failures = 0;
+  while (true) {
+    Clock::time_point now = Clock::now();
+    if (now >= end) break;
+    std::size_t i = current_.load();
+    // Share what is left of the deadline among the endpoints not yet tried this round, so
+    // one black-holed member cannot use it all up.
+    auto left_in_round = static_cast<long>(n - failures % n);
+    auto slice = std::max<Clock::duration>((end - now) / left_in_round, std::chrono::milliseconds(250));
+    Clock::time_point attempt_end = std::min(end, now + slice);
+    grpc::ClientContext context;
+    std::string used_token;
+    set_deadline(context, attempt_end);
+    if (!options_.user.empty()) {
+      used_token = token(end);
+      context.AddMetadata("token", used_token);
+    }
+    last = attempt(*endpoints_[i], context);
+    if (last.ok()) return;
+    if (is_invalid_token(last) && !reauthenticated) {
+      invalidate_token(used_token);
+      reauthenticated = true;
+      continue;
+    }
+    if (!is_retryable(last)) throw to_error(last, endpoints_[i]->address, what);
+    std::string entry = endpoints_[i]->address + ": " + last.error_message();
+    if (errors.find(entry) == std::string::npos) errors += (errors.empty() ? "" : "; ") + entry;
+    mark_failed(i);
+    if (++failures % n == 0) {
+      std::this_thread::sleep_until(std::min(end, Clock::now() + std::chrono::milliseconds(50)));
+    }
+  }
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(options_.call_timeout).count();
+  Errc code = last.error_code() == grpc::StatusCode::UNAVAILABLE ? Errc::unavailable : Errc::deadline_exceeded;
+  throw Error(code, "etcd: " + what + ": no endpoint answered within the deadline (" + std::to_string(ms) +
+                        " ms call timeout): " + (errors.empty() ? std::string("no attempt finished") : errors));
+}
+
+}  // namespace frodo::etcd
+
+namespace frodo {
+
+std::vector<std::string> parse_endpoints(const std::string& list) {
+  std::vector<std::string> endpoints;
+  std::stringstream in(list);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    std::size_t b = item.find_first_not_of(" \t"), e = item.find_last_not_of(" \t");
+    item = b == std::string::npos ? "" : item.substr(b, e - b + 1);
+    std::string endpoint = etcd::strip_scheme(item);
+    if (auto problem = address_problem(endpoint)) {
+      throw Error(Errc::invalid_argument, "bad etcd endpoint '" + item + "': " + *problem);
+    }
+    endpoints.push_back(endpoint);
+  }
+  if (endpoints.empty()) throw Error(Errc::invalid_argument, "no etcd endpoints given (expected host:port,...)");
+  return endpoints;
+}
+
+}  // namespace frodo

@@ -1,0 +1,84 @@
+// A connection to an etcd cluster: one gRPC channel per endpoint, failover between them,
+// a deadline on every call, TLS, and token authentication.
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "src/etcd/proto/etcd.grpc.pb.h"  // generated into the build tree
+#include "frodo/error.hpp"
+#include "frodo/etcd.hpp"
+
+namespace frodo::etcd {
+
+using Clock = std::chrono::steady_clock;
+
+// The stubs of one endpoint.
+struct Endpoint {
+  std::string address;
+  std::shared_ptr<grpc::Channel> channel;
+  std::unique_ptr<etcdserverpb::KV::Stub> kv;
+  std::unique_ptr<etcdserverpb::Watch::Stub> watch;
+  std::unique_ptr<etcdserverpb::Lease::Stub> lease;
+  std::unique_ptr<etcdserverpb::Maintenance::Stub> maintenance;
+  std::unique_ptr<etcdserverpb::Auth::Stub> auth;
+};
+
+// gRPC takes deadlines on the system clock; frodo measures time on the steady clock.
+inline void set_deadline(grpc::ClientContext& context, Clock::time_point deadline) {
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::duration_cast<std::chrono::system_clock::duration>(deadline - Clock::now()));
+}
+
+// Maps a failed gRPC status from `endpoint` to a frodo::Error naming both.
+Error to_error(const grpc::Status& status, const std::string& endpoint, const std::string& what);
+
+class Connection {
+ public:
+  // Validates the options (endpoints, TLS files) and creates the channels; throws
+  // Error(invalid_argument) naming a bad option. Does not contact etcd.
+  explicit Connection(EtcdOptions options);
+
+  const EtcdOptions& options() const { return options_; }
+  std::size_t endpoint_count() const { return endpoints_.size(); }
+
+  // Runs `attempt` (one RPC on one endpoint's stubs, with a prepared context) until it
+  // succeeds, failing over to the next endpoint when one is unreachable, re-authenticating
+  // once when the token has expired, and giving up at `deadline` (default: now +
+  // call_timeout). Throws frodo::Error naming the endpoint(s) and the cause.
+  using Attempt = std::function<grpc::Status(Endpoint&, grpc::ClientContext&)>;
+  void call(const std::string& what, const Attempt& attempt, std::optional<Clock::time_point> deadline = std::nullopt);
+
+  // For streams and single-member calls: the endpoint to use now, and the auth token added
+  // to a context (authenticating first if needed, within `deadline`; may throw). Returns
+  // the token used ("" without auth), for invalidate_token().
+  std::size_t current_endpoint() const { return current_.load(); }
+  Endpoint& endpoint(std::size_t i) { return *endpoints_[i]; }
+  std::string authorize(grpc::ClientContext& context, Clock::time_point deadline);
+  // A stream or call on endpoint i failed: later work starts on the next endpoint.
+  void mark_failed(std::size_t i);
+  // Forget the token after etcd said it is invalid; the next prepare() authenticates again.
+  void invalidate_token(const std::string& token);
+
+ private:
+  std::string token(Clock::time_point deadline);
+
+  EtcdOptions options_;
+  std::vector<std::unique_ptr<Endpoint>> endpoints_;
+  std::atomic<std::size_t> current_{0};
+  std::mutex token_mutex_;
+  std::string token_;
+};
+
+bool is_invalid_token(const grpc::Status& status);
+// "http://h:1" and "https://h:1" -> "h:1".
+std::string strip_scheme(std::string endpoint);
+
+}  // namespace frodo::etcd

@@ -1,0 +1,73 @@
+// Key-value calls on an etcd connection: range (paginated), put, delete, txn, compact,
+// lease grant/revoke/time-to-live, and member status.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "connection.hpp"
+
+namespace frodo::etcd {
+
+struct KeyValue {
+  std::string key;
+  std::string value;
+  std::int64_t create_revision = 0;
+  std::int64_t mod_revision = 0;
+  std::int64_t version = 0;
+  std::int64_t lease = 0;
+};
+
+struct RangeResult {
+  std::vector<KeyValue> kvs;
+  std::int64_t revision = 0;  // the store revision the result reflects
+};
+
+struct MemberStatus {
+  std::uint64_t member_id = 0;
+  std::uint64_t leader_id = 0;
+  std::int64_t revision = 0;
+  std::string version;
+};
+
+struct LeaseInfo {
+  std::int64_t ttl = -1;  // remaining seconds; -1 when the lease does not exist (any more)
+  std::int64_t granted_ttl = 0;
+  std::vector<std::string> keys;
+};
+
+// The smallest key greater than every key starting with `prefix` (etcd's range_end).
+std::string prefix_end(const std::string& prefix);
+KeyValue from_proto(const etcdserverpb::KeyValue& kv);
+
+class Kv {
+ public:
+  explicit Kv(std::shared_ptr<Connection> connection) : connection_(std::move(connection)) {}
+
+  RangeResult get(const std::string& key);
+  // Every key under `prefix`, read in pages at one revision, so the result is a consistent
+  // snapshot however large it is.
+  RangeResult get_prefix(const std::string& prefix, std::int64_t page_size = 1000);
+  std::int64_t put(const std::string& key, const std::string& value, std::int64_t lease = 0);  // -> revision
+  std::int64_t remove(const std::string& key);          // -> number deleted
+  std::int64_t remove_prefix(const std::string& prefix);
+  etcdserverpb::TxnResponse txn(const etcdserverpb::TxnRequest& request);
+  void compact(std::int64_t revision);
+
+  std::int64_t grant_lease(std::int64_t ttl_seconds, std::int64_t* granted_ttl = nullptr);  // -> lease id
+  void revoke_lease(std::int64_t id);  // a lease that no longer exists is not an error
+  LeaseInfo lease_info(std::int64_t id, bool with_keys = false);
+
+  // Status of one member (no failover: it is about that member).
+  MemberStatus status(std::size_t endpoint);
+
+  Connection& connection() { return *connection_; }
+
+ private:
+  std::shared_ptr<Connection> connection_;
+};
+
+}  // namespace frodo::etcd

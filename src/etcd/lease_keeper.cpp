@@ -1,0 +1,242 @@
+#include "lease_keeper.hpp"
+
+#include <algorithm>
+
+#include "kv.hpp"
+
+namespace frodo::etcd {
+
+const char* to_string(LeaseLoss reason) noexcept {
+  switch (reason) {
+    case LeaseLoss::expired: return "expired";
+    case LeaseLoss::revoked: return "revoked";
+    case LeaseLoss::unreachable: return "etcd unreachable past the lease deadline";
+  }
+  return "unknown";
+}
+
+struct LeaseKeeper::Stream {
+  std::size_t endpoint = 0;
+  grpc::ClientContext context;
+  std::unique_ptr<grpc::ClientReaderWriter<etcdserverpb::LeaseKeepAliveRequest, etcdserverpb::LeaseKeepAliveResponse>> rw;
+  std::thread reader;
+};
+
+LeaseKeeper::LeaseKeeper(std::shared_ptr<Connection> connection, LeaseKeeperOptions options, LostCallback on_lost,
+                         GrantedCallback on_granted)
+    : connection_(std::move(connection)),
+      options_(options),
+      on_lost_(std::move(on_lost)),
+      on_granted_(std::move(on_granted)) {
+  if (options_.ttl < std::chrono::seconds(1)) {
+    throw Error(Errc::invalid_argument, "lease TTL must be at least 1 s, got " + std::to_string(options_.ttl.count()) + " s");
+  }
+  Clock::time_point sent = Clock::now();
+  std::int64_t granted = 0;
+  std::int64_t id = Kv(connection_).grant_lease(options_.ttl.count(), &granted);
+  {
+    std::lock_guard lock(mutex_);
+    id_ = id;
+    granted_ttl_ = std::chrono::seconds(granted);
+    deadline_ = sent + granted_ttl_;
+  }
+  thread_ = std::thread([this] { run(); });
+}
+
+LeaseKeeper::~LeaseKeeper() { close(); }
+
+std::int64_t LeaseKeeper::id() const {
+  std::lock_guard lock(mutex_);
+  return id_;
+}
+
+bool LeaseKeeper::alive() const {
+  std::lock_guard lock(mutex_);
+  return id_ != 0 && Clock::now() < deadline_;
+}
+
+Clock::time_point LeaseKeeper::deadline() const {
+  std::lock_guard lock(mutex_);
+  return deadline_;
+}
+
+std::chrono::seconds LeaseKeeper::granted_ttl() const {
+  std::lock_guard lock(mutex_);
+  return granted_ttl_;
+}
+
+void LeaseKeeper::close() {
+  std::call_once(close_once_, [this] {
+    {
+      std::lock_guard lock(mutex_);
+      closing_ = true;
+      if (stream_) stream_->context.TryCancel();
+    }
+    wake_.notify_all();
+    if (thread_.joinable()) thread_.join();
+    std::int64_t id;
+    {
+      std::lock_guard lock(mutex_);
+      id = id_;
+      id_ = 0;
+    }
+    if (id != 0) {
+      try {
+        Kv(connection_).revoke_lease(id);
+      } catch (const Error&) {
+        // etcd unreachable: the lease expires by itself within its TTL.
+      }
+    }
+  });
+}
+
+void LeaseKeeper::lose(std::unique_lock<std::mutex>& lock, LeaseLoss reason) {
+  std::int64_t id = id_;
+  if (id == 0) return;
+  id_ = 0;
+  close_stream(lock);
+  unanswered_.clear();
+  if (on_lost_) {
+    lock.unlock();
+    on_lost_(id, reason);
+    lock.lock();
+  }
+}
+
+void LeaseKeeper::close_stream(std::unique_lock<std::mutex>& lock) {
+  std::unique_ptr<Stream> stream = std::move(stream_);
+  stream_broken_ = false;
+  if (!stream) return;
+  stream->context.TryCancel();
+  lock.unlock();
+  if (stream->reader.joinable()) stream->reader.join();
+  stream->rw->Finish();  // cancelled by us: nothing to learn from the status
+  lock.lock();
+}
+
+bool LeaseKeeper::open_stream(std::unique_lock<std::mutex>& lock) {
+  auto stream = std::make_unique<Stream>();
+  stream->endpoint = connection_->current_endpoint();
+  Endpoint& endpoint = connection_->endpoint(stream->endpoint);
+  // A member cut off from its cluster must refuse the stream rather than answer alone.
+  stream->context.AddMetadata("hasleader", "true");
+  lock.unlock();
+  try {
+    connection_->authorize(stream->context, Clock::now() + granted_ttl_ / 3);
+  } catch (const Error&) {
+    lock.lock();
+    connection_->mark_failed(stream->endpoint);
+    return false;
+  }
+  stream->rw = endpoint.lease->LeaseKeepAlive(&stream->context);
+  lock.lock();
+  Stream* raw = stream.get();
+  stream_ = std::move(stream);
+  stream_broken_ = false;
+  unanswered_.clear();
+  raw->reader = std::thread([this, raw] { read_loop(raw); });
+  return true;
+}
+
+bool LeaseKeeper::grant(std::unique_lock<std::mutex>& lock) {
+  lock.unlock();
+  std::int64_t id = 0, granted = 0;
+  Clock::time_point sent = Clock::now();
+  try {
+    id = Kv(connection_).grant_lease(options_.ttl.count(), &granted);
+  } catch (const Error&) {
+    lock.lock();
+    return false;
+  }
+  lock.lock();
+  id_ = id;
+  granted_ttl_ = std::chrono::seconds(granted);
+  deadline_ = sent + granted_ttl_;
+  if (on_granted_) {
+    lock.unlock();
+    on_granted_(id);
+    lock.lock();
+  }
+  return true;
+}
+
+void LeaseKeeper::read_loop(Stream* stream) {
+  etcdserverpb::LeaseKeepAliveResponse response;
+  while (stream->rw->Read(&response)) {
+    std::lock_guard lock(mutex_);
+    if (stream_.get() != stream || response.id() != id_) continue;
+    Clock::time_point sent = unanswered_.empty() ? Clock::now() : unanswered_.front();
+    if (!unanswered_.empty()) unanswered_.pop_front();
+    if (response.ttl() <= 0) {
+      // etcd no longer knows the lease: before our deadline only a revoke explains that.
+      gone_ = Clock::now() < deadline_ ? LeaseLoss::revoked : LeaseLoss::expired;
+      wake_.notify_all();
+      continue;
+    }
+    deadline_ = std::max(deadline_, sent + std::chrono::seconds(response.ttl()));
+  }
+  std::lock_guard lock(mutex_);
+  if (stream_.get() == stream) stream_broken_ = true;
+  wake_.notify_all();
+}
+
+void LeaseKeeper::run() {
+  std::unique_lock lock(mutex_);
+  Clock::time_point next_send = Clock::now();
+  Clock::time_point reopen_at = Clock::now();
+  while (!closing_) {
+    Clock::time_point now = Clock::now();
+    auto period = std::max<Clock::duration>(granted_ttl_ / 3, std::chrono::milliseconds(100));
+    if (gone_) {
+      LeaseLoss reason = *gone_;
+      gone_.reset();
+      lose(lock, reason);
+      continue;
+    }
+    if (id_ == 0) {
+      if (!options_.regrant) {
+        wake_.wait(lock, [this] { return closing_; });
+        continue;
+      }
+      if (!grant(lock)) wake_.wait_for(lock, std::chrono::milliseconds(500));
+      next_send = reopen_at = Clock::now();
+      continue;
+    }
+    if (now >= deadline_) {
+      // Keepalives that went unanswered (or a stream that broke) mean etcd was out of
+      // reach; none sent means this process itself did not run in time (frozen, starved).
+      bool unreachable = stream_broken_ || !stream_ || !unanswered_.empty();
+      lose(lock, unreachable ? LeaseLoss::unreachable : LeaseLoss::expired);
+      continue;
+    }
+    if (stream_ && stream_broken_) {
+      std::size_t failed = stream_->endpoint;
+      close_stream(lock);
+      connection_->mark_failed(failed);
+      reopen_at = Clock::now() + std::chrono::milliseconds(100);
+      continue;
+    }
+    if (!stream_ && now >= reopen_at) {
+      if (!open_stream(lock)) reopen_at = Clock::now() + std::chrono::milliseconds(100);
+      next_send = Clock::now();
+      continue;
+    }
+    if (stream_ && now >= next_send) {
+      etcdserverpb::LeaseKeepAliveRequest request;
+      request.set_id(id_);
+      unanswered_.push_back(now);
+      Stream* stream = stream_.get();
+      lock.unlock();
+      bool written = stream->rw->Write(request);  // only this thread writes or replaces the stream
+      lock.lock();
+      if (!written && stream_.get() == stream) stream_broken_ = true;
+      next_send = now + period;
+      continue;
+    }
+    Clock::time_point wake_at = std::min(deadline_, stream_ ? next_send : reopen_at);
+    wake_.wait_until(lock, wake_at, [&] { return closing_ || gone_ || stream_broken_; });
+  }
+  close_stream(lock);
+}
+
+}  // namespace frodo::etcd

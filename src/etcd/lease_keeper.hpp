@@ -1,0 +1,89 @@
+// LeaseKeeper: holds one etcd lease alive over one keepalive stream, knows locally until
+// when the lease is certainly alive, and reports its loss the moment it is known.
+//
+// Contract:
+// - The constructor grants the lease (throws frodo::Error if etcd cannot be reached).
+// - Keepalives go every TTL/3 over one LeaseKeepAlive stream; a broken stream is reopened on
+//   the next endpoint.
+// - deadline() is local and conservative: the send time of the newest answered keepalive
+//   plus the TTL etcd answered. etcd keeps the lease at least that long, so while
+//   Clock::now() < deadline() the lease (and every key attached to it) exists.
+// - on_lost(id, reason) is called once per lease, from the keeper's threads and never under
+//   its lock: `revoked` when etcd says the lease is gone before the local deadline,
+//   `expired` when the local deadline passed (etcd said it is gone, or this process did
+//   not send keepalives in time: it was frozen or starved), `unreachable` when the local
+//   deadline passed while no etcd member answered.
+// - With `regrant`, after a loss the keeper grants a new lease as soon as etcd answers and
+//   calls on_granted(new_id); re-attaching keys to it is the caller's business.
+// - close() stops the keeper and revokes the lease (best effort, within the call timeout);
+//   it is idempotent, and the destructor calls it.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "connection.hpp"
+
+namespace frodo::etcd {
+
+enum class LeaseLoss { expired, revoked, unreachable };
+const char* to_string(LeaseLoss reason) noexcept;
+
+struct LeaseKeeperOptions {
+  std::chrono::seconds ttl{5};
+  bool regrant = false;
+};
+
+class LeaseKeeper {
+ public:
+  using LostCallback = std::function<void(std::int64_t lease, LeaseLoss reason)>;
+  using GrantedCallback = std::function<void(std::int64_t lease)>;
+
+  LeaseKeeper(std::shared_ptr<Connection> connection, LeaseKeeperOptions options, LostCallback on_lost,
+              GrantedCallback on_granted = {});
+  ~LeaseKeeper();
+  LeaseKeeper(const LeaseKeeper&) = delete;
+  LeaseKeeper& operator=(const LeaseKeeper&) = delete;
+
+  std::int64_t id() const;                // 0 while lost (and not yet re-granted)
+  bool alive() const;                     // held, and the local deadline has not passed
+  Clock::time_point deadline() const;     // see the contract above
+  std::chrono::seconds granted_ttl() const;
+  void close();
+
+ private:
+  struct Stream;
+  void run();
+  void read_loop(Stream* stream);
+  void lose(std::unique_lock<std::mutex>& lock, LeaseLoss reason);
+  bool open_stream(std::unique_lock<std::mutex>& lock);
+  void close_stream(std::unique_lock<std::mutex>& lock);
+  bool grant(std::unique_lock<std::mutex>& lock);
+
+  std::shared_ptr<Connection> connection_;
+  LeaseKeeperOptions options_;
+  LostCallback on_lost_;
+  GrantedCallback on_granted_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  bool closing_ = false;
+  std::int64_t id_ = 0;
+  std::chrono::seconds granted_ttl_{0};
+  Clock::time_point deadline_{};
+  std::deque<Clock::time_point> unanswered_;  // send times of keepalives not yet answered
+  std::unique_ptr<Stream> stream_;
+  bool stream_broken_ = false;
+  std::optional<LeaseLoss> gone_;  // etcd said the lease is gone; the keeper thread reports it
+  std::thread thread_;
+  std::once_flag close_once_;
+};
+
+}  // namespace frodo::etcd

@@ -1,0 +1,94 @@
+// Watcher: every change under a key prefix, in revision order, exactly once, from a given
+// revision on — across broken streams, dead members and restarts.
+//
+// Contract:
+// - on_events gets the events of one or more whole revisions, oldest first, never an event
+//   twice and never with a gap: when a stream breaks, the watch resumes from the last
+//   delivered revision + 1 on the next endpoint.
+// - When that revision has been compacted away, on_resync(compact_revision) is called and
+//   the watcher stops: the caller re-lists (which gives a new revision) and starts a new
+//   Watcher from there. It never skips ahead silently.
+// - Streams carry hasleader=true, so a member cut off from its cluster refuses them; a
+//   stream that stays silent is probed with a progress request, and one that does not
+//   answer within the call timeout is abandoned for the next endpoint.
+// - Progress notifications from etcd (nothing changed up to revision R) advance the known
+//   revision and are passed to on_progress.
+// - Callbacks run on the watcher's thread, one at a time, never under its lock. close() (and
+//   the destructor) stops the watcher; it must not be called from a callback.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "connection.hpp"
+#include "kv.hpp"
+
+namespace frodo::etcd {
+
+struct WatchEvent {
+  enum class Type { put, remove };
+  Type type = Type::put;
+  KeyValue kv;  // kv.mod_revision is the event's revision; for a remove only the key is set
+};
+
+struct WatcherCallbacks {
+  std::function<void(const std::vector<WatchEvent>& events, std::int64_t revision)> on_events;
+  std::function<void(std::int64_t revision)> on_progress;        // optional
+  std::function<void(std::int64_t compact_revision)> on_resync;  // the watcher has stopped
+  std::function<void(const Error& error)> on_error;             // optional: a stream failed; retrying
+};
+
+struct WatcherOptions {
+  // A stream silent this long gets a progress request; silent for this plus the call
+  // timeout, it is abandoned for the next endpoint.
+  std::chrono::milliseconds idle_probe{1000};
+};
+
+class Watcher {
+ public:
+  // Watches every key starting with `prefix`, delivering events from `start_revision` on
+  // (> 0; typically the revision of a listing + 1).
+  Watcher(std::shared_ptr<Connection> connection, std::string prefix, std::int64_t start_revision,
+          WatcherCallbacks callbacks, WatcherOptions options = {});
+  ~Watcher();
+  Watcher(const Watcher&) = delete;
+  Watcher& operator=(const Watcher&) = delete;
+
+  // The next revision the watcher expects: every change before it has been delivered.
+  std::int64_t next_revision() const { return next_revision_.load(); }
+  // The number of streams opened so far (1 + reconnections).
+  std::int64_t streams_opened() const { return streams_opened_.load(); }
+  void close();
+
+ private:
+  struct Stream;
+  void run();
+  void watchdog();
+  bool serve(Stream& stream);  // false when the watcher must stop (closing or resync)
+
+  std::shared_ptr<Connection> connection_;
+  std::string prefix_;
+  WatcherCallbacks callbacks_;
+  WatcherOptions options_;
+  std::atomic<std::int64_t> next_revision_;
+  std::atomic<std::int64_t> streams_opened_{0};
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool closing_ = false;
+  Stream* stream_ = nullptr;            // the open stream, for the watchdog and close()
+  Clock::time_point last_heard_{};      // when the open stream last said anything
+  bool probe_sent_ = false;
+  std::thread thread_;
+  std::thread watchdog_thread_;
+};
+
+}  // namespace frodo::etcd
