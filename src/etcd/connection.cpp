@@ -128,6 +128,7 @@ Connection::Connection(EtcdOptions options) : options_(std::move(options)) {
     e->lease = etcdserverpb::Lease::NewStub(e->channel);
     e->maintenance = etcdserverpb::Maintenance::NewStub(e->channel);
     e->auth = etcdserverpb::Auth::NewStub(e->channel);
+    e->channel->GetState(/*try_to_connect=*/true);  // connect to every member in the background now
     endpoints_.push_back(std::move(e));
   }
 }
@@ -159,6 +160,7 @@ std::string Connection::token(Clock::time_point deadline) {
     etcdserverpb::AuthenticateResponse response;
     last = endpoints_[i]->auth->Authenticate(&context, request, &response);
     if (last.ok()) {
+      ++authentications_;
       token_ = response.token();
       return token_;
     }
@@ -180,24 +182,34 @@ std::string Connection::authorize(grpc::ClientContext& context, Clock::time_poin
 }
 
 void Connection::call(const std::string& what, const Attempt& attempt, std::optional<Clock::time_point> deadline) {
-  const Clock::time_point end = deadline.value_or(Clock::now() + options_.call_timeout);
+  const Clock::time_point started = Clock::now();
+  const Clock::time_point end = deadline.value_or(started + options_.call_timeout);
   const std::size_t n = endpoints_.size();
   std::string errors;
   grpc::Status last;
   bool reauthenticated = false;
+  bool saw_unavailable = false;
   std::size_t failures = 0;
   while (true) {
     Clock::time_point now = Clock::now();
     if (now >= end) break;
     std::size_t i = current_.load();
     // Share what is left of the deadline among the endpoints not yet tried this round, so
-    // one black-holed member cannot use it all up.
+    // one black-holed member cannot use it all up; the first attempt gets at least half,
+    // as a healthy but slow (or still connecting) member is the common case.
     auto left_in_round = static_cast<long>(n - failures % n);
-    auto slice = std::max<Clock::duration>((end - now) / left_in_round, std::chrono::milliseconds(250));
+    Clock::duration slice = (end - now) / left_in_round;
+    if (failures == 0) slice = std::max<Clock::duration>(slice, (end - now) / 2);
+    slice = std::max<Clock::duration>(slice, std::chrono::milliseconds(250));
     Clock::time_point attempt_end = std::min(end, now + slice);
     grpc::ClientContext context;
     std::string used_token;
     set_deadline(context, attempt_end);
+    // The first round fails fast on an endpoint whose channel is down, so a healthy member is
+    // found at once. Once every endpoint has failed, wait for a connection within the slice:
+    // a channel in TRANSIENT_FAILURE otherwise keeps answering with its last error and a
+    // member that has just come back can be missed for the whole deadline.
+    context.set_wait_for_ready(failures >= n);
     if (!options_.user.empty()) {
       used_token = token(end);
       context.AddMetadata("token", used_token);
@@ -210,6 +222,7 @@ void Connection::call(const std::string& what, const Attempt& attempt, std::opti
       continue;
     }
     if (!is_retryable(last)) throw to_error(last, endpoints_[i]->address, what);
+    saw_unavailable |= last.error_code() == grpc::StatusCode::UNAVAILABLE;
     std::string entry = endpoints_[i]->address + ": " + last.error_message();
     if (errors.find(entry) == std::string::npos) errors += (errors.empty() ? "" : "; ") + entry;
     mark_failed(i);
@@ -217,10 +230,14 @@ void Connection::call(const std::string& what, const Attempt& attempt, std::opti
       std::this_thread::sleep_until(std::min(end, Clock::now() + std::chrono::milliseconds(50)));
     }
   }
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(options_.call_timeout).count();
-  Errc code = last.error_code() == grpc::StatusCode::UNAVAILABLE ? Errc::unavailable : Errc::deadline_exceeded;
-  throw Error(code, "etcd: " + what + ": no endpoint answered within the deadline (" + std::to_string(ms) +
-                        " ms call timeout): " + (errors.empty() ? std::string("no attempt finished") : errors));
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(end - started).count();
+  std::string all;
+  for (const auto& e : endpoints_) all += (all.empty() ? "" : ", ") + e->address;
+  // Unavailable if any member refused us (the message keeps why: refused, TLS handshake...);
+  // deadline exceeded if they all merely failed to answer in time.
+  Errc code = saw_unavailable ? Errc::unavailable : Errc::deadline_exceeded;
+  throw Error(code, "etcd: " + what + ": no endpoint of " + all + " answered within " + std::to_string(ms) +
+                        " ms (" + (errors.empty() ? std::string("no attempt finished") : errors) + ")");
 }
 
 }  // namespace frodo::etcd

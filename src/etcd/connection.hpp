@@ -66,6 +66,8 @@ class Connection {
   void mark_failed(std::size_t i);
   // Forget the token after etcd said it is invalid; the next prepare() authenticates again.
   void invalidate_token(const std::string& token);
+  // How many times this connection has authenticated (1 + renewals of an expired token).
+  std::int64_t authentications() const { return authentications_.load(); }
 
  private:
   std::string token(Clock::time_point deadline);
@@ -75,6 +77,7 @@ class Connection {
   std::atomic<std::size_t> current_{0};
   std::mutex token_mutex_;
   std::string token_;
+  std::atomic<std::int64_t> authentications_{0};
 };
 
 bool is_invalid_token(const grpc::Status& status);

@@ -120,6 +120,7 @@ bool LeaseKeeper::open_stream(std::unique_lock<std::mutex>& lock) {
   Endpoint& endpoint = connection_->endpoint(stream->endpoint);
   // A member cut off from its cluster must refuse the stream rather than answer alone.
   stream->context.AddMetadata("hasleader", "true");
+  stream->context.set_wait_for_ready(true);  // a member coming back is waited for, not failed fast
   lock.unlock();
   try {
     connection_->authorize(stream->context, Clock::now() + granted_ttl_ / 3);
@@ -208,6 +209,11 @@ void LeaseKeeper::run() {
       bool unreachable = stream_broken_ || !stream_ || !unanswered_.empty();
       lose(lock, unreachable ? LeaseLoss::unreachable : LeaseLoss::expired);
       continue;
+    }
+    if (stream_ && !stream_broken_ && !unanswered_.empty() && now - unanswered_.front() >= period) {
+      // A keepalive unanswered for a whole period: the member is frozen or cut off. Try the
+      // next one while the lease still has time.
+      stream_broken_ = true;
     }
     if (stream_ && stream_broken_) {
       std::size_t failed = stream_->endpoint;

@@ -51,6 +51,9 @@ void Watcher::run() {
       stream.endpoint = connection_->current_endpoint();
     }
     stream.context.AddMetadata("hasleader", "true");
+    // Wait for the channel to connect rather than fail fast on its last error; the watchdog
+    // abandons a stream that stays silent, so a dead member still costs only a probe period.
+    stream.context.set_wait_for_ready(true);
     bool keep_going = true;
     try {
       connection_->authorize(stream.context, Clock::now() + connection_->options().call_timeout);
