@@ -1,0 +1,163 @@
+// MemoryRegistry: the registry contract in one process, for unit tests and single-process
+// use. Every change bumps one revision counter, like etcd's; views are delivered
+// synchronously on the thread that made the change, outside the registry's lock.
+#include <algorithm>
+
+#include "frodo/error.hpp"
+#include "frodo/registry.hpp"
+#include "server_record.hpp"
+
+namespace frodo {
+
+const char* to_string(LeaseLossReason reason) noexcept {
+  switch (reason) {
+    case LeaseLossReason::expired: return "expired";
+    case LeaseLossReason::revoked: return "revoked";
+    case LeaseLossReason::unreachable: return "etcd unreachable past the lease deadline";
+    case LeaseLossReason::closed: return "closed";
+  }
+  return "unknown";
+}
+
+struct MemoryRegistry::Impl {
+  struct Entry {
+    ServerInfo server;
+    std::size_t session = 0;  // 0: persistent
+  };
+  struct Session {
+    std::string context;
+    RegistryEvents events;
+    bool lease_alive = true;
+    bool open = true;
+  };
+  std::mutex mutex;
+  std::int64_t revision = 1;
+  std::map<std::string, std::map<std::string, Entry>> contexts;
+  std::vector<std::shared_ptr<Session>> sessions;  // index + 1 = session number
+
+  std::vector<ServerInfo> view(const std::string& context) {
+    std::vector<ServerInfo> servers;
+    for (const auto& [address, entry] : contexts[context]) servers.push_back(entry.server);
+    return servers;
+  }
+  // Called with the lock held; returns the deliveries to make after unlocking.
+  std::vector<std::function<void()>> notify(const std::string& context) {
+    std::vector<std::function<void()>> calls;
+    std::vector<ServerInfo> servers = view(context);
+    for (const auto& s : sessions) {
+      if (s->open && s->context == context && s->events.on_view) {
+        calls.push_back([f = s->events.on_view, servers, r = revision] { f(servers, r); });
+      }
+    }
+    return calls;
+  }
+};
+
+class MemorySession : public RegistrySession {
+ public:
+  MemorySession(std::shared_ptr<MemoryRegistry::Impl> impl, std::size_t number) : impl_(std::move(impl)), number_(number) {}
+  ~MemorySession() override { close(); }
+
+  void put(const ServerInfo& server, bool persistent) override {
+    detail::validate_server(server);
+    std::vector<std::function<void()>> calls;
+    {
+      std::lock_guard lock(impl_->mutex);
+      auto& session = *impl_->sessions[number_ - 1];
+      if (!persistent && !session.lease_alive) throw Error(Errc::lease_lost, "the session's lease is gone");
+      impl_->contexts[session.context][server.address] = {server, persistent ? 0 : number_};
+      ++impl_->revision;
+      calls = impl_->notify(session.context);
+    }
+    for (auto& call : calls) call();
+  }
+
+  bool remove(const std::string& address) override {
+    std::vector<std::function<void()>> calls;
+    {
+      std::lock_guard lock(impl_->mutex);
+      auto& servers = impl_->contexts[impl_->sessions[number_ - 1]->context];
+      if (servers.erase(address) == 0) return false;
+      ++impl_->revision;
+      calls = impl_->notify(impl_->sessions[number_ - 1]->context);
+    }
+    for (auto& call : calls) call();
+    return true;
+  }
+
+  bool lease_alive() const override {
+    std::lock_guard lock(impl_->mutex);
+    return impl_->sessions[number_ - 1]->lease_alive;
+  }
+
+  void close() override {
+    std::vector<std::function<void()>> calls;
+    {
+      std::lock_guard lock(impl_->mutex);
+      auto& session = *impl_->sessions[number_ - 1];
+      if (!session.open) return;
+      session.open = false;
+      session.lease_alive = false;
+      auto& servers = impl_->contexts[session.context];
+      std::size_t before = servers.size();
+      std::erase_if(servers, [&](const auto& kv) { return kv.second.session == number_; });
+      if (servers.size() != before) {
+        ++impl_->revision;
+        calls = impl_->notify(session.context);
+      }
+    }
+    for (auto& call : calls) call();
+  }
+
+ private:
+  std::shared_ptr<MemoryRegistry::Impl> impl_;
+  std::size_t number_;
+};
+
+MemoryRegistry::MemoryRegistry() : impl_(std::make_shared<Impl>()) {}
+
+std::shared_ptr<MemoryRegistry> MemoryRegistry::create() { return std::shared_ptr<MemoryRegistry>(new MemoryRegistry()); }
+
+std::unique_ptr<RegistrySession> MemoryRegistry::open(const std::string& context, RegistryEvents events) {
+  std::size_t number;
+  std::vector<ServerInfo> servers;
+  std::int64_t revision;
+  {
+    std::lock_guard lock(impl_->mutex);
+    impl_->sessions.push_back(std::make_shared<Impl::Session>(Impl::Session{context, events}));
+    number = impl_->sessions.size();
+    servers = impl_->view(context);
+    revision = impl_->revision;
+  }
+  if (events.on_view) events.on_view(servers, revision);
+  return std::make_unique<MemorySession>(impl_, number);
+}
+
+void MemoryRegistry::end_lease(std::size_t session_number, LeaseLossReason reason) {
+  std::vector<std::function<void()>> calls;
+  {
+    std::lock_guard lock(impl_->mutex);
+    if (session_number == 0 || session_number > impl_->sessions.size()) {
+      throw Error(Errc::invalid_argument, "no memory registry session " + std::to_string(session_number));
+    }
+    auto& session = *impl_->sessions[session_number - 1];
+    if (!session.lease_alive) return;
+    session.lease_alive = false;
+    auto& servers = impl_->contexts[session.context];
+    std::erase_if(servers, [&](const auto& kv) { return kv.second.session == session_number; });
+    ++impl_->revision;
+    if (session.open && session.events.on_lease_lost) {
+      calls.push_back([f = session.events.on_lease_lost, reason] { f(reason); });
+    }
+    auto views = impl_->notify(session.context);
+    calls.insert(calls.end(), views.begin(), views.end());
+  }
+  for (auto& call : calls) call();
+}
+
+std::int64_t MemoryRegistry::revision() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->revision;
+}
+
+}  // namespace frodo
