@@ -1,1 +1,187 @@
+// The Cluster API against real etcd processes.
 #include <gtest/gtest.h>
+
+#include <atomic>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "etcd/kv.hpp"
+#include "etcd_cluster.hpp"
+#include "frodo/cluster.hpp"
+#include "frodo/error.hpp"
+#include "wait.hpp"
+
+namespace frodo {
+namespace {
+
+using namespace std::chrono_literals;
+using test::wait_until;
+
+ClusterOptions options_for(const test::EtcdCluster& etcd, const std::string& context = "appname") {
+  ClusterOptions o;
+  o.context = context;
+  o.etcd.endpoints = etcd.endpoints();
+  o.etcd.call_timeout = 2000ms;
+  o.lease_ttl = 2s;
+  o.logger = [](const std::string&) {};
+  return o;
+}
+
+std::set<std::string> addresses(const Cluster& c) {
+  std::set<std::string> out;
+  for (const auto& s : c.snapshot()->servers) out.insert(s.address);
+  return out;
+}
+
+TEST(ClusterEtcd, TwoProcessesAgreeAndSeeEachOthersServers) {
+  test::EtcdCluster etcd;
+  Cluster a(options_for(etcd)), b(options_for(etcd));
+  for (int i = 1; i <= 5; ++i) a.add_server("10.0.0." + std::to_string(i) + ":3030");
+  b.add_server("10.0.0.9:3030", {.weight = 2, .zone = "z", .meta = {{"role", "ingest"}}});
+  ASSERT_TRUE(wait_until([&] { return addresses(a).size() == 6 && addresses(b).size() == 6; }, 10s));
+  ASSERT_TRUE(wait_until([&] { return a.snapshot()->revision == b.snapshot()->revision; }, 10s));
+  EXPECT_EQ(a.snapshot()->ring.checksum(), b.snapshot()->ring.checksum());
+  for (int i = 0; i < 10000; ++i) {
+    std::string id = "host-" + std::to_string(i);
+    ASSERT_EQ(a.server_by_id(id), b.server_by_id(id));
+  }
+  const auto& servers = a.snapshot()->servers;
+  auto it = std::find_if(servers.begin(), servers.end(), [](const ServerInfo& s) { return s.address == "10.0.0.9:3030"; });
+  ASSERT_NE(it, servers.end());
+  EXPECT_EQ(it->weight, 2);
+  EXPECT_EQ(it->zone, "z");
+  EXPECT_EQ(it->meta.at("role"), "ingest");
+  // The value is stored as the documented schema says.
+  etcd::Kv kv(std::make_shared<etcd::Connection>(EtcdOptions{.endpoints = etcd.endpoints()}));
+  EXPECT_EQ(kv.get("/frodo/appname/servers/10.0.0.9:3030").kvs.at(0).value,
+            R"({"address":"10.0.0.9:3030","meta":{"role":"ingest"},"weight":2.0,"zone":"z"})");
+
+  // close() revokes the lease: a's servers leave b's view at once.
+  a.close();
+  EXPECT_TRUE(wait_until([&] { return addresses(b) == std::set<std::string>{"10.0.0.9:3030"}; }, 10s));
+}
+
+TEST(ClusterEtcd, ContextsAreIsolatedAndForeignValuesSkipped) {
+  test::EtcdCluster etcd;
+  std::mutex mutex;
+  std::vector<std::string> warnings;
+  ClusterOptions one = options_for(etcd, "one");
+  one.logger = [&](const std::string& m) {
+    std::lock_guard lock(mutex);
+    warnings.push_back(m);
+  };
+  etcd::Kv kv(std::make_shared<etcd::Connection>(EtcdOptions{.endpoints = etcd.endpoints()}));
+  kv.put("/frodo/one/servers/junk:1", "not json at all");
+  kv.put("/frodo/one/servers/liar:1", R"({"address":"other:2","weight":1})");
+  kv.put("/frodo/one/servers/heavy:1", R"({"address":"heavy:1","weight":-5})");
+  kv.put("/frodo/one/servers/ok:1", R"({"address":"ok:1"})");
+  kv.put("/frodo/one/other-key", "whatever");
+  Cluster c1(one), c2(options_for(etcd, "two"));
+  c2.add_server("ok:1", {.weight = 3});
+  ASSERT_TRUE(c1.wait_ready(5s));
+  EXPECT_EQ(addresses(c1), std::set<std::string>{"ok:1"});
+  EXPECT_EQ(c1.snapshot()->servers.at(0).weight, 1);
+  ASSERT_TRUE(wait_until([&] { return addresses(c2) == std::set<std::string>{"ok:1"}; }, 5s));
+  EXPECT_EQ(c2.snapshot()->servers.at(0).weight, 3);
+  {
+    std::lock_guard lock(mutex);
+    EXPECT_EQ(warnings.size(), 3u);
+  }
+  // Junk written while watching is skipped too, and a later fix is picked up.
+  kv.put("/frodo/one/servers/late:1", "{");
+  kv.put("/frodo/one/servers/late:1", R"({"address":"late:1"})");
+  EXPECT_TRUE(wait_until([&] { return addresses(c1).count("late:1") == 1; }, 5s));
+}
+
+TEST(ClusterEtcd, LookupsKeepServingWhileEtcdIsDownAndCatchUpAfter) {
+  test::EtcdCluster etcd;
+  Cluster a(options_for(etcd)), b(options_for(etcd));
+  a.add_server("a:1", {.persistent = true});
+  a.add_server("b:1", {.persistent = true});
+  ASSERT_TRUE(wait_until([&] { return addresses(b).size() == 2; }, 10s));
+  std::vector<std::optional<std::string>> before;
+  for (int i = 0; i < 1000; ++i) before.push_back(b.server_by_id(std::to_string(i)));
+  etcd.kill(0);
+  for (int i = 0; i < 1000; ++i) ASSERT_EQ(b.server_by_id(std::to_string(i)), before[i]);
+  EXPECT_THROW(a.add_server("c:1", {.persistent = true}), Error);
+  etcd.restart(0);
+  a.add_server("c:1", {.persistent = true});
+  EXPECT_TRUE(wait_until([&] { return addresses(b).size() == 3; }, 15s));
+}
+
+TEST(ClusterEtcd, KillingTheLeaderNeitherFailsLookupsNorLosesRegistrations) {
+  test::EtcdCluster etcd({.members = 3});
+  int leader = etcd.leader();
+  ClusterOptions o = options_for(etcd);
+  o.etcd.endpoints = {etcd.endpoint(leader)};
+  for (int i = 0; i < 3; ++i) {
+    if (i != leader) o.etcd.endpoints.push_back(etcd.endpoint(i));
+  }
+  o.lease_ttl = 3s;
+  Cluster a(o), b(o);
+  a.add_server("a:1");
+  b.add_server("b:1");
+  ASSERT_TRUE(wait_until([&] { return addresses(a).size() == 2 && addresses(b).size() == 2; }, 10s));
+  std::atomic<bool> stop{false};
+  std::atomic<long> failures{0}, lookups{0};
+  std::thread reader([&] {
+    for (int i = 0; !stop; ++i) {
+      if (!a.server_by_id(std::to_string(i))) ++failures;
+      ++lookups;
+    }
+  });
+  std::int64_t revision = b.snapshot()->revision;
+  etcd.kill(leader);
+  // A change made through the survivors reaches both views; the leases held on.
+  b.add_server("c:1", {.persistent = true});
+  EXPECT_TRUE(wait_until([&] { return addresses(a).size() == 3; }, 15s));
+  stop = true;
+  reader.join();
+  EXPECT_EQ(failures, 0);
+  EXPECT_GT(lookups, 0);
+  EXPECT_GT(a.snapshot()->revision, revision);
+  EXPECT_TRUE(a.lease_alive());
+  EXPECT_TRUE(b.lease_alive());
+  EXPECT_EQ(addresses(b), (std::set<std::string>{"a:1", "b:1", "c:1"}));
+}
+
+TEST(ClusterEtcd, CompactionWhileCutOffStillConvergesToTheExactMembership) {
+  test::EtcdCluster etcd({.members = 3});
+  int cut = (etcd.leader() + 1) % 3;
+  ClusterOptions watching = options_for(etcd);
+  watching.etcd.endpoints = {etcd.endpoint(cut)};
+  Cluster a(watching);
+  ClusterOptions writing = options_for(etcd);
+  writing.etcd.endpoints = {etcd.endpoint((cut + 1) % 3), etcd.endpoint((cut + 2) % 3)};
+  Cluster b(writing);
+  b.add_server("one:1", {.persistent = true});
+  ASSERT_TRUE(wait_until([&] { return addresses(a).size() == 1; }, 10s));
+
+  etcd.kill(cut);
+  b.add_server("two:1", {.persistent = true});
+  b.add_server("three:1", {.persistent = true});
+  b.remove_server("one:1");
+  etcd::Kv kv(std::make_shared<etcd::Connection>(EtcdOptions{.endpoints = writing.etcd.endpoints}));
+  kv.compact(kv.get("/x").revision);
+  etcd.restart(cut);
+  EXPECT_TRUE(wait_until([&] { return addresses(a) == std::set<std::string>{"three:1", "two:1"}; }, 30s));
+  EXPECT_EQ(a.snapshot()->ring.checksum(), b.snapshot()->ring.checksum());
+}
+
+TEST(ClusterEtcd, UnreachableEtcdFailsTheConstructorNamingIt) {
+  ClusterOptions o;
+  o.context = "appname";
+  o.etcd.endpoints = {"127.0.0.1:1"};
+  o.etcd.call_timeout = 500ms;
+  try {
+    Cluster c(o);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::unavailable) << e.what();
+    EXPECT_NE(std::string(e.what()).find("127.0.0.1:1"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace frodo

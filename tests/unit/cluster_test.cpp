@@ -1,1 +1,228 @@
+// The Cluster API over the in-memory registry: the same contract as over etcd, no etcd.
+#include "frodo/cluster.hpp"
+
 #include <gtest/gtest.h>
+
+#include <atomic>
+#include <mutex>
+#include <thread>
+
+#include "frodo/error.hpp"
+
+namespace frodo {
+namespace {
+
+using namespace std::chrono_literals;
+
+ClusterOptions options(const std::string& context = "appname") {
+  ClusterOptions o;
+  o.context = context;
+  o.logger = [](const std::string&) {};
+  return o;
+}
+
+TEST(Cluster, TwoProcessesAgreeOnEveryOwner) {
+  auto registry = MemoryRegistry::create();
+  Cluster a(options(), registry), b(options(), registry);
+  for (int i = 0; i < 5; ++i) a.add_server("10.0.0." + std::to_string(i + 1) + ":3030");
+  b.add_server("10.0.0.9:3030", {.weight = 2});
+  ASSERT_TRUE(a.wait_revision(registry->revision(), 1s));
+  ASSERT_TRUE(b.wait_revision(registry->revision(), 1s));
+  EXPECT_EQ(a.snapshot()->revision, b.snapshot()->revision);
+  EXPECT_EQ(a.snapshot()->ring.checksum(), b.snapshot()->ring.checksum());
+  EXPECT_EQ(a.snapshot()->servers.size(), 6u);
+  for (int i = 0; i < 10000; ++i) {
+    std::string id = "host-" + std::to_string(i);
+    ASSERT_EQ(a.server_by_id(id), b.server_by_id(id));
+  }
+  // The answer is the ring's: frodo.io compatible ketama over the registered addresses.
+  EXPECT_EQ(a.server_by_id("someId"), std::string(*a.snapshot()->ring.owner("someId")));
+}
+
+TEST(Cluster, EmptyContextHasNoOwner) {
+  auto registry = MemoryRegistry::create();
+  Cluster a(options(), registry);
+  EXPECT_TRUE(a.wait_ready(1s));
+  EXPECT_EQ(a.server_by_id("x"), std::nullopt);
+  EXPECT_TRUE(a.owners("x", 3).empty());
+  EXPECT_FALSE(a.owns("x"));
+}
+
+TEST(Cluster, OwnsOnlyWhatThisProcessRegistered) {
+  auto registry = MemoryRegistry::create();
+  Cluster a(options(), registry), b(options(), registry);
+  a.add_server("a:1");
+  b.add_server("b:1");
+  ASSERT_TRUE(a.wait_revision(registry->revision(), 1s));
+  ASSERT_TRUE(b.wait_revision(registry->revision(), 1s));
+  int owned_by_a = 0;
+  for (int i = 0; i < 1000; ++i) {
+    std::string id = std::to_string(i);
+    bool a_owns = a.owns(id), b_owns = b.owns(id);
+    EXPECT_NE(a_owns, b_owns) << id;  // exactly one owner
+    EXPECT_EQ(a_owns, a.server_by_id(id) == "a:1");
+    owned_by_a += a_owns;
+  }
+  EXPECT_GT(owned_by_a, 100);
+  EXPECT_LT(owned_by_a, 900);
+}
+
+TEST(Cluster, AServerWhoseLeaseEndsLeavesEveryView) {
+  auto registry = MemoryRegistry::create();
+  Cluster a(options(), registry), b(options(), registry);  // sessions 1 and 2
+  std::atomic<int> lost{0};
+  std::atomic<LeaseLossReason> reason{LeaseLossReason::closed};
+  a.on_lease_lost([&](LeaseLossReason r) {
+    reason = r;
+    ++lost;
+  });
+  a.add_server("a:1");
+  b.add_server("b:1");
+  a.add_server("p:1", {.persistent = true});
+  registry->end_lease(1);  // process a "dies"
+  ASSERT_TRUE(b.wait_revision(registry->revision(), 1s));
+  std::vector<std::string> left;
+  for (const auto& s : b.snapshot()->servers) left.push_back(s.address);
+  EXPECT_EQ(left, (std::vector<std::string>{"b:1", "p:1"}));  // the persistent one stays
+  EXPECT_EQ(lost, 1);
+  EXPECT_EQ(reason.load(), LeaseLossReason::expired);
+  EXPECT_FALSE(a.lease_alive());
+  for (int i = 0; i < 200; ++i) EXPECT_FALSE(a.owns(std::to_string(i)));
+}
+
+TEST(Cluster, CloseRemovesThisProcessesServersAtOnce) {
+  auto registry = MemoryRegistry::create();
+  Cluster b(options(), registry);
+  {
+    Cluster a(options(), registry);
+    a.add_server("a:1");
+    a.add_server("a:2");
+    ASSERT_TRUE(b.wait_revision(registry->revision(), 1s));
+    EXPECT_EQ(b.snapshot()->servers.size(), 2u);
+    a.close();
+    a.close();  // idempotent
+  }
+  ASSERT_TRUE(b.wait_revision(registry->revision(), 1s));
+  EXPECT_TRUE(b.snapshot()->servers.empty());
+}
+
+TEST(Cluster, RemoveServer) {
+  auto registry = MemoryRegistry::create();
+  Cluster a(options(), registry);
+  a.add_server("a:1", {.persistent = true});
+  EXPECT_TRUE(a.remove_server("a:1"));
+  EXPECT_FALSE(a.remove_server("a:1"));
+  EXPECT_TRUE(a.snapshot()->servers.empty());
+}
+
+TEST(Cluster, ContextsAreIsolated) {
+  auto registry = MemoryRegistry::create();
+  Cluster one(options("one"), registry), two(options("two"), registry);
+  one.add_server("same:1");
+  two.add_server("same:1", {.weight = 3});
+  two.add_server("other:1");
+  EXPECT_EQ(one.snapshot()->servers.size(), 1u);
+  EXPECT_EQ(two.snapshot()->servers.size(), 2u);
+  EXPECT_EQ(one.snapshot()->servers[0].weight, 1);
+}
+
+TEST(Cluster, BadContextsAndServersAreRefusedNamingTheValue) {
+  auto registry = MemoryRegistry::create();
+  for (const std::string& bad : std::vector<std::string>{"", "../x", "a/b", ".", "..", "has space", std::string(129, 'a'), "x\n"}) {
+    try {
+      Cluster c(options(bad), registry);
+      ADD_FAILURE() << "accepted context '" << bad << "'";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), Errc::invalid_argument);
+      EXPECT_NE(std::string(e.what()).find("'" + bad + "'"), std::string::npos) << e.what();
+    }
+  }
+  Cluster c(options(), registry);
+  EXPECT_THROW(c.add_server("noport"), Error);
+  EXPECT_THROW(c.add_server("a:0"), Error);
+  EXPECT_THROW(c.add_server("a:1", {.weight = 0}), Error);
+  EXPECT_THROW(c.add_server("a:1", {.weight = -1}), Error);
+  EXPECT_THROW(c.remove_server("a:99999"), Error);
+  ClusterOptions ttl = options();
+  ttl.lease_ttl = 0s;
+  EXPECT_THROW(Cluster(ttl, registry), Error);
+  ClusterOptions prefix = options();
+  prefix.prefix = "frodo";
+  EXPECT_THROW(Cluster(prefix, registry), Error);
+}
+
+TEST(Cluster, AnyBytesAreAnId) {
+  auto registry = MemoryRegistry::create();
+  Cluster c(options(), registry);
+  c.add_server("a:1");
+  c.add_server("b:1");
+  for (const std::string& id : std::vector<std::string>{std::string(), std::string(1, '\0'), std::string("\xff\xfe"), std::string(100000, 'z')}) {
+    ASSERT_TRUE(c.server_by_id(id).has_value());
+  }
+}
+
+TEST(Cluster, OwnersPreferDistinctZonesThenRingOrder) {
+  auto registry = MemoryRegistry::create();
+  Cluster c(options(), registry);
+  c.add_server("a1:1", {.zone = "a"});
+  c.add_server("a2:1", {.zone = "a"});
+  c.add_server("a3:1", {.zone = "a"});
+  c.add_server("b1:1", {.zone = "b"});
+  for (int i = 0; i < 500; ++i) {
+    std::string id = std::to_string(i);
+    std::vector<std::string> two = c.owners(id, 2);
+    ASSERT_EQ(two.size(), 2u);
+    EXPECT_EQ(two[0], *c.server_by_id(id));
+    EXPECT_NE(two[0][0], two[1][0]) << "both owners in zone " << two[0][0];
+    std::vector<std::string> all = c.owners(id, 10);
+    EXPECT_EQ(all.size(), 4u);
+  }
+}
+
+TEST(Cluster, OnChangeGetsTheOldAndTheNewSnapshot) {
+  auto registry = MemoryRegistry::create();
+  Cluster c(options(), registry);
+  std::vector<std::pair<std::size_t, std::size_t>> changes;
+  std::mutex mutex;
+  c.on_change([&](const Snapshot& before, const Snapshot& after) {
+    std::lock_guard lock(mutex);
+    EXPECT_LT(before.revision, after.revision);
+    changes.emplace_back(before.servers.size(), after.servers.size());
+  });
+  c.add_server("a:1");
+  c.add_server("b:1");
+  c.remove_server("a:1");
+  std::lock_guard lock(mutex);
+  EXPECT_EQ(changes, (std::vector<std::pair<std::size_t, std::size_t>>{{0, 1}, {1, 2}, {2, 1}}));
+}
+
+TEST(Cluster, LookupsRaceWithChanges) {
+  // Readers on other threads while the membership churns: every answer is a member of
+  // some published view (the tsan preset checks the publication is race-free).
+  auto registry = MemoryRegistry::create();
+  Cluster c(options(), registry);
+  c.add_server("base:1");
+  std::atomic<bool> stop{false};
+  std::atomic<long> answers{0};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 2; ++t) {
+    readers.emplace_back([&] {
+      for (int i = 0; !stop; ++i) {
+        auto owner = c.server_by_id(std::to_string(i));
+        ASSERT_TRUE(owner.has_value());
+        ASSERT_TRUE(owner->find(":1") != std::string::npos);
+        ++answers;
+      }
+    });
+  }
+  for (int i = 0; i < 200; ++i) {
+    c.add_server("s" + std::to_string(i) + ":1");
+    if (i % 3 == 0) c.remove_server("s" + std::to_string(i / 2) + ":1");
+  }
+  stop = true;
+  for (auto& r : readers) r.join();
+  EXPECT_GT(answers, 0);
+}
+
+}  // namespace
+}  // namespace frodo
