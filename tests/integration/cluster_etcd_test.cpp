@@ -1,5 +1,10 @@
 // The Cluster API against real etcd processes.
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
 
 #include <atomic>
 #include <mutex>
@@ -167,6 +172,87 @@ TEST(ClusterEtcd, CompactionWhileCutOffStillConvergesToTheExactMembership) {
   etcd.restart(cut);
   EXPECT_TRUE(wait_until([&] { return addresses(a) == std::set<std::string>{"three:1", "two:1"}; }, 30s));
   EXPECT_EQ(a.snapshot()->ring.checksum(), b.snapshot()->ring.checksum());
+}
+
+// Reads a child's stdout line by line (the child is killed by PID when done).
+class Probe {
+ public:
+  Probe(const std::vector<std::string>& args) {
+    int fds[2];
+    if (pipe(fds) != 0) throw std::runtime_error("pipe");
+    pid_ = fork();
+    if (pid_ == 0) {
+      dup2(fds[1], 1);
+      close(fds[0]);
+      close(fds[1]);
+      std::vector<char*> argv;
+      for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+      argv.push_back(nullptr);
+      execv(argv[0], argv.data());
+      _exit(127);
+    }
+    close(fds[1]);
+    in_ = fdopen(fds[0], "r");
+  }
+  ~Probe() {
+    ::kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+    fclose(in_);
+  }
+  std::optional<std::string> line() {
+    char buffer[256];
+    if (!fgets(buffer, sizeof buffer, in_)) return std::nullopt;
+    std::string s(buffer);
+    if (!s.empty() && s.back() == '\n') s.pop_back();
+    return s;
+  }
+  pid_t pid() const { return pid_; }
+
+ private:
+  pid_t pid_;
+  FILE* in_;
+};
+
+TEST(ClusterEtcd, AProcessFrozenPastItsTtlIsToldBeforeItOwnsAgain) {
+  test::EtcdCluster etcd;
+  std::string endpoints;
+  for (const auto& e : etcd.endpoints()) endpoints += (endpoints.empty() ? "" : ",") + e;
+  Probe probe({FRODO_LEASE_PROBE, endpoints, "appname", "frozen:1", "1"});
+  ASSERT_EQ(probe.line(), "ready");
+  ASSERT_TRUE(probe.line()->rfind("tick", 0) == 0);
+  Cluster observer(options_for(etcd));
+  ASSERT_TRUE(wait_until([&] { return addresses(observer).count("frozen:1") == 1; }, 10s));
+
+  ::kill(probe.pid(), SIGSTOP);
+  // etcd expires the frozen process's lease: its server leaves every other view.
+  ASSERT_TRUE(wait_until([&] { return addresses(observer).count("frozen:1") == 0; }, 15s));
+  long long resumed = std::chrono::steady_clock::now().time_since_epoch().count();
+  ::kill(probe.pid(), SIGCONT);
+
+  // From the moment it resumes: it must not own anything until it has been told of the loss.
+  bool told = false, owns_again = false;
+  while (auto line = probe.line()) {
+    long long at = 0;
+    int owns = 0, alive = 0;
+    char word[16];
+    if (std::sscanf(line->c_str(), "%15s %lld %d %d", word, &at, &owns, &alive) < 2) continue;
+    if (std::string(word) == "lost") {
+      told = true;
+      EXPECT_NE(line->find("expired"), std::string::npos) << *line;
+      continue;
+    }
+    if (at < resumed) continue;  // computed before the freeze, printed after it
+    if (!told) {
+      EXPECT_EQ(owns, 0) << "owned an id after waking, before being told its lease was lost";
+    }
+    if (told && owns == 1) {
+      owns_again = true;  // re-granted and re-registered
+      break;
+    }
+  }
+  EXPECT_TRUE(told);
+  EXPECT_TRUE(owns_again);
+  EXPECT_TRUE(wait_until([&] { return addresses(observer).count("frozen:1") == 1; }, 10s));
 }
 
 TEST(ClusterEtcd, UnreachableEtcdFailsTheConstructorNamingIt) {
