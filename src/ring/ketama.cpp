@@ -4,6 +4,7 @@
 #include <cmath>
 #include <string>
 
+#include "distinct_walk.hpp"
 #include "md5.hpp"
 
 namespace frodo::detail {
@@ -91,23 +92,8 @@ std::size_t Ketama::position(std::uint32_t h) const noexcept {
 
 void Ketama::owners(std::string_view id, std::size_t n, std::size_t member_count,
                     std::vector<std::uint32_t>& out) const {
-  if (points_.empty() || n == 0) return;
-  n = std::min(n, member_count);
-  std::vector<bool> seen;
-  if (n > 8) seen.assign(member_count, false);
-  std::size_t start = position(hash(id));
-  for (std::size_t step = 0; step < points_.size() && out.size() < n; ++step) {
-    std::size_t i = start + step;
-    if (i >= points_.size()) i -= points_.size();
-    std::uint32_t o = owner_[i];
-    if (n > 8) {
-      if (seen[o]) continue;
-      seen[o] = true;
-    } else if (std::find(out.begin(), out.end(), o) != out.end()) {
-      continue;
-    }
-    out.push_back(o);
-  }
+  if (points_.empty()) return;
+  collect_distinct(owner_, position(hash(id)), n, member_count, out);
 }
 
 SegmentMap Ketama::segments() const {

@@ -5,6 +5,8 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
+#include "distinct_walk.hpp"
+
 namespace frodo::detail {
 namespace {
 
@@ -93,23 +95,8 @@ Maglev::Maglev(const std::vector<Member>& members) {
 
 void Maglev::owners(std::string_view id, std::size_t n, std::size_t member_count,
                     std::vector<std::uint32_t>& out) const {
-  if (table_.empty() || n == 0) return;
-  n = std::min(n, member_count);
-  std::vector<bool> seen;
-  if (n > 8) seen.assign(member_count, false);
-  std::size_t start = slot(hash(id));
-  for (std::size_t step = 0; step < table_.size() && out.size() < n; ++step) {
-    std::size_t i = start + step;
-    if (i >= table_.size()) i -= table_.size();
-    std::uint32_t o = table_[i];
-    if (n > 8) {
-      if (seen[o]) continue;
-      seen[o] = true;
-    } else if (std::find(out.begin(), out.end(), o) != out.end()) {
-      continue;
-    }
-    out.push_back(o);
-  }
+  if (table_.empty()) return;
+  collect_distinct(table_, slot(hash(id)), n, member_count, out);
 }
 
 SegmentMap Maglev::segments() const {
