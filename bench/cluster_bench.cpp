@@ -2,7 +2,13 @@
 //  - add_server in one process -> visible in another (p50, p99 over N adds), against a real
 //    local etcd, with the bare etcd put round trip measured in the same run as the anchor;
 //  - server_by_id at 1,000 servers from 1 and 2 threads (the ratio is the scaling).
-// Usage: frodo_cluster_bench [ADDS] [LOOKUPS_PER_THREAD]   (defaults 1000 5000000)
+//  - SIGKILL of a registered `frodo register` process -> its server gone from another view;
+// Usage: frodo_cluster_bench [ADDS] [LOOKUPS_PER_THREAD] [KILLS]   (defaults 1000 5000000 10)
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
@@ -52,6 +58,7 @@ double lookups_per_second(const frodo::Cluster& cluster, int threads, long per_t
 int main(int argc, char** argv) {
   int adds = argc > 1 ? std::atoi(argv[1]) : 1000;
   long lookups = argc > 2 ? std::atol(argv[2]) : 5'000'000;
+  int kill_rounds = argc > 3 ? std::atoi(argv[3]) : 10;
 
   frodo::test::EtcdCluster etcd;
   frodo::ClusterOptions options;
@@ -100,6 +107,38 @@ int main(int argc, char** argv) {
   std::printf("add -> visible in another    : p50 %.3f ms  p99 %.3f ms over %d adds to 10 servers (%.2fx / %.2fx the put)\n",
               percentile(visible_ms, 0.5), percentile(visible_ms, 0.99), adds,
               percentile(visible_ms, 0.5) / percentile(put_ms, 0.5), percentile(visible_ms, 0.99) / percentile(put_ms, 0.99));
+
+  // SIGKILL -> gone everywhere: a `frodo register` child holds a 1 s lease; after SIGKILL
+  // its server must leave the reader's view within the TTL (+ etcd's expiry granularity).
+  std::vector<double> gone_ms;
+  for (int round = 0; round < kill_rounds; ++round) {
+    std::string address = "victim-" + std::to_string(round) + ".example:3030";
+    std::string endpoint = etcd.endpoint(0);
+    pid_t child = fork();
+    if (child == 0) {
+      setenv("FRODO_ETCD", endpoint.c_str(), 1);
+      setenv("FRODO_CONTEXT", "bench", 1);
+      int null = open("/dev/null", O_WRONLY);
+      dup2(null, 1);
+      execl(FRODO_BINARY, "frodo", "register", address.c_str(), "--ttl", "1", static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    auto registered = [&] {
+      for (const auto& s : reader.snapshot()->servers) {
+        if (s.address == address) return true;
+      }
+      return false;
+    };
+    while (!registered()) reader.wait_revision(reader.snapshot()->revision + 1, 100ms);
+    Clock::time_point killed = Clock::now();
+    kill(child, SIGKILL);
+    waitpid(child, nullptr, 0);
+    while (registered()) reader.wait_revision(reader.snapshot()->revision + 1, 100ms);
+    gone_ms.push_back(duration<double, std::milli>(Clock::now() - killed).count());
+  }
+  std::printf("SIGKILL -> gone (TTL 1 s)    : p50 %.0f ms  max %.0f ms over %d kills (%.2fx the TTL at worst)\n",
+              percentile(gone_ms, 0.5), *std::max_element(gone_ms.begin(), gone_ms.end()), kill_rounds,
+              *std::max_element(gone_ms.begin(), gone_ms.end()) / 1000.0);
 
   double one = lookups_per_second(reader, 1, lookups);
   double two = lookups_per_second(reader, 2, lookups);

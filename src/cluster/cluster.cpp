@@ -217,10 +217,11 @@ std::vector<std::string> Cluster::owners(std::string_view id, std::size_t n) con
   if (!view || n == 0) return result;
   const Snapshot& s = *view->snapshot;
   std::vector<std::string_view> order = s.ring.owners(id, s.servers.size());
+  static const std::string no_zone;
   auto zone_of = [&](std::string_view address) -> const std::string& {
     auto it = std::lower_bound(s.servers.begin(), s.servers.end(), address,
                                [](const ServerInfo& a, std::string_view b) { return a.address < b; });
-    return it->zone;
+    return it != s.servers.end() && it->address == address ? it->zone : no_zone;
   };
   // First pass: one server per zone not yet chosen, in ring order; then the rest in ring order.
   std::set<std::string> zones;

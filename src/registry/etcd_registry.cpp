@@ -41,14 +41,27 @@ class EtcdSession : public RegistrySession {
 
   void put(const ServerInfo& server, bool persistent) override {
     validate_server(server);
-    std::int64_t lease = persistent ? 0 : keeper_->id();
-    if (!persistent && lease == 0) throw Error(Errc::lease_lost, "cannot register " + server.address + ": lease lost");
     {
+      // Recorded first: if the lease is being re-granted right now, the re-grant puts it back.
       std::lock_guard lock(mutex_);
       if (persistent) {
         mine_.erase(server.address);
       } else {
         mine_[server.address] = server;
+      }
+    }
+    std::int64_t lease = 0;
+    if (!persistent) {
+      // Between a loss and the re-grant there is no lease to attach to: wait for it, within
+      // the call timeout.
+      auto deadline = etcd::Clock::now() + connection_->options().call_timeout;
+      while ((lease = keeper_->id()) == 0 && etcd::Clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+      if (lease == 0) {
+        throw Error(Errc::lease_lost, "cannot register " + server.address +
+                                          " now: the lease was lost and is not re-granted yet (it will be "
+                                          "registered when it is)");
       }
     }
     kv_.put(prefix_ + server.address, encode_server(server), lease);

@@ -7,5 +7,8 @@
 namespace frodo::cli {
 
 void add_ring_commands(CLI::App& app, int& status);
+// The live commands (servers, lookup, register, add, remove, watch, status) and the global
+// options they share (--etcd, --context, ...).
+void add_cluster_commands(CLI::App& app, int& status);
 
 }  // namespace frodo::cli

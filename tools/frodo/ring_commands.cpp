@@ -12,6 +12,7 @@
 #include "commands.hpp"
 #include "frodo/error.hpp"
 #include "frodo/ring.hpp"
+#include "lookup_output.hpp"
 #include "servers_file.hpp"
 #include "text_bars.hpp"
 #include "usage_error.hpp"
@@ -36,50 +37,8 @@ Ring load_ring(const RingOptions& o) {
   return Ring(read_servers_file(o.servers), algorithm);
 }
 
-// Reads ids from stdin, one per line (bytes as they are, without the '\n'), and writes
-// their owners; buffered both ways so a million ids take well under a second.
 int run_lookup(const RingOptions& o) {
-  Ring ring = load_ring(o);
-  std::string out;
-  out.reserve(1 << 17);
-  auto answer = [&](std::string_view id) {
-    if (o.count == 0) {
-      out += *ring.owner(id);
-    } else {
-      bool first = true;
-      for (std::string_view owner : ring.owners(id, o.count)) {
-        if (!first) out += '\t';
-        out += owner;
-        first = false;
-      }
-    }
-    out += '\n';
-    if (out.size() >= (1 << 16)) {
-      std::fwrite(out.data(), 1, out.size(), stdout);
-      out.clear();
-    }
-  };
-  std::string pending;
-  std::unique_ptr<char[]> buffer(new char[1 << 16]);
-  std::size_t n;
-  while ((n = std::fread(buffer.get(), 1, 1 << 16, stdin)) > 0) {
-    std::string_view chunk(buffer.get(), n);
-    std::size_t start = 0;
-    for (std::size_t nl; (nl = chunk.find('\n', start)) != std::string_view::npos; start = nl + 1) {
-      if (pending.empty()) {
-        answer(chunk.substr(start, nl - start));
-      } else {
-        pending.append(chunk.substr(start, nl - start));
-        answer(pending);
-        pending.clear();
-      }
-    }
-    pending.append(chunk.substr(start));
-  }
-  if (std::ferror(stdin)) throw std::runtime_error("error reading ids from stdin");
-  if (!pending.empty()) answer(pending);  // a last line without '\n'
-  std::fwrite(out.data(), 1, out.size(), stdout);
-  if (std::fflush(stdout) != 0) throw std::runtime_error("error writing to stdout");
+  print_owners(load_ring(o), o.count, stdin, stdout);
   return exit_ok;
 }
 

@@ -1,0 +1,389 @@
+// The live commands (`frodo servers | lookup | register | add | remove | watch | status`) as a
+// user runs them: real frodo processes against a real etcd started by tests/support.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "etcd_cluster.hpp"
+#include "subprocess.hpp"
+#include "temp_dir.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using frodo::test::ProcessResult;
+
+// Polls `condition` until it holds or `timeout` passes (tests/integration/wait.hpp): the
+// only way these tests synchronise with other processes, never a bare sleep.
+bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return true;
+}
+
+// Generous: children may run under ASan on a loaded machine.
+constexpr auto process_timeout = std::chrono::milliseconds(60s);
+constexpr auto await_timeout = std::chrono::milliseconds(30s);
+
+std::string join(const std::vector<std::string>& items, const std::string& separator) {
+  std::string out;
+  for (const std::string& item : items) out += (out.empty() ? "" : separator) + item;
+  return out;
+}
+
+std::string slurp(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// Where a command runs: FRODO_ETCD / FRODO_CONTEXT for the child (empty: unset), with the
+// developer's own FRODO_* variables removed so they cannot leak in.
+struct Env {
+  std::string etcd;
+  std::string context;
+  std::string password;  // FRODO_ETCD_PASSWORD
+};
+
+std::vector<std::string> command_line(const Env& env, const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {"env", "-u", "FRODO_ETCD", "-u", "FRODO_CONTEXT", "-u", "FRODO_ETCD_PASSWORD"};
+  if (!env.etcd.empty()) argv.push_back("FRODO_ETCD=" + env.etcd);
+  if (!env.context.empty()) argv.push_back("FRODO_CONTEXT=" + env.context);
+  if (!env.password.empty()) argv.push_back("FRODO_ETCD_PASSWORD=" + env.password);
+  argv.push_back(FRODO_BINARY);
+  argv.insert(argv.end(), args.begin(), args.end());
+  return argv;
+}
+
+ProcessResult frodo(const Env& env, const std::vector<std::string>& args) {
+  return frodo::test::run_process(command_line(env, args), process_timeout);
+}
+
+// The same with stdin from `input_file`.
+ProcessResult frodo_with_input(const Env& env, const std::vector<std::string>& args, const std::string& input_file) {
+  std::vector<std::string> argv = {"/bin/sh", "-c", "exec \"$@\" < \"$0\"", input_file};
+  std::vector<std::string> rest = command_line(env, args);
+  argv.insert(argv.end(), rest.begin(), rest.end());
+  return frodo::test::run_process(argv, process_timeout);
+}
+
+// A long-running frodo (register, watch) with its output in a log file; SIGKILLed and
+// reaped if the test ends without stopping it.
+class Child {
+ public:
+  Child(const Env& env, const std::vector<std::string>& args, fs::path log) : log_(std::move(log)) {
+    pid_ = frodo::test::spawn_daemon(command_line(env, args), log_.string());
+  }
+  ~Child() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      frodo::test::wait_for_exit(pid_);
+    }
+  }
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+
+  // Sends `signal` and reaps; returns the raw wait status.
+  int stop(int signal) {
+    ::kill(pid_, signal);
+    int status = frodo::test::wait_for_exit(pid_);
+    pid_ = -1;
+    return status;
+  }
+  std::string log() const { return slurp(log_); }
+
+ private:
+  fs::path log_;
+  pid_t pid_ = -1;
+};
+
+class ClusterCli : public ::testing::Test {
+ protected:
+  std::string file(const std::string& name, const std::string& text) {
+    fs::path path = dir_.path() / name;
+    std::ofstream(path, std::ios::binary) << text;
+    return path.string();
+  }
+  fs::path path(const std::string& name) const { return dir_.path() / name; }
+
+  frodo::test::TempDir dir_{"frodo-cluster-cli"};
+};
+
+// A test with its own etcd and context.
+class ClusterCliEtcd : public ClusterCli {
+ protected:
+  ClusterCliEtcd() : env_{join(etcd_.endpoints(), ","), "cli-test"} {}
+
+  nlohmann::json servers_json() {
+    ProcessResult r = frodo(env_, {"servers", "--json"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return r.exit_code == 0 ? nlohmann::json::parse(r.out) : nlohmann::json::object();
+  }
+  std::set<std::string> addresses() {
+    std::set<std::string> out;
+    nlohmann::json j = servers_json();
+    if (j.contains("servers")) {
+      for (const auto& s : j["servers"]) out.insert(s["address"].get<std::string>());
+    }
+    return out;
+  }
+
+  frodo::test::EtcdCluster etcd_;
+  Env env_;
+};
+
+TEST_F(ClusterCliEtcd, RegisteredServerLeavesAtOnceOnSigterm) {
+  // A TTL far longer than the wait below: leaving in time proves the lease was revoked.
+  Child child(env_, {"register", "10.1.0.1:3030", "--ttl", "60", "--zone", "a"}, path("register.log"));
+  ASSERT_TRUE(wait_until([&] { return addresses().count("10.1.0.1:3030") == 1; }, await_timeout)) << child.log();
+  nlohmann::json view = servers_json();
+  EXPECT_EQ(view["context"], "cli-test");
+  EXPECT_GT(view["revision"].get<std::int64_t>(), 0);
+  EXPECT_EQ(view["checksum"].get<std::string>().size(), 16u);
+  EXPECT_EQ(view["servers"][0]["zone"], "a");
+  EXPECT_NE(child.log().find("registered 10.1.0.1:3030 in cli-test (lease TTL 60 s)"), std::string::npos)
+      << child.log();
+
+  int status = child.stop(SIGTERM);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status << "\n" << child.log();
+  // The child revoked its lease before exiting: the server is gone already.
+  EXPECT_EQ(addresses(), std::set<std::string>{});
+}
+
+TEST_F(ClusterCliEtcd, KilledRegistrationLeavesWithinTtl) {
+  Child child(env_, {"register", "10.1.0.2:3030", "--ttl", "2"}, path("register.log"));
+  ASSERT_TRUE(wait_until([&] { return addresses().count("10.1.0.2:3030") == 1; }, await_timeout)) << child.log();
+  child.stop(SIGKILL);
+  EXPECT_TRUE(wait_until([&] { return addresses().empty(); }, await_timeout));
+}
+
+TEST_F(ClusterCliEtcd, LookupAnswersExactlyAsRingLookup) {
+  for (std::vector<std::string> add : std::vector<std::vector<std::string>>{
+           {"10.0.0.1:3030"},
+           {"10.0.0.2:3030", "--weight", "2.5", "--zone", "b"},
+           {"10.0.0.3:3030", "--weight", "0.75"},
+           {"cache-4.example:80"},
+           {"[::1]:3030", "--zone", "b"}}) {
+    add.insert(add.begin(), "add");
+    add.push_back("--persistent");
+    ProcessResult r = frodo(env_, add);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+  // The offline ring from what `servers --json` reports.
+  std::string members;
+  nlohmann::json view = servers_json();
+  ASSERT_EQ(view["servers"].size(), 5u);
+  for (const auto& s : view["servers"]) {
+    members += s["address"].get<std::string>() + " " + s["weight"].dump() + "\n";
+  }
+  std::string servers_file = file("servers", members);
+
+  std::vector<std::string> ids = {"", "h\xc3\xa9llo", "\xe6\x97\xa5\xe6\x9c\xac", "\xff\xfe invalid utf-8",
+                                  "tab\there", "cr\r", " spaced ", std::string(3000, 'z')};
+  for (int i = static_cast<int>(ids.size()); i < 1000; ++i) ids.push_back("entity-" + std::to_string(i));
+  std::string input;
+  for (const std::string& id : ids) input += id + "\n";
+  std::string input_file = file("ids", input);
+
+  for (std::vector<std::string> count : {std::vector<std::string>{}, std::vector<std::string>{"--count", "3"}}) {
+    std::vector<std::string> live = {"lookup"}, offline = {"ring", "lookup", "--servers", servers_file};
+    live.insert(live.end(), count.begin(), count.end());
+    offline.insert(offline.end(), count.begin(), count.end());
+    ProcessResult expected = frodo_with_input(env_, offline, input_file);
+    ASSERT_EQ(expected.exit_code, 0) << expected.err;
+    ASSERT_EQ(std::count(expected.out.begin(), expected.out.end(), '\n'), 1000);
+    ProcessResult actual = frodo_with_input(env_, live, input_file);
+    EXPECT_EQ(actual.exit_code, 0) << actual.err;
+    EXPECT_EQ(actual.err, "");
+    EXPECT_TRUE(actual.out == expected.out) << "live and offline answers differ" << join(count, " ");
+
+    // Ids as arguments answer the same, in argument order.
+    std::vector<std::string> some = {"entity-10", "", "h\xc3\xa9llo", "entity-999"};
+    std::vector<std::string> args = live;
+    args.push_back("--");
+    args.insert(args.end(), some.begin(), some.end());
+    std::string some_input;
+    for (const std::string& id : some) some_input += id + "\n";
+    ProcessResult from_args = frodo(env_, args);
+    EXPECT_EQ(from_args.exit_code, 0) << from_args.err;
+    EXPECT_EQ(from_args.out, frodo_with_input(env_, offline, file("some", some_input)).out);
+  }
+}
+
+TEST_F(ClusterCliEtcd, AddPersistentAndRemove) {
+  // Without --persistent the server would vanish with the command's lease: refused.
+  ProcessResult refused = frodo(env_, {"add", "10.2.0.1:3030"});
+  EXPECT_EQ(refused.exit_code, 2);
+  EXPECT_NE(refused.err.find("--persistent"), std::string::npos) << refused.err;
+  EXPECT_NE(refused.err.find("frodo register"), std::string::npos) << refused.err;
+
+  ProcessResult added = frodo(env_, {"add", "10.2.0.1:3030", "--persistent", "--weight", "3"});
+  ASSERT_EQ(added.exit_code, 0) << added.err;
+  // The adding process has exited; the server stays.
+  nlohmann::json view = servers_json();
+  ASSERT_EQ(view["servers"].size(), 1u);
+  EXPECT_EQ(view["servers"][0]["address"], "10.2.0.1:3030");
+  EXPECT_EQ(view["servers"][0]["weight"], 3.0);
+  EXPECT_EQ(frodo(env_, {"lookup", "any-id"}).out, "10.2.0.1:3030\n");
+
+  ProcessResult removed = frodo(env_, {"remove", "10.2.0.1:3030"});
+  EXPECT_EQ(removed.exit_code, 0) << removed.err;
+  EXPECT_EQ(addresses(), std::set<std::string>{});
+  ProcessResult again = frodo(env_, {"remove", "10.2.0.1:3030"});
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_NE(again.err.find("10.2.0.1:3030 is not registered in cli-test"), std::string::npos) << again.err;
+
+  // No servers: no owner for anything.
+  ProcessResult lookup = frodo(env_, {"lookup", "any-id"});
+  EXPECT_EQ(lookup.exit_code, 1);
+  EXPECT_EQ(lookup.out, "");
+  EXPECT_NE(lookup.err.find("no servers registered in context 'cli-test'"), std::string::npos) << lookup.err;
+
+  ProcessResult bad = frodo(env_, {"add", "no-port", "--persistent"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("'no-port'"), std::string::npos) << bad.err;
+}
+
+TEST_F(ClusterCliEtcd, StatusJsonSharesSumToOne) {
+  for (const char* address : {"10.3.0.1:1", "10.3.0.2:1", "10.3.0.3:1"}) {
+    ASSERT_EQ(frodo(env_, {"add", address, "--persistent"}).exit_code, 0);
+  }
+  ProcessResult r = frodo(env_, {"status", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  nlohmann::json status = nlohmann::json::parse(r.out);
+  ASSERT_EQ(status["servers"].size(), 3u);
+  double sum = 0;
+  for (const auto& s : status["servers"]) {
+    EXPECT_GT(s["share"].get<double>(), 0);
+    sum += s["share"].get<double>();
+  }
+  EXPECT_NEAR(sum, 1.0, 1e-9);
+  EXPECT_EQ(status["checksum"], servers_json()["checksum"]);
+
+  ProcessResult text = frodo(env_, {"status"});
+  EXPECT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find("checksum " + status["checksum"].get<std::string>()), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("\xe2\x96\x88"), std::string::npos) << text.out;  // a bar
+}
+
+TEST_F(ClusterCliEtcd, WatchPrintsTheViewThenEachChange) {
+  Child watch(env_, {"watch", "--json"}, path("watch.log"));
+  auto lines = [&] {
+    std::vector<nlohmann::json> out;
+    std::istringstream in(watch.log());
+    for (std::string line; std::getline(in, line);) {
+      if (!line.empty() && line.front() == '{') out.push_back(nlohmann::json::parse(line));
+    }
+    return out;
+  };
+  ASSERT_TRUE(wait_until([&] { return lines().size() == 1; }, await_timeout)) << watch.log();
+  EXPECT_EQ(lines()[0]["event"], "view");
+  ASSERT_EQ(frodo(env_, {"add", "10.4.0.1:1", "--persistent"}).exit_code, 0);
+  ASSERT_EQ(frodo(env_, {"add", "10.4.0.2:1", "--persistent"}).exit_code, 0);
+  ASSERT_EQ(frodo(env_, {"remove", "10.4.0.1:1"}).exit_code, 0);
+  ASSERT_TRUE(wait_until([&] { return lines().size() == 4; }, await_timeout)) << watch.log();
+  std::vector<nlohmann::json> events = lines();
+  EXPECT_EQ(events[1]["added"][0]["address"], "10.4.0.1:1");
+  EXPECT_EQ(events[1]["moved"], 1.0);  // from no servers, every id moves
+  EXPECT_EQ(events[2]["added"][0]["address"], "10.4.0.2:1");
+  EXPECT_GT(events[2]["moved"].get<double>(), 0.0);
+  EXPECT_LT(events[2]["moved"].get<double>(), 1.0);
+  EXPECT_EQ(events[3]["removed"], nlohmann::json::array({"10.4.0.1:1"}));
+  EXPECT_EQ(events[3]["servers"], 1);
+  for (std::size_t i = 1; i < events.size(); ++i) {
+    EXPECT_GT(events[i]["revision"].get<std::int64_t>(), events[i - 1]["revision"].get<std::int64_t>());
+  }
+  int status = watch.stop(SIGINT);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status << "\n" << watch.log();
+}
+
+TEST_F(ClusterCli, TlsAndAuthFlagsReachASecuredEtcd) {
+  frodo::test::EtcdCluster etcd({.tls = true, .client_cert_auth = true});
+  etcd.enable_auth("root-secret");
+  etcd.add_user("app", "app-secret", "/frodo/");
+  Env env{join(etcd.endpoints(), ","), "secure", "app-secret"};
+  std::vector<std::string> tls = {"--cacert", etcd.ca_file(),      "--cert", etcd.client_cert_file(),
+                                  "--key",    etcd.client_key_file(), "--user", "app"};
+  auto with_tls = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), tls.begin(), tls.end());
+    return args;
+  };
+  ProcessResult added = frodo(env, with_tls({"add", "10.5.0.1:1", "--persistent"}));
+  ASSERT_EQ(added.exit_code, 0) << added.err;
+  ProcessResult listed = frodo(env, with_tls({"servers", "--json"}));
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  EXPECT_EQ(nlohmann::json::parse(listed.out)["servers"][0]["address"], "10.5.0.1:1");
+
+  // A wrong password is a runtime failure; half a client certificate is a usage error.
+  ProcessResult wrong = frodo({env.etcd, "secure", "not-it"}, with_tls({"servers"}));
+  EXPECT_EQ(wrong.exit_code, 1);
+  EXPECT_NE(wrong.err.find("app"), std::string::npos) << wrong.err;
+  ProcessResult half = frodo(env, {"--cacert", etcd.ca_file(), "--cert", etcd.client_cert_file(), "servers"});
+  EXPECT_EQ(half.exit_code, 2);
+  EXPECT_NE(half.err.find("--key"), std::string::npos) << half.err;
+}
+
+TEST_F(ClusterCli, BadContextExitsTwoNamingIt) {
+  ProcessResult r = frodo({"127.0.0.1:1", ""}, {"--context", "../x", "servers"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("'../x'"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.rfind("frodo: ", 0), 0u) << r.err;
+  // From the environment too.
+  ProcessResult env = frodo({"127.0.0.1:1", "../x"}, {"lookup", "id"});
+  EXPECT_EQ(env.exit_code, 2);
+  EXPECT_NE(env.err.find("'../x'"), std::string::npos) << env.err;
+}
+
+TEST_F(ClusterCli, MissingContextExitsTwo) {
+  ProcessResult r = frodo({"127.0.0.1:1", ""}, {"servers"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("FRODO_CONTEXT"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("--context"), std::string::npos) << r.err;
+}
+
+TEST_F(ClusterCli, UnreachableEtcdExitsOneNamingTheEndpoint) {
+  // Flags win over the environment: FRODO_ETCD names a bad endpoint that --etcd replaces.
+  ProcessResult r = frodo({"not-an-endpoint", "app"}, {"--etcd", "127.0.0.1:1", "--timeout", "500", "servers"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("127.0.0.1:1"), std::string::npos) << r.err;
+  EXPECT_EQ(r.out, "");
+  // Global options may follow the command.
+  ProcessResult after = frodo({"", "app"}, {"lookup", "--etcd", "127.0.0.1:1", "--timeout", "500", "id"});
+  EXPECT_EQ(after.exit_code, 1);
+  EXPECT_NE(after.err.find("127.0.0.1:1"), std::string::npos) << after.err;
+
+  ProcessResult bad = frodo({"", "app"}, {"--etcd", "127.0.0.1:1,oops", "servers"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("'oops'"), std::string::npos) << bad.err;
+}
+
+TEST_F(ClusterCli, HelpExitsZeroForEveryCommand) {
+  for (const char* command : {"servers", "lookup", "register", "add", "remove", "watch", "status"}) {
+    ProcessResult r = frodo({}, {command, "--help"});
+    EXPECT_EQ(r.exit_code, 0) << command << ": " << r.err;
+    EXPECT_NE(r.out.find(std::string("Usage: frodo ") + command), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("FRODO_CONTEXT"), std::string::npos) << r.out;
+  }
+  ProcessResult top = frodo({}, {"--help"});
+  EXPECT_EQ(top.exit_code, 0);
+  EXPECT_NE(top.out.find("--etcd"), std::string::npos) << top.out;
+}
+
+}  // namespace

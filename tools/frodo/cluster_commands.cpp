@@ -1,0 +1,511 @@
+// The live commands: `frodo servers | lookup | register | add | remove | watch | status`,
+// answering from (and changing) the membership of a context in etcd through frodo::Cluster.
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <charconv>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "commands.hpp"
+#include "frodo/address.hpp"
+#include "frodo/cluster.hpp"
+#include "frodo/error.hpp"
+#include "lookup_output.hpp"
+#include "termination_signals.hpp"
+#include "text_bars.hpp"
+#include "usage_error.hpp"
+
+namespace frodo::cli {
+namespace {
+
+// Options of the app itself, shared by every live command (flags win over the environment).
+struct GlobalOptions {
+  std::string etcd = "127.0.0.1:2379";
+  std::string context;
+  std::string prefix = "/frodo";
+  std::string algorithm = "ketama";
+  int timeout_ms = 5000;
+  std::string cacert, cert, key;
+  std::string user, password;
+};
+
+struct CommandOptions {
+  bool json = false;
+  std::size_t count = 0;  // lookup: 0 is one owner per line
+  std::vector<std::string> ids;
+  std::string address;
+  double weight = 1;
+  std::string zone;
+  int ttl = 5;
+  bool persistent = false;
+};
+
+std::string weight_text(double weight) {
+  char buffer[64];
+  auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, weight);  // shortest round-trip form
+  return ec == std::errc() ? std::string(buffer, end) : std::to_string(weight);
+}
+
+std::string percent(double share) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%6.2f%%", share * 100);
+  return buffer;
+}
+
+std::string pad(const std::string& text, std::size_t width) {
+  return text.size() >= width ? text : text + std::string(width - text.size(), ' ');
+}
+
+std::string pad_left(const std::string& text, std::size_t width) {
+  return text.size() >= width ? text : std::string(width - text.size(), ' ') + text;
+}
+
+void write_out(const std::string& text) {
+  if (std::fwrite(text.data(), 1, text.size(), stdout) != text.size() || std::fflush(stdout) != 0) {
+    throw std::runtime_error("error writing to stdout");
+  }
+}
+
+void warn(const std::string& message) { std::fprintf(stderr, "frodo: warning: %s\n", message.c_str()); }
+
+// A ClusterOptions from the global options, or a UsageError naming the bad flag.
+ClusterOptions cluster_options(const GlobalOptions& g, std::chrono::seconds lease_ttl) {
+  ClusterOptions o;
+  if (g.context.empty()) throw UsageError("no context given: pass --context NAME or set FRODO_CONTEXT");
+  try {
+    validate_context(g.context);
+  } catch (const Error& e) {
+    throw UsageError(std::string("--context: ") + e.what());
+  }
+  o.context = g.context;
+  try {
+    o.etcd.endpoints = parse_endpoints(g.etcd);
+  } catch (const Error& e) {
+    throw UsageError(std::string("--etcd: ") + e.what());
+  }
+  try {
+    o.algorithm = parse_algorithm(g.algorithm);
+  } catch (const Error& e) {
+    throw UsageError(std::string("--algorithm: ") + e.what());
+  }
+  o.etcd.call_timeout = std::chrono::milliseconds(g.timeout_ms);
+  if (!g.cacert.empty() || !g.cert.empty() || !g.key.empty()) {
+    if (g.cacert.empty()) throw UsageError("--cert and --key need --cacert (the CA that signed the etcd members)");
+    if (g.cert.empty() != g.key.empty()) throw UsageError("a client certificate needs both --cert and --key");
+    o.etcd.tls = EtcdTls{g.cacert, g.cert, g.key};
+  }
+  if (g.user.empty() && !g.password.empty()) throw UsageError("--password (or FRODO_ETCD_PASSWORD) needs --user");
+  o.etcd.user = g.user;
+  o.etcd.password = g.password;
+  o.lease_ttl = lease_ttl;
+  o.prefix = g.prefix;
+  o.logger = warn;
+  return o;
+}
+
+// Connects and waits for the first view. Throws frodo::Error when etcd cannot be reached.
+std::unique_ptr<Cluster> connect(const GlobalOptions& g, std::chrono::seconds lease_ttl = std::chrono::seconds(5)) {
+  auto cluster = std::make_unique<Cluster>(cluster_options(g, lease_ttl));
+  if (!cluster->wait_ready(std::chrono::milliseconds(g.timeout_ms))) {
+    throw Error(Errc::deadline_exceeded, "no view of context '" + g.context + "' from etcd (" + g.etcd + ") within " +
+                                             std::to_string(g.timeout_ms) + " ms");
+  }
+  return cluster;
+}
+
+void check_address(const std::string& address) {
+  if (auto problem = address_problem(address)) throw UsageError("bad address '" + address + "': " + *problem);
+}
+
+void check_weight(double weight) {
+  if (!std::isfinite(weight) || weight <= 0) {
+    throw UsageError("bad weight " + weight_text(weight) + ": must be a finite number > 0");
+  }
+}
+
+nlohmann::json server_json(const ServerInfo& s) {
+  nlohmann::json meta = nlohmann::json::object();
+  for (const auto& [k, v] : s.meta) meta[k] = v;
+  return {{"address", s.address}, {"weight", s.weight}, {"zone", s.zone}, {"meta", meta}};
+}
+
+// The header every live view starts with: the revision and checksum that two processes
+// compare to tell whether they see the same membership.
+std::string view_header(const GlobalOptions& g, const Snapshot& s) {
+  return "context " + g.context + "  revision " + std::to_string(s.revision) + "  " + to_string(s.ring.algorithm()) +
+         " checksum " + s.ring.checksum_hex() + "  " + std::to_string(s.servers.size()) + " server" +
+         (s.servers.size() == 1 ? "" : "s") + "\n";
+}
+
+int run_servers(const GlobalOptions& g, const CommandOptions& c) {
+  auto cluster = connect(g);
+  auto snapshot = cluster->snapshot();
+  const Snapshot& s = *snapshot;
+  if (c.json) {
+    nlohmann::json j = {{"context", g.context},
+                        {"revision", s.revision},
+                        {"algorithm", to_string(s.ring.algorithm())},
+                        {"checksum", s.ring.checksum_hex()},
+                        {"servers", nlohmann::json::array()}};
+    for (const ServerInfo& server : s.servers) j["servers"].push_back(server_json(server));
+    write_out(j.dump(2) + "\n");
+    return exit_ok;
+  }
+  std::string out = view_header(g, s);
+  if (!s.servers.empty()) {
+    std::size_t width = 7;
+    for (const ServerInfo& server : s.servers) width = std::max(width, server.address.size());
+    out += pad("address", width) + "  " + pad_left("weight", 8) + "  zone\n";
+    for (const ServerInfo& server : s.servers) {
+      out += pad(server.address, width) + "  " + pad_left(weight_text(server.weight), 8) + "  " +
+             (server.zone.empty() ? "-" : server.zone) + "\n";
+    }
+  }
+  write_out(out);
+  return exit_ok;
+}
+
+int run_lookup(const GlobalOptions& g, const CommandOptions& c) {
+  auto cluster = connect(g);
+  auto snapshot = cluster->snapshot();
+  if (snapshot->ring.empty()) {
+    throw std::runtime_error("no servers registered in context '" + g.context + "' (revision " +
+                             std::to_string(snapshot->revision) + "): no id has an owner");
+  }
+  // Pure ring order, as `ring lookup --count` prints (Cluster::owners prefers other zones).
+  if (c.ids.empty()) {
+    print_owners(snapshot->ring, c.count, stdin, stdout);
+  } else {
+    print_owners(snapshot->ring, c.count, c.ids, stdout);
+  }
+  return exit_ok;
+}
+
+int run_register(const GlobalOptions& g, const CommandOptions& c) {
+  check_address(c.address);
+  check_weight(c.weight);
+  TerminationSignals signals;  // before the Cluster starts its threads
+  auto cluster = connect(g, std::chrono::seconds(c.ttl));
+  std::atomic<bool> leaving{false};
+  const std::string address = c.address;
+  cluster->on_lease_lost([&leaving, address](LeaseLossReason reason) {
+    if (leaving || reason == LeaseLossReason::closed) return;
+    // The library grants a new lease and puts the server back on it by itself.
+    warn(std::string("lease lost (") + to_string(reason) + "): " + address +
+         " may be out of the ring until it is registered again on a new lease");
+  });
+  // With a short TTL on a loaded machine the lease can be lost before the first put; the
+  // library grants a new one by itself but add_server throws meanwhile, so retry (bounded)
+  // until it has.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(g.timeout_ms) +
+                  std::chrono::seconds(c.ttl);
+  while (true) {
+    try {
+      cluster->add_server(c.address, {.weight = c.weight, .zone = c.zone});
+      break;
+    } catch (const Error& e) {
+      if (e.code() != Errc::lease_lost || std::chrono::steady_clock::now() >= deadline) throw;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+  write_out("registered " + c.address + " in " + g.context + " (lease TTL " + std::to_string(c.ttl) +
+            " s); Ctrl-C to leave\n");
+  signals.wait();
+  leaving = true;
+  std::fprintf(stdout, "leaving %s\n", g.context.c_str());  // no throw: the terminal may be gone (SIGHUP)
+  std::fflush(stdout);
+  cluster->close();  // revokes the lease: the server leaves at once (or at expiry if etcd is away)
+  return exit_ok;
+}
+
+int run_add(const GlobalOptions& g, const CommandOptions& c) {
+  if (!c.persistent) {
+    throw UsageError(
+        "add needs --persistent: without it " + c.address +
+        " would be attached to this command's lease and vanish as soon as the command exits. Use `frodo register " +
+        c.address + "` to keep it registered while a process runs, or `frodo add " + c.address +
+        " --persistent` to store it until `frodo remove`.");
+  }
+  check_address(c.address);
+  check_weight(c.weight);
+  auto cluster = connect(g);
+  cluster->add_server(c.address, {.weight = c.weight, .zone = c.zone, .persistent = true});
+  write_out("added " + c.address + " to " + g.context + " (persistent: stays until `frodo remove " + c.address +
+            "`)\n");
+  return exit_ok;
+}
+
+int run_remove(const GlobalOptions& g, const CommandOptions& c) {
+  check_address(c.address);
+  auto cluster = connect(g);
+  if (!cluster->remove_server(c.address)) {
+    std::fprintf(stderr, "frodo: %s is not registered in %s\n", c.address.c_str(), g.context.c_str());
+    return exit_failure;
+  }
+  write_out("removed " + c.address + " from " + g.context + "\n");
+  return exit_ok;
+}
+
+// Prints the first view, then every change after it. Changes arrive on the Cluster's
+// thread; each is printed as the difference from the last view printed, so a change that
+// happened while the first view was being taken is neither lost nor printed twice.
+class WatchPrinter {
+ public:
+  WatchPrinter(const GlobalOptions& g, bool json) : g_(g), json_(json) {}
+
+  void start(std::shared_ptr<const Snapshot> first) {
+    std::lock_guard lock(mutex_);
+    const Snapshot& s = *first;
+    if (json_) {
+      nlohmann::json j = {{"event", "view"},
+                          {"context", g_.context},
+                          {"revision", s.revision},
+                          {"algorithm", to_string(s.ring.algorithm())},
+                          {"checksum", s.ring.checksum_hex()},
+                          {"servers", nlohmann::json::array()}};
+      for (const ServerInfo& server : s.servers) j["servers"].push_back(server_json(server));
+      write_out(j.dump() + "\n");
+    } else {
+      std::string out = view_header(g_, s);
+      for (const ServerInfo& server : s.servers) {
+        out += "  " + server.address + "  weight " + weight_text(server.weight) +
+               (server.zone.empty() ? "" : "  zone " + server.zone) + "\n";
+      }
+      write_out(out);
+    }
+    last_ = std::move(first);
+  }
+
+  void change(const Snapshot& after) noexcept {
+    std::lock_guard lock(mutex_);
+    if (!last_ || after.revision <= last_->revision) return;  // already in the view printed
+    try {
+      print_change(*last_, after);
+    } catch (const std::exception& e) {
+      warn(e.what());
+    }
+    last_ = std::make_shared<const Snapshot>(after);
+  }
+
+ private:
+  void print_change(const Snapshot& before, const Snapshot& after) {
+    std::map<std::string, const ServerInfo*> old_servers, new_servers;
+    for (const ServerInfo& s : before.servers) old_servers[s.address] = &s;
+    for (const ServerInfo& s : after.servers) new_servers[s.address] = &s;
+    std::vector<const ServerInfo*> added, changed;
+    std::vector<std::string> removed;
+    for (const auto& [address, s] : new_servers) {
+      auto it = old_servers.find(address);
+      if (it == old_servers.end()) {
+        added.push_back(s);
+      } else if (!(*it->second == *s)) {
+        changed.push_back(s);
+      }
+    }
+    for (const auto& [address, s] : old_servers) {
+      if (!new_servers.count(address)) removed.push_back(address);
+    }
+    double moved = moved_share(before.ring, after.ring);
+    if (json_) {
+      nlohmann::json j = {{"event", "change"},
+                          {"revision", after.revision},
+                          {"checksum", after.ring.checksum_hex()},
+                          {"servers", after.servers.size()},
+                          {"added", nlohmann::json::array()},
+                          {"removed", removed},
+                          {"changed", nlohmann::json::array()},
+                          {"moved", moved}};
+      for (const ServerInfo* s : added) j["added"].push_back(server_json(*s));
+      for (const ServerInfo* s : changed) j["changed"].push_back(server_json(*s));
+      write_out(j.dump() + "\n");
+      return;
+    }
+    std::string out = "revision " + std::to_string(after.revision) + " ";
+    for (const ServerInfo* s : added) out += " +" + s->address;
+    for (const std::string& a : removed) out += " -" + a;
+    for (const ServerInfo* s : changed) out += " ~" + s->address;
+    char share[32];
+    std::snprintf(share, sizeof share, "%.2f%%", moved * 100);
+    out += "  moved " + std::string(share) + " of ids  " + std::to_string(after.servers.size()) + " server" +
+           (after.servers.size() == 1 ? "" : "s") + "  checksum " + after.ring.checksum_hex() + "\n";
+    write_out(out);
+  }
+
+  const GlobalOptions& g_;
+  const bool json_;
+  std::mutex mutex_;
+  std::shared_ptr<const Snapshot> last_;  // the last view printed; null until start()
+};
+
+int run_watch(const GlobalOptions& g, const CommandOptions& c) {
+  TerminationSignals signals;  // before the Cluster starts its threads
+  WatchPrinter printer(g, c.json);  // outlives the Cluster, whose thread calls it
+  auto cluster = connect(g);
+  cluster->on_change([&printer](const Snapshot&, const Snapshot& after) { printer.change(after); });
+  printer.start(cluster->snapshot());
+  signals.wait();
+  cluster->close();
+  return exit_ok;
+}
+
+int run_status(const GlobalOptions& g, const CommandOptions& c) {
+  auto cluster = connect(g);
+  auto snapshot = cluster->snapshot();
+  const Snapshot& s = *snapshot;
+  std::vector<double> shares = s.ring.shares();  // members() order: sorted by address, as s.servers
+  if (c.json) {
+    nlohmann::json j = {{"context", g.context},
+                        {"revision", s.revision},
+                        {"algorithm", to_string(s.ring.algorithm())},
+                        {"checksum", s.ring.checksum_hex()},
+                        {"servers", nlohmann::json::array()}};
+    for (std::size_t i = 0; i < s.servers.size(); ++i) {
+      nlohmann::json server = server_json(s.servers[i]);
+      server["share"] = shares[i];
+      j["servers"].push_back(server);
+    }
+    write_out(j.dump(2) + "\n");
+    return exit_ok;
+  }
+  std::string out = view_header(g, s);
+  if (s.servers.empty()) {
+    write_out(out + "no servers registered: no id has an owner\n");
+    return exit_ok;
+  }
+  double peak = *std::max_element(shares.begin(), shares.end());
+  std::size_t width = 6, zone_width = 4;
+  for (const ServerInfo& server : s.servers) {
+    width = std::max(width, server.address.size());
+    zone_width = std::max(zone_width, server.zone.size());
+  }
+  out += "\n" + pad("server", width) + "  " + pad_left("weight", 8) + "  " + pad("zone", zone_width) + "  " +
+         pad_left("share", 7) + "\n";
+  for (std::size_t i = 0; i < s.servers.size(); ++i) {
+    const ServerInfo& server = s.servers[i];
+    out += pad(server.address, width) + "  " + pad_left(weight_text(server.weight), 8) + "  " +
+           pad(server.zone.empty() ? "-" : server.zone, zone_width) + "  " + percent(shares[i]) + "  " +
+           text_bar(shares[i] / peak, 40) + "\n";
+  }
+  write_out(out);
+  return exit_ok;
+}
+
+const char* const global_footer =
+    "\nGlobal options (before or after the command; see `frodo --help`): --etcd HOST:PORT,... (FRODO_ETCD),\n"
+    "--context NAME (FRODO_CONTEXT, required), --prefix, --algorithm, --timeout MS, --cacert/--cert/--key,\n"
+    "--user/--password (FRODO_ETCD_PASSWORD).";
+
+}  // namespace
+
+void add_cluster_commands(CLI::App& app, int& status) {
+  auto g = std::make_shared<GlobalOptions>();
+  const std::string group = "Live commands (etcd)";
+  app.add_option("--etcd", g->etcd, "etcd endpoints, comma-separated")
+      ->envname("FRODO_ETCD")
+      ->type_name("HOST:PORT,...")
+      ->default_str(g->etcd)
+      ->group(group);
+  app.add_option("--context", g->context, "Application context whose servers to use (required by live commands)")
+      ->envname("FRODO_CONTEXT")
+      ->type_name("NAME")
+      ->group(group);
+  app.add_option("--prefix", g->prefix, "etcd key prefix: keys are PREFIX/CONTEXT/servers/ADDRESS")
+      ->type_name("PREFIX")
+      ->default_str(g->prefix)
+      ->group(group);
+  app.add_option("--algorithm", g->algorithm, "Ring of the live view: ketama (frodo.io compatible) or maglev")
+      ->type_name("NAME")
+      ->default_str(g->algorithm)
+      ->group(group);
+  app.add_option("--timeout", g->timeout_ms, "Give up on an etcd call after MS milliseconds")
+      ->type_name("MS")
+      ->default_str(std::to_string(g->timeout_ms))
+      ->check(CLI::Range(1, 3600 * 1000))
+      ->group(group);
+  app.add_option("--cacert", g->cacert, "TLS: the CA that signed the etcd members' certificates (PEM)")
+      ->type_name("FILE")
+      ->group(group);
+  app.add_option("--cert", g->cert, "TLS: client certificate (PEM), with --key")->type_name("FILE")->group(group);
+  app.add_option("--key", g->key, "TLS: the client certificate's private key (PEM)")->type_name("FILE")->group(group);
+  app.add_option("--user", g->user, "etcd user name")->type_name("NAME")->group(group);
+  app.add_option("--password", g->password, "etcd password (prefer FRODO_ETCD_PASSWORD: flags show in ps)")
+      ->envname("FRODO_ETCD_PASSWORD")
+      ->type_name("PW")
+      ->group(group);
+
+  auto c = std::make_shared<CommandOptions>();
+  auto command = [&app](const std::string& name, const std::string& description, const std::string& notes = "") {
+    CLI::App* cmd = app.add_subcommand(name, description);
+    cmd->fallthrough();  // global options may follow the command name
+    cmd->footer(notes + global_footer);
+    return cmd;
+  };
+  auto json_flag = [c](CLI::App* cmd) { cmd->add_flag("--json", c->json, "Machine-readable output"); };
+  auto weight_zone = [c](CLI::App* cmd) {
+    cmd->add_option("--weight", c->weight, "Relative weight: shares are proportional to weights")
+        ->type_name("W")
+        ->default_str("1");
+    cmd->add_option("--zone", c->zone, "Failure domain (owners --count prefers distinct zones)")->type_name("Z");
+  };
+
+  CLI::App* servers =
+      command("servers", "List the servers registered in the context, with the view's revision and checksum");
+  json_flag(servers);
+  servers->callback([g, c, &status] { status = run_servers(*g, *c); });
+
+  CLI::App* lookup = command(
+      "lookup", "Print the owner of each id from the live view, as `frodo ring lookup` does",
+      "\nOutput has one line per id in input order, byte for byte what `frodo ring lookup --servers FILE`\n"
+      "prints for the same members, so live and offline answers compare with diff. Ids on stdin are raw\n"
+      "bytes without the newline (an empty line is the empty id); put -- before ids that start with -.\n"
+      "Exit status 1 when no server is registered.\n");
+  lookup->add_option("ids", c->ids, "Ids to look up; read from stdin, one per line, when none are given")
+      ->type_name("ID");
+  lookup->add_option("--count", c->count, "Print N distinct owners per id, tab-separated, in ring order")
+      ->type_name("N")
+      ->check(CLI::Range(std::size_t{1}, Ring::max_members));
+  lookup->callback([g, c, &status] { status = run_lookup(*g, *c); });
+
+  CLI::App* reg = command(
+      "register", "Register a server on this process's lease and hold it until Ctrl-C",
+      "\nRuns in the foreground keeping the lease alive. SIGINT or SIGTERM revokes the lease, so the server\n"
+      "leaves at once; if the process dies otherwise, it leaves when the lease expires.\n");
+  reg->add_option("address", c->address, "The server, host:port")->required()->type_name("ADDRESS");
+  weight_zone(reg);
+  reg->add_option("--ttl", c->ttl, "Lease TTL: the server leaves within S seconds if this process dies")
+      ->type_name("S")
+      ->default_str("5")
+      ->check(CLI::Range(1, std::numeric_limits<int>::max()));
+  reg->callback([g, c, &status] { status = run_register(*g, *c); });
+
+  CLI::App* add = command("add", "Register a server permanently (no lease) and exit; needs --persistent");
+  add->add_option("address", c->address, "The server, host:port")->required()->type_name("ADDRESS");
+  add->add_flag("--persistent", c->persistent, "Store it without a lease: it stays until `frodo remove`");
+  weight_zone(add);
+  add->callback([g, c, &status] { status = run_add(*g, *c); });
+
+  CLI::App* remove = command("remove", "Remove a server (registered by anyone); exit 1 if it was not registered");
+  remove->add_option("address", c->address, "The server, host:port")->required()->type_name("ADDRESS");
+  remove->callback([g, c, &status] { status = run_remove(*g, *c); });
+
+  CLI::App* watch = command("watch", "Print the view, then each change and the share of ids it moved, until Ctrl-C");
+  json_flag(watch);
+  watch->callback([g, c, &status] { status = run_watch(*g, *c); });
+
+  CLI::App* stat = command("status", "Revision, checksum and each server's share of the ids");
+  json_flag(stat);
+  stat->callback([g, c, &status] { status = run_status(*g, *c); });
+}
+
+}  // namespace frodo::cli
