@@ -140,8 +140,13 @@ int main(int argc, char** argv) {
               percentile(gone_ms, 0.5), *std::max_element(gone_ms.begin(), gone_ms.end()), kill_rounds,
               *std::max_element(gone_ms.begin(), gone_ms.end()) / 1000.0);
 
-  double one = lookups_per_second(reader, 1, lookups);
-  double two = lookups_per_second(reader, 2, lookups);
+  // Best of 3 interleaved runs each: on a 2-core machine the background threads of etcd and
+  // of the Clusters themselves are noise for whichever run they land in.
+  double one = 0, two = 0;
+  for (int round = 0; round < 3; ++round) {
+    one = std::max(one, lookups_per_second(reader, 1, lookups));
+    two = std::max(two, lookups_per_second(reader, 2, lookups));
+  }
   std::printf("server_by_id, %zu servers    : 1 thread %.2f M/s (%.0f ns), 2 threads %.2f M/s, scaling %.2fx\n",
               reader.snapshot()->servers.size(), one / 1e6, 1e9 / one, two / 1e6, two / one);
   return 0;
