@@ -148,16 +148,21 @@ std::string view_header(const GlobalOptions& g, const Snapshot& s) {
          (s.servers.size() == 1 ? "" : "s") + "\n";
 }
 
+// The header every JSON view shares; "servers" is filled by the caller.
+nlohmann::json view_json(const GlobalOptions& g, const Snapshot& s) {
+  return {{"context", g.context},
+          {"revision", s.revision},
+          {"algorithm", to_string(s.ring.algorithm())},
+          {"checksum", s.ring.checksum_hex()},
+          {"servers", nlohmann::json::array()}};
+}
+
 int run_servers(const GlobalOptions& g, const CommandOptions& c) {
   auto cluster = connect(g);
   auto snapshot = cluster->snapshot();
   const Snapshot& s = *snapshot;
   if (c.json) {
-    nlohmann::json j = {{"context", g.context},
-                        {"revision", s.revision},
-                        {"algorithm", to_string(s.ring.algorithm())},
-                        {"checksum", s.ring.checksum_hex()},
-                        {"servers", nlohmann::json::array()}};
+    nlohmann::json j = view_json(g, s);
     for (const ServerInfo& server : s.servers) j["servers"].push_back(server_json(server));
     write_out(j.dump(2) + "\n");
     return exit_ok;
@@ -365,11 +370,7 @@ int run_status(const GlobalOptions& g, const CommandOptions& c) {
   const Snapshot& s = *snapshot;
   std::vector<double> shares = s.ring.shares();  // members() order: sorted by address, as s.servers
   if (c.json) {
-    nlohmann::json j = {{"context", g.context},
-                        {"revision", s.revision},
-                        {"algorithm", to_string(s.ring.algorithm())},
-                        {"checksum", s.ring.checksum_hex()},
-                        {"servers", nlohmann::json::array()}};
+    nlohmann::json j = view_json(g, s);
     for (std::size_t i = 0; i < s.servers.size(); ++i) {
       nlohmann::json server = server_json(s.servers[i]);
       server["share"] = shares[i];
