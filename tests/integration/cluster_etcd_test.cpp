@@ -140,7 +140,7 @@ TEST(ClusterEtcd, KillingTheLeaderNeitherFailsLookupsNorLosesRegistrations) {
   etcd.kill(leader);
   // A change made through the survivors reaches both views; the leases held on.
   b.add_server("c:1", {.persistent = true});
-  EXPECT_TRUE(wait_until([&] { return addresses(a).size() == 3; }, 15s));
+  EXPECT_TRUE(wait_until([&] { return addresses(a).size() == 3 && addresses(b).size() == 3; }, 15s));
   stop = true;
   reader.join();
   EXPECT_EQ(failures, 0);
