@@ -120,7 +120,8 @@ bool LeaseKeeper::open_stream(std::unique_lock<std::mutex>& lock) {
   Endpoint& endpoint = connection_->endpoint(stream->endpoint);
   // A member cut off from its cluster must refuse the stream rather than answer alone.
   stream->context.AddMetadata("hasleader", "true");
-  stream->context.set_wait_for_ready(true);  // a member coming back is waited for, not failed fast
+  // Fail fast (no wait-for-ready): this thread must stay free to notice the lease deadline,
+  // and a failed stream is simply reopened, on the next endpoint, a moment later.
   lock.unlock();
   try {
     connection_->authorize(stream->context, Clock::now() + granted_ttl_ / 3);

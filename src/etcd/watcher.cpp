@@ -74,17 +74,27 @@ void Watcher::run() {
 
 bool Watcher::serve(Stream& stream) {
   Endpoint& endpoint = connection_->endpoint(stream.endpoint);
-  stream.rw = endpoint.watch->Watch(&stream.context);
+  {
+    // Visible to close() and the watchdog before the call starts: with wait-for-ready the
+    // call itself blocks until the member accepts it, and a context cancelled early cancels
+    // the call as soon as it starts.
+    std::lock_guard lock(mutex_);
+    if (closing_) return false;
+    stream_ = &stream;
+    last_heard_ = Clock::now();
+    probe_sent_ = true;  // no progress probe before the create request has gone out
+  }
+  auto rw = endpoint.watch->Watch(&stream.context);
   ++streams_opened_;
   {
     std::lock_guard lock(mutex_);
-    if (closing_) {
+    stream.rw = std::move(rw);
+    if (closing_ || stream_ != &stream) {  // closed, or abandoned by the watchdog meanwhile
+      stream_ = nullptr;
       stream.context.TryCancel();
       stream.rw->Finish();
-      return false;
+      return !closing_;
     }
-    stream_ = &stream;
-    last_heard_ = Clock::now();
     probe_sent_ = false;
     etcdserverpb::WatchRequest request;
     auto* create = request.mutable_create_request();
@@ -175,7 +185,7 @@ void Watcher::watchdog() {
       stream_ = nullptr;  // serve() finishes it; do not cancel twice
       continue;
     }
-    if (!probe_sent_ && now - last_heard_ >= options_.idle_probe) {
+    if (!probe_sent_ && stream_->rw && now - last_heard_ >= options_.idle_probe) {
       etcdserverpb::WatchRequest request;
       request.mutable_progress_request();
       stream_->rw->Write(request);
