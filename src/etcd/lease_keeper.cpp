@@ -176,6 +176,7 @@ void LeaseKeeper::read_loop(Stream* stream) {
       continue;
     }
     deadline_ = std::max(deadline_, sent + std::chrono::seconds(response.ttl()));
+    sent_since_answer_ = false;
   }
   std::lock_guard lock(mutex_);
   if (stream_.get() == stream) stream_broken_ = true;
@@ -207,7 +208,7 @@ void LeaseKeeper::run() {
     if (now >= deadline_) {
       // Keepalives that went unanswered (or a stream that broke) mean etcd was out of
       // reach; none sent means this process itself did not run in time (frozen, starved).
-      bool unreachable = stream_broken_ || !stream_ || !unanswered_.empty();
+      bool unreachable = stream_broken_ || !stream_ || !unanswered_.empty() || sent_since_answer_;
       lose(lock, unreachable ? LeaseLoss::unreachable : LeaseLoss::expired);
       continue;
     }
@@ -232,6 +233,7 @@ void LeaseKeeper::run() {
       etcdserverpb::LeaseKeepAliveRequest request;
       request.set_id(id_);
       unanswered_.push_back(now);
+      sent_since_answer_ = true;
       Stream* stream = stream_.get();
       lock.unlock();
       bool written = stream->rw->Write(request);  // only this thread writes or replaces the stream

@@ -78,7 +78,8 @@ class LeaseKeeper {
   std::int64_t id_ = 0;
   std::chrono::seconds granted_ttl_{0};
   Clock::time_point deadline_{};
-  std::deque<Clock::time_point> unanswered_;  // send times of keepalives not yet answered
+  std::deque<Clock::time_point> unanswered_;  // send times of keepalives not yet answered (this stream)
+  bool sent_since_answer_ = false;            // a keepalive went out (on any stream) after the last answer
   std::unique_ptr<Stream> stream_;
   bool stream_broken_ = false;
   std::optional<LeaseLoss> gone_;  // etcd said the lease is gone; the keeper thread reports it

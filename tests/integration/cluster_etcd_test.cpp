@@ -238,7 +238,10 @@ TEST(ClusterEtcd, AProcessFrozenPastItsTtlIsToldBeforeItOwnsAgain) {
     if (std::sscanf(line->c_str(), "%15s %lld %d %d", word, &at, &owns, &alive) < 2) continue;
     if (std::string(word) == "lost") {
       told = true;
-      EXPECT_NE(line->find("expired"), std::string::npos) << *line;
+      // "expired", or "unreachable" when the freeze caught a keepalive in flight: from
+      // inside a frozen process the two look alike; both mean the deadline passed.
+      EXPECT_TRUE(line->find("expired") != std::string::npos || line->find("unreachable") != std::string::npos)
+          << *line;
       continue;
     }
     if (at < resumed) continue;  // computed before the freeze, printed after it
