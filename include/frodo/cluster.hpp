@@ -15,6 +15,8 @@
 // - Servers added by this Cluster are attached to its lease (TTL `lease_ttl`, kept alive
 //   every TTL/3), so they leave by themselves when the process dies; `persistent` ones do not.
 // - close() (and the destructor) revokes the lease, so this process's servers leave at once.
+// - The ring holds every registered server except those whose meta has "frodo.leaving" (a
+//   guarded server draining before it leaves, see guard.hpp); Snapshot::servers lists all.
 // - Callbacks run on the Cluster's own thread, never under an internal lock; they must not
 //   call close().
 #pragma once
@@ -90,7 +92,8 @@ class Cluster {
   // The lease's local deadline has not passed (a frozen process that wakes up late sees false).
   bool lease_alive() const;
 
-  // Called with the old and the new snapshot after each change.
+  // Adds a callback, called with the old and the new snapshot after each change of the
+  // servers (their records, meta included); callbacks run in the order they were added.
   void on_change(std::function<void(const Snapshot& before, const Snapshot& after)> callback);
   void on_lease_lost(std::function<void(LeaseLossReason reason)> callback);
 

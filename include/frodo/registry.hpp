@@ -5,6 +5,7 @@
 // several Clusters sharing one MemoryRegistry behave like processes sharing one etcd.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -65,6 +66,13 @@ class MemoryRegistry : public std::enable_shared_from_this<MemoryRegistry> {
   // Sessions are numbered from 1 in the order they were opened.
   void end_lease(std::size_t session, LeaseLossReason reason = LeaseLossReason::expired);
   std::int64_t revision() const;
+
+  // Simulated lease clocks (unit tests of what a process sees when it is frozen): from now
+  // on each session's lease is alive, by its own clock, only while now() is before its last
+  // renewal + ttl; open() and keep_alive() renew. The registry itself still holds the
+  // session's servers until end_lease(), as etcd does until its own clock expires the lease.
+  void simulate_lease_clock(std::function<std::chrono::steady_clock::time_point()> now, std::chrono::milliseconds ttl);
+  void keep_alive(std::size_t session);
 
  private:
   struct Impl;

@@ -12,6 +12,7 @@
 #include "etcd/connection.hpp"
 #include "frodo/address.hpp"
 #include "frodo/error.hpp"
+#include "frodo/guard.hpp"
 #include "registry/etcd_registry.hpp"
 #include "registry/server_record.hpp"
 
@@ -38,6 +39,17 @@ void validate_context(const std::string& context) {
   }
 }
 
+// The ring's members: every registered server but those leaving (a guarded server draining
+// before it removes itself, see guard.hpp).
+std::vector<Member> ring_members(const std::vector<ServerInfo>& servers) {
+  std::vector<Member> members;
+  members.reserve(servers.size());
+  for (const ServerInfo& s : servers) {
+    if (!s.meta.contains(leaving_meta_key)) members.push_back({s.address, s.weight, s.zone});
+  }
+  return members;
+}
+
 // What lookups read: a snapshot and which of its servers this Cluster registered.
 struct View {
   std::shared_ptr<const Snapshot> snapshot;
@@ -55,7 +67,7 @@ struct Cluster::State {
   std::shared_ptr<const View> published;  // owns *current
   std::deque<std::pair<Clock::time_point, std::shared_ptr<const View>>> retired;
   std::set<std::string> mine;
-  std::function<void(const Snapshot&, const Snapshot&)> on_change;
+  std::vector<std::function<void(const Snapshot&, const Snapshot&)>> on_change;
   std::function<void(LeaseLossReason)> on_lease_lost;
   bool closed = false;
 
@@ -91,12 +103,11 @@ struct Cluster::State {
     if (before && revision <= before->revision) return;  // views are complete: an older one adds nothing
     auto snapshot = std::make_shared<Snapshot>();
     bool same_members = before && before->servers == servers;
-    if (same_members) {
+    std::vector<Member> members = ring_members(servers);
+    if (before && before->ring.members() == members) {
       snapshot->ring = before->ring;  // copies share the built tables
     } else {
       lock.unlock();  // building a ring is the slow part; do it outside the lock
-      std::vector<Member> members;
-      for (const ServerInfo& s : servers) members.push_back({s.address, s.weight, s.zone});
       snapshot->ring = Ring(std::move(members), options.algorithm);
       lock.lock();
       if (published && published->snapshot != before && published->snapshot->revision >= revision) return;
@@ -104,9 +115,10 @@ struct Cluster::State {
     snapshot->servers = std::move(servers);
     snapshot->revision = revision;
     publish(lock, view_with(snapshot));
-    auto callback = on_change;
+    auto callbacks = on_change;
     lock.unlock();
-    if (!same_members && callback) callback(before ? *before : Snapshot{}, *snapshot);
+    if (same_members) return;
+    for (const auto& callback : callbacks) callback(before ? *before : Snapshot{}, *snapshot);
   }
 
   void lease_lost(LeaseLossReason reason) {
@@ -263,7 +275,7 @@ bool Cluster::lease_alive() const { return state_->session->lease_alive(); }
 
 void Cluster::on_change(std::function<void(const Snapshot&, const Snapshot&)> callback) {
   std::lock_guard lock(state_->mutex);
-  state_->on_change = std::move(callback);
+  state_->on_change.push_back(std::move(callback));
 }
 
 void Cluster::on_lease_lost(std::function<void(LeaseLossReason)> callback) {

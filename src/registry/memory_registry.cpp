@@ -29,7 +29,14 @@ struct MemoryRegistry::Impl {
     RegistryEvents events;
     bool lease_alive = true;
     bool open = true;
+    std::chrono::steady_clock::time_point renewed{};
   };
+  std::function<std::chrono::steady_clock::time_point()> clock;  // set: simulated lease clocks
+  std::chrono::milliseconds ttl{0};
+
+  bool alive(const Session& session) const {
+    return session.lease_alive && (!clock || clock() < session.renewed + ttl);
+  }
   std::mutex mutex;
   std::int64_t revision = 1;
   std::map<std::string, std::map<std::string, Entry>> contexts;
@@ -87,7 +94,7 @@ class MemorySession : public RegistrySession {
 
   bool lease_alive() const override {
     std::lock_guard lock(impl_->mutex);
-    return impl_->sessions[number_ - 1]->lease_alive;
+    return impl_->alive(*impl_->sessions[number_ - 1]);
   }
 
   void close() override {
@@ -125,6 +132,7 @@ std::unique_ptr<RegistrySession> MemoryRegistry::open(const std::string& context
   {
     std::lock_guard lock(impl_->mutex);
     impl_->sessions.push_back(std::make_shared<Impl::Session>(Impl::Session{context, events}));
+    if (impl_->clock) impl_->sessions.back()->renewed = impl_->clock();
     number = impl_->sessions.size();
     servers = impl_->view(context);
     revision = impl_->revision;
@@ -153,6 +161,22 @@ void MemoryRegistry::end_lease(std::size_t session_number, LeaseLossReason reaso
     calls.insert(calls.end(), views.begin(), views.end());
   }
   for (auto& call : calls) call();
+}
+
+void MemoryRegistry::simulate_lease_clock(std::function<std::chrono::steady_clock::time_point()> now,
+                                          std::chrono::milliseconds ttl) {
+  std::lock_guard lock(impl_->mutex);
+  impl_->clock = std::move(now);
+  impl_->ttl = ttl;
+  for (auto& session : impl_->sessions) session->renewed = impl_->clock();
+}
+
+void MemoryRegistry::keep_alive(std::size_t session_number) {
+  std::lock_guard lock(impl_->mutex);
+  if (session_number == 0 || session_number > impl_->sessions.size()) {
+    throw Error(Errc::invalid_argument, "no memory registry session " + std::to_string(session_number));
+  }
+  if (impl_->clock) impl_->sessions[session_number - 1]->renewed = impl_->clock();
 }
 
 std::int64_t MemoryRegistry::revision() const {

@@ -1,0 +1,123 @@
+// Guard: the ownership guard of one server. Before it processes an entity, a server asks
+// admit(id) and gets one of three verdicts:
+//   admit     it owns the id in its current view and nobody else can be processing it; the
+//             Admission carries a fencing token to pass to the store, and the id counts as
+//             in flight until the Admission is destroyed (or done() is called);
+//   redirect  another server owns it: owner() at revision();
+//   wait      it owns the id but a handoff is still in progress (a server that owned it
+//             before has not released it yet), its lease has expired, or it is leaving.
+//
+//   frodo::Guard guard(cluster, "10.0.0.3:3030");          // registers the server
+//   if (frodo::Admission a = guard.admit(host, client_revision)) {
+//     store.write(host, event, a.token());                 // the store refuses older tokens
+//   }
+//
+// The protocol (docs/ownership-guard.md): every guarded server publishes, in its own server
+// record, the epoch it has *released*: that it has finished all work admitted under earlier
+// epochs. An epoch is the revision at which the ring's membership last changed. A server admits
+// an id it gained only when every other guarded server has released its epoch (or has left,
+// its lease gone); ids it owned in every view since that was last true it keeps admitting.
+// A server whose lease deadline has passed by its own clock admits nothing until it has a
+// live lease again. Tokens grow along every handoff, so a store that refuses a token older
+// than the newest it accepted for an id turns a late write of a paused process into a no-op.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "frodo/cluster.hpp"
+
+namespace frodo {
+
+enum class Verdict { admit, redirect, wait };
+const char* to_string(Verdict verdict) noexcept;
+
+struct GuardOptions {
+  AddOptions server;  // weight, zone and meta of the guarded server (never persistent)
+  // How long admit() waits for this server's view to reach a client's newer revision
+  // before it answers `wait`.
+  std::chrono::milliseconds catch_up{1000};
+};
+
+class Admission {
+ public:
+  Admission() = default;
+  Admission(Admission&&) noexcept;
+  Admission& operator=(Admission&&) noexcept;
+  Admission(const Admission&) = delete;
+  Admission& operator=(const Admission&) = delete;
+  ~Admission();
+
+  Verdict verdict() const { return verdict_; }
+  explicit operator bool() const { return verdict_ == Verdict::admit; }
+  // The fencing token: the epoch under which the id was admitted (0 unless admitted).
+  std::int64_t token() const { return token_; }
+  // redirect: the owner in this server's view; otherwise this server.
+  const std::string& owner() const { return owner_; }
+  // The revision of the view the verdict was made in (clients wait for it before retrying).
+  std::int64_t revision() const { return revision_; }
+  // wait: why ("handoff", "lease expired", "leaving", "behind client", "no view").
+  const std::string& reason() const { return reason_; }
+  // The work is finished (also done by the destructor).
+  void done();
+
+ private:
+  friend class Guard;
+  struct Ticket;
+  Verdict verdict_ = Verdict::wait;
+  std::int64_t token_ = 0;
+  std::int64_t revision_ = 0;
+  std::string owner_;
+  std::string reason_;
+  std::shared_ptr<Ticket> ticket_;
+};
+
+struct GuardStats {
+  std::uint64_t admitted = 0;
+  std::uint64_t redirected = 0;
+  std::uint64_t waited = 0;
+  std::uint64_t releases = 0;  // epochs this server has published as released (its handoffs)
+  std::int64_t epoch = 0;      // the current epoch
+  std::int64_t released = 0;   // the epoch it last published as released
+  bool settled = false;        // every guarded server has released the current epoch
+};
+
+class Guard {
+ public:
+  // Registers `address` in `cluster` (on the Cluster's lease) as a guarded server.
+  // Throws Error(invalid_argument) for a bad address or a persistent AddOptions.
+  Guard(Cluster& cluster, std::string address, GuardOptions options = {});
+  // Leaves (see leave()) if it has not, without waiting for others.
+  ~Guard();
+  Guard(const Guard&) = delete;
+  Guard& operator=(const Guard&) = delete;
+
+  // The verdict for `id`. `client_revision` is the revision of the view the client looked the
+  // owner up in: a server behind it waits (up to catch_up) to see that view first. Never
+  // blocks on etcd; may block up to catch_up waiting for this process's own view.
+  Admission admit(std::string_view id, std::int64_t client_revision = 0);
+
+  // Graceful exit: marks the server leaving (the ring drops it, so its ids move), finishes
+  // the work in flight, publishes the release, then removes the server. Waits up to
+  // `timeout` for the work in flight and for the release to be seen; the server is removed
+  // in any case. Idempotent.
+  void leave(std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+  GuardStats stats() const;
+  const std::string& address() const { return address_; }
+
+  struct State;  // internal
+
+ private:
+  std::string address_;
+  std::shared_ptr<State> state_;
+};
+
+// The server-record meta keys the guard publishes (docs/etcd-schema.md).
+inline constexpr const char* released_meta_key = "frodo.released";
+inline constexpr const char* leaving_meta_key = "frodo.leaving";
+
+}  // namespace frodo

@@ -1,0 +1,334 @@
+// The ownership guard (include/frodo/guard.hpp; protocol and proof sketch in
+// docs/ownership-guard.md).
+//
+// Everything the guard decides from comes from one ordered stream: the Cluster's snapshots of
+// the context's server records, whose meta carry each guarded server's released epoch. So a
+// server that sees another's release also sees every membership change before it; that is
+// what makes "released >= my epoch" mean "has finished everything it admitted before".
+#include "frodo/guard.hpp"
+
+#include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "frodo/address.hpp"
+#include "frodo/error.hpp"
+
+namespace frodo {
+namespace {
+
+constexpr const char* epoch_meta_key = "frodo.epoch";
+
+std::int64_t meta_number(const ServerInfo& server, const char* key) {
+  auto it = server.meta.find(key);
+  if (it == server.meta.end()) return -1;
+  try {
+    std::size_t used = 0;
+    long long value = std::stoll(it->second, &used);
+    return used == it->second.size() && value >= 0 ? value : 0;
+  } catch (const std::exception&) {
+    return 0;  // unparseable: treated as "released nothing", which only makes others wait
+  }
+}
+
+}  // namespace
+
+const char* to_string(Verdict verdict) noexcept {
+  switch (verdict) {
+    case Verdict::admit: return "admit";
+    case Verdict::redirect: return "redirect";
+    case Verdict::wait: return "wait";
+  }
+  return "unknown";
+}
+
+struct Guard::State {
+  Cluster& cluster;
+  std::string address;
+  GuardOptions options;
+
+  mutable std::mutex mutex;
+  std::condition_variable changed;  // view, in-flight work or stop
+
+  // The view, as last observed.
+  std::int64_t revision = 0;            // the snapshot's revision
+  std::int64_t epoch = 0;               // revision at which the ring's members last changed
+  std::vector<Member> ring_members;     // of the current epoch
+  // Rings of the epochs observed since the last settled one (front: that settled epoch, back:
+  // the current one). An id owned in all of them has never been anyone else's meanwhile.
+  std::deque<Ring> unsettled;
+  bool front_settled = false;  // unsettled.front() is a settled epoch's ring
+  bool settled = false;
+  bool registered = false;               // our record is in the view
+  std::int64_t seen_released = -1;       // our record's released value, as seen in the view
+  std::int64_t highest_peer_epoch = 0;   // the highest epoch another guarded server published
+  std::string waiting_for;               // a guarded server that has not released our epoch
+
+  // Work admitted and not done yet, per epoch it was admitted under.
+  std::map<std::int64_t, std::int64_t> in_flight;
+
+  std::int64_t published = 0;  // the released value we last wrote
+  bool leaving = false;
+  bool leaving_published = false;
+  bool stopping = false;
+  GuardStats counters;
+  std::thread worker;
+
+  State(Cluster& c, std::string a, GuardOptions o) : cluster(c), address(std::move(a)), options(std::move(o)) {}
+
+  void log(const std::string& message) const { std::cerr << "frodo guard " << address << ": " << message << '\n'; }
+
+  // Takes in a snapshot (lock held); older or equal revisions add nothing.
+  void observe(const Snapshot& s) {
+    if (s.revision <= revision) return;
+    revision = s.revision;
+    const std::vector<Member>& members = s.ring.members();
+    if (unsettled.empty() || members != ring_members) {
+      ring_members = members;
+      epoch = s.revision;
+      unsettled.push_back(s.ring);
+    }
+    registered = false;
+    seen_released = -1;
+    highest_peer_epoch = 0;
+    waiting_for.clear();
+    bool all_released = true;
+    for (const ServerInfo& server : s.servers) {
+      std::int64_t released = meta_number(server, released_meta_key);
+      if (server.address == address) {
+        registered = true;
+        seen_released = released;
+        continue;
+      }
+      if (released < 0) continue;  // not a guarded server: it admits nothing through a guard
+      highest_peer_epoch = std::max(highest_peer_epoch, meta_number(server, epoch_meta_key));
+      if (released < epoch && all_released) {
+        all_released = false;
+        waiting_for = server.address;
+      }
+    }
+    settled = all_released;
+    if (settled) {
+      while (unsettled.size() > 1) unsettled.pop_front();
+      front_settled = true;
+    }
+    changed.notify_all();
+  }
+
+  bool drained_before(std::int64_t e) const { return in_flight.empty() || in_flight.begin()->first >= e; }
+
+  // What the worker should publish as released now, or 0 for nothing (lock held).
+  std::int64_t release_due() const {
+    if (!registered) return 0;
+    if (published < epoch) return drained_before(epoch) ? epoch : 0;
+    // A server whose epoch came from a listing asks for more than the change's revision:
+    // our view is newer than its epoch and we have drained, so our revision answers it.
+    if (highest_peer_epoch > published && revision > published) return revision;
+    return 0;
+  }
+
+  // The only writer of our record after registration, so a release never undoes "leaving".
+  void run_worker() {
+    std::unique_lock lock(mutex);
+    while (!stopping) {
+      std::int64_t due = release_due();
+      bool mark_leaving = leaving && !leaving_published;
+      if (due == 0 && !mark_leaving) {
+        changed.wait(lock);
+        continue;
+      }
+      AddOptions record = options.server;
+      record.persistent = false;
+      record.meta[released_meta_key] = std::to_string(std::max(due, published));
+      record.meta[epoch_meta_key] = std::to_string(epoch);
+      if (leaving) record.meta[leaving_meta_key] = "1";
+      bool was_leaving = leaving;
+      lock.unlock();
+      bool ok = true;
+      try {
+        cluster.add_server(address, record);
+      } catch (const std::exception& e) {
+        ok = false;
+        log("publishing release " + std::to_string(due) + " failed: " + e.what());
+      }
+      std::shared_ptr<const Snapshot> s = cluster.snapshot();
+      lock.lock();
+      observe(*s);
+      if (ok) {
+        if (due > published) {
+          published = due;
+          ++counters.releases;
+        }
+        if (was_leaving) leaving_published = true;
+        changed.notify_all();
+      } else {
+        changed.wait_for(lock, std::chrono::milliseconds(200));
+      }
+    }
+  }
+
+  void finish(std::int64_t e) {
+    std::lock_guard lock(mutex);
+    auto it = in_flight.find(e);
+    if (it != in_flight.end() && --it->second == 0) {
+      in_flight.erase(it);
+      changed.notify_all();
+    }
+  }
+
+  void sync() {
+    std::shared_ptr<const Snapshot> s = cluster.snapshot();
+    std::lock_guard lock(mutex);
+    observe(*s);
+  }
+};
+
+// One admitted piece of work; the last copy going away ends it.
+struct Admission::Ticket {
+  Ticket(std::shared_ptr<Guard::State> s, std::int64_t e) : state(std::move(s)), epoch(e) {}
+  Ticket(const Ticket&) = delete;
+  Ticket& operator=(const Ticket&) = delete;
+  ~Ticket() { state->finish(epoch); }
+  std::shared_ptr<Guard::State> state;
+  std::int64_t epoch;
+};
+
+Admission::Admission(Admission&&) noexcept = default;
+Admission& Admission::operator=(Admission&&) noexcept = default;
+Admission::~Admission() = default;
+void Admission::done() { ticket_.reset(); }
+
+Guard::Guard(Cluster& cluster, std::string address, GuardOptions options) : address_(std::move(address)) {
+  if (auto problem = address_problem(address_)) {
+    throw Error(Errc::invalid_argument, "bad address '" + address_ + "': " + *problem);
+  }
+  if (options.server.persistent) {
+    throw Error(Errc::invalid_argument, "a guarded server cannot be persistent: its lease is how others know it died");
+  }
+  for (const char* key : {released_meta_key, leaving_meta_key, epoch_meta_key}) {
+    if (options.server.meta.contains(key)) throw Error(Errc::invalid_argument, std::string("meta key '") + key + "' is the guard's");
+  }
+  state_ = std::make_shared<State>(cluster, address_, std::move(options));
+  std::weak_ptr<State> weak = state_;
+  cluster.on_change([weak](const Snapshot&, const Snapshot&) {
+    if (auto s = weak.lock()) s->sync();
+  });
+  state_->sync();
+  // Registered with "released 0": others wait for our first release, which the worker
+  // publishes as soon as it sees our record (we have nothing in flight yet).
+  AddOptions record = state_->options.server;
+  record.meta[released_meta_key] = "0";
+  record.meta[epoch_meta_key] = "0";
+  cluster.add_server(address_, record);
+  state_->worker = std::thread([s = state_] { s->run_worker(); });
+  state_->sync();
+}
+
+Guard::~Guard() {
+  State& s = *state_;
+  {
+    std::lock_guard lock(s.mutex);
+    if (s.stopping) return;  // left already
+    s.leaving = true;
+    s.stopping = true;
+    s.changed.notify_all();
+  }
+  if (s.worker.joinable()) s.worker.join();
+  try {
+    s.cluster.remove_server(address_);
+  } catch (const std::exception& e) {
+    s.log(std::string("removing the server failed: ") + e.what());
+  }
+}
+
+Admission Guard::admit(std::string_view id, std::int64_t client_revision) {
+  State& s = *state_;
+  Admission a;
+  if (client_revision > 0 && !s.cluster.wait_revision(client_revision, s.options.catch_up)) {
+    std::lock_guard lock(s.mutex);
+    ++s.counters.waited;
+    a.reason_ = "behind client";
+    a.revision_ = s.revision;
+    return a;
+  }
+  std::shared_ptr<const Snapshot> snapshot = s.cluster.snapshot();
+  bool lease_alive = s.cluster.lease_alive();
+  std::lock_guard lock(s.mutex);
+  s.observe(*snapshot);
+  a.revision_ = s.revision;
+  a.owner_ = address_;
+  if (!lease_alive) {
+    a.reason_ = "lease expired";
+  } else if (s.leaving) {
+    a.reason_ = "leaving";
+  } else if (s.unsettled.empty()) {
+    a.reason_ = "no view";
+  } else {
+    std::optional<std::string_view> owner = s.unsettled.back().owner(id);
+    if (!owner) {
+      a.reason_ = "no servers";
+    } else if (*owner != address_) {
+      a.verdict_ = Verdict::redirect;
+      a.owner_ = std::string(*owner);
+      ++s.counters.redirected;
+      return a;
+    } else if (!s.settled && (!s.front_settled || !std::all_of(s.unsettled.begin(), s.unsettled.end() - 1,
+                                                                [&](const Ring& r) {
+                                                                  std::optional<std::string_view> o = r.owner(id);
+                                                                  return o && *o == address_;
+                                                                }))) {
+      a.reason_ = "handoff";
+    } else {
+      a.verdict_ = Verdict::admit;
+      a.token_ = s.epoch;
+      ++s.in_flight[s.epoch];
+      a.ticket_ = std::make_shared<Admission::Ticket>(state_, s.epoch);
+      ++s.counters.admitted;
+      return a;
+    }
+  }
+  ++s.counters.waited;
+  return a;
+}
+
+void Guard::leave(std::chrono::milliseconds timeout) {
+  State& s = *state_;
+  {
+    std::unique_lock lock(s.mutex);
+    if (s.stopping) return;
+    // Out of the ring first (the worker marks our record leaving): clients and the other
+    // servers move our ids away; the leaving record starts a new epoch, whose release the
+    // worker publishes once the work admitted before it is done.
+    s.leaving = true;
+    s.changed.notify_all();
+    s.changed.wait_for(lock, timeout, [&] {
+      bool out_of_ring = std::none_of(s.ring_members.begin(), s.ring_members.end(),
+                                      [&](const Member& m) { return m.address == address_; });
+      return s.leaving_published && out_of_ring && s.published >= s.epoch && s.in_flight.empty();
+    });
+    s.stopping = true;
+    s.changed.notify_all();
+  }
+  if (s.worker.joinable()) s.worker.join();
+  try {
+    s.cluster.remove_server(address_);
+  } catch (const std::exception& e) {
+    s.log(std::string("removing the server failed: ") + e.what());
+  }
+}
+
+GuardStats Guard::stats() const {
+  state_->sync();
+  std::lock_guard lock(state_->mutex);
+  GuardStats stats = state_->counters;
+  stats.epoch = state_->epoch;
+  stats.released = state_->published;
+  stats.settled = state_->settled;
+  return stats;
+}
+
+}  // namespace frodo

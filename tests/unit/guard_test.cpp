@@ -1,0 +1,284 @@
+// The ownership guard's rules over the in-memory registry: one Cluster per simulated
+// process, a simulated lease clock for frozen processes, no etcd.
+#include "frodo/guard.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <functional>
+#include <thread>
+
+#include "frodo/error.hpp"
+
+namespace frodo {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+ClusterOptions options() {
+  ClusterOptions o;
+  o.context = "alerts";
+  o.logger = [](const std::string&) {};
+  return o;
+}
+
+// Waits for a condition with a bounded deadline (the guard's releases are published by its
+// own thread).
+bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds limit = 5s) {
+  auto deadline = Clock::now() + limit;
+  while (Clock::now() < deadline) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(1ms);
+  }
+  return condition();
+}
+
+// An id that `owner` owns in `cluster`'s current view.
+std::string id_owned_by(const Cluster& cluster, const std::string& owner, int start = 0) {
+  for (int i = start; i < start + 100000; ++i) {
+    std::string id = "host-" + std::to_string(i);
+    if (cluster.server_by_id(id) == owner) return id;
+  }
+  ADD_FAILURE() << "no id owned by " << owner;
+  return "";
+}
+
+bool settled(const Guard& guard) { return guard.stats().settled; }
+
+TEST(Guard, LoneServerAdmitsEveryIdWithItsEpochAsToken) {
+  auto registry = MemoryRegistry::create();
+  Cluster cluster(options(), registry);
+  Guard guard(cluster, "a:1");
+  ASSERT_TRUE(eventually([&] { return settled(guard) && guard.stats().released == guard.stats().epoch; }));
+  Admission a = guard.admit("host-1");
+  ASSERT_EQ(a.verdict(), Verdict::admit) << a.reason();
+  EXPECT_TRUE(a);
+  EXPECT_EQ(a.token(), guard.stats().epoch);
+  EXPECT_GT(a.token(), 0);
+  EXPECT_EQ(a.owner(), "a:1");
+  // The release is published in the server record, beside the ring's own fields.
+  const auto& servers = cluster.snapshot()->servers;
+  ASSERT_EQ(servers.size(), 1u);
+  EXPECT_EQ(servers[0].meta.at(released_meta_key), std::to_string(guard.stats().epoch));
+}
+
+TEST(Guard, RedirectsIdsOwnedByOthersWithItsRevision) {
+  auto registry = MemoryRegistry::create();
+  Cluster ca(options(), registry), cb(options(), registry);
+  Guard a(ca, "a:1"), b(cb, "b:1");
+  ASSERT_TRUE(eventually([&] { return settled(a) && settled(b); }));
+  std::string of_b = id_owned_by(ca, "b:1");
+  Admission r = a.admit(of_b);
+  EXPECT_EQ(r.verdict(), Verdict::redirect);
+  EXPECT_FALSE(r);
+  EXPECT_EQ(r.owner(), "b:1");
+  EXPECT_EQ(r.revision(), ca.snapshot()->revision);
+  EXPECT_EQ(r.token(), 0);
+  Admission ok = b.admit(of_b);
+  EXPECT_EQ(ok.verdict(), Verdict::admit) << ok.reason();
+  EXPECT_EQ(a.stats().redirected, 1u);
+}
+
+TEST(Guard, GainedIdsWaitUntilTheLoserHasFinishedAndReleased) {
+  auto registry = MemoryRegistry::create();
+  Cluster ca(options(), registry), cc(options(), registry);
+  Guard a(ca, "a:1");
+  ASSERT_TRUE(eventually([&] { return settled(a); }));
+  std::string id;
+  // A's work on many ids is in flight when C joins; pick one C gains.
+  std::vector<Admission> held;
+  for (int i = 0; i < 200; ++i) {
+    held.push_back(a.admit("host-" + std::to_string(i)));
+    ASSERT_TRUE(held.back()) << held.back().reason();
+  }
+  std::int64_t old_token = held.front().token();
+  Guard c(cc, "c:1");
+  ASSERT_TRUE(eventually([&] { return ca.snapshot()->ring.members().size() == 2 && cc.snapshot()->ring.members().size() == 2; }));
+  int gained = -1;
+  for (int i = 0; i < 200 && gained < 0; ++i) {
+    if (cc.server_by_id("host-" + std::to_string(i)) == "c:1") gained = i;
+  }
+  ASSERT_GE(gained, 0);
+  id = "host-" + std::to_string(gained);
+  // A no longer admits it (it redirects to C) and C may not admit it yet.
+  EXPECT_EQ(a.admit(id).verdict(), Verdict::redirect);
+  Admission early = c.admit(id);
+  EXPECT_EQ(early.verdict(), Verdict::wait);
+  EXPECT_EQ(early.reason(), "handoff");
+  // Ids A keeps are admitted at once, handoff or not.
+  std::string kept = id_owned_by(ca, "a:1");
+  EXPECT_TRUE(a.admit(kept)) << a.admit(kept).reason();
+  // Still waiting while A's old work is in flight, even after a while.
+  EXPECT_FALSE(eventually([&] { return static_cast<bool>(c.admit(id)); }, 50ms));
+  held.clear();  // A finishes; it publishes its release and C takes over
+  Admission late;
+  ASSERT_TRUE(eventually([&] {
+    late = c.admit(id);
+    return static_cast<bool>(late);
+  }));
+  EXPECT_GT(late.token(), old_token);  // a write fenced by the newer token wins
+  EXPECT_GE(a.stats().released, late.token());  // C admitted only after A released its epoch
+}
+
+TEST(Guard, ACrashedLoserIsNotWaitedFor) {
+  auto registry = MemoryRegistry::create();
+  Cluster ca(options(), registry), cb(options(), registry);
+  Guard a(ca, "a:1"), b(cb, "b:1");  // sessions 1 and 2
+  ASSERT_TRUE(eventually([&] { return settled(a) && settled(b); }));
+  std::string of_a = id_owned_by(cb, "a:1");
+  Admission stuck = a.admit(of_a);  // A freezes with this in flight...
+  ASSERT_TRUE(stuck);
+  registry->end_lease(1);  // ...and its lease expires: its record is gone
+  Admission taken;
+  ASSERT_TRUE(eventually([&] {
+    taken = b.admit(of_a);
+    return static_cast<bool>(taken);
+  }));
+  EXPECT_GT(taken.token(), stuck.token());
+  // A, by its own clock, has no lease: it admits nothing, not even ids it thinks it owns.
+  Admission after = a.admit(of_a);
+  EXPECT_EQ(after.verdict(), Verdict::wait);
+  EXPECT_EQ(after.reason(), "lease expired");
+}
+
+TEST(Guard, AFrozenServerPastItsLeaseDeadlineAdmitsNothing) {
+  auto registry = MemoryRegistry::create();
+  std::atomic<std::int64_t> now_ms{0};
+  registry->simulate_lease_clock([&] { return Clock::time_point(std::chrono::milliseconds(now_ms.load())); }, 3000ms);
+  Cluster ca(options(), registry), cb(options(), registry);
+  Guard a(ca, "a:1"), b(cb, "b:1");
+  ASSERT_TRUE(eventually([&] { return settled(a) && settled(b); }));
+  std::string of_a = id_owned_by(ca, "a:1");
+  EXPECT_TRUE(a.admit(of_a));
+  // Both keep their leases alive until A freezes; 2.9 s later A still may admit...
+  now_ms = 2900;
+  EXPECT_TRUE(a.admit(of_a));
+  registry->keep_alive(2);
+  // ...but when it wakes after its deadline, before etcd has even expired its lease, it
+  // refuses: another server may already be taking over.
+  now_ms = 3100;
+  Admission woke = a.admit(of_a);
+  EXPECT_EQ(woke.verdict(), Verdict::wait);
+  EXPECT_EQ(woke.reason(), "lease expired");
+  EXPECT_TRUE(b.admit(id_owned_by(cb, "b:1")));
+  // A renewed lease lets it admit again.
+  registry->keep_alive(1);
+  EXPECT_TRUE(a.admit(of_a));
+}
+
+TEST(Guard, AServerBehindTheClientCatchesUpFirst) {
+  auto registry = MemoryRegistry::create();
+  Cluster ca(options(), registry);
+  Guard a(ca, "a:1", {.catch_up = 20ms});
+  ASSERT_TRUE(eventually([&] { return settled(a); }));
+  std::int64_t now = ca.snapshot()->revision;
+  Admission ahead = a.admit("x", now + 100);  // the client has seen a view this server has not
+  EXPECT_EQ(ahead.verdict(), Verdict::wait);
+  EXPECT_EQ(ahead.reason(), "behind client");
+  EXPECT_TRUE(a.admit("x", now));
+  EXPECT_TRUE(a.admit("x", 1));  // a client behind the server is answered from the newer view
+}
+
+TEST(Guard, AStaleClientIsRedirectedToTheNewOwner) {
+  auto registry = MemoryRegistry::create();
+  Cluster ca(options(), registry), cb(options(), registry), client(options(), registry);
+  Guard a(ca, "a:1");
+  ASSERT_TRUE(eventually([&] { return settled(a); }));
+  std::int64_t stale = client.snapshot()->revision;
+  Guard b(cb, "b:1");
+  ASSERT_TRUE(eventually([&] { return settled(a) && settled(b); }));
+  std::string moved = id_owned_by(cb, "b:1");
+  Admission r = a.admit(moved, stale);
+  ASSERT_EQ(r.verdict(), Verdict::redirect);
+  EXPECT_EQ(r.owner(), "b:1");
+  EXPECT_GT(r.revision(), stale);
+  ASSERT_TRUE(client.wait_revision(r.revision(), 1s));
+  EXPECT_EQ(client.server_by_id(moved), "b:1");
+}
+
+TEST(Guard, LeaveDrainsThenHandsOverAndRemovesTheServer) {
+  auto registry = MemoryRegistry::create();
+  Cluster ca(options(), registry), cb(options(), registry);
+  Guard a(ca, "a:1"), b(cb, "b:1");
+  ASSERT_TRUE(eventually([&] { return settled(a) && settled(b); }));
+  std::string of_a = id_owned_by(cb, "a:1");
+  Admission in_flight = a.admit(of_a);
+  ASSERT_TRUE(in_flight);
+  std::atomic<bool> left{false};
+  std::thread leaving([&] {
+    a.leave(5s);
+    left = true;
+  });
+  // A is out of the ring at once: clients now look up B...
+  ASSERT_TRUE(eventually([&] { return cb.server_by_id(of_a) == "b:1"; }));
+  EXPECT_EQ(a.admit(of_a).reason(), "leaving");
+  // ...but B waits for A's work in flight.
+  EXPECT_FALSE(eventually([&] { return static_cast<bool>(b.admit(of_a)); }, 50ms));
+  EXPECT_FALSE(left);
+  std::int64_t old_token = in_flight.token();
+  in_flight.done();
+  Admission taken;
+  ASSERT_TRUE(eventually([&] {
+    taken = b.admit(of_a);
+    return static_cast<bool>(taken);
+  }));
+  EXPECT_GT(taken.token(), old_token);
+  leaving.join();
+  EXPECT_TRUE(left);
+  ASSERT_TRUE(eventually([&] { return cb.snapshot()->servers.size() == 1; }));
+  EXPECT_EQ(cb.snapshot()->servers[0].address, "b:1");
+}
+
+TEST(Guard, ServersWithoutAGuardAreNotWaitedFor) {
+  auto registry = MemoryRegistry::create();
+  Cluster plain(options(), registry), ca(options(), registry);
+  plain.add_server("p:1");
+  Guard a(ca, "a:1");
+  ASSERT_TRUE(eventually([&] { return settled(a); }));
+  EXPECT_TRUE(a.admit(id_owned_by(ca, "a:1")));
+  Admission r = a.admit(id_owned_by(ca, "p:1"));
+  EXPECT_EQ(r.verdict(), Verdict::redirect);
+  EXPECT_EQ(r.owner(), "p:1");
+}
+
+TEST(Guard, TokensGrowAlongEveryHandoff) {
+  auto registry = MemoryRegistry::create();
+  Cluster c1(options(), registry), c2(options(), registry), c3(options(), registry);
+  auto g1 = std::make_unique<Guard>(c1, "s1:1");
+  ASSERT_TRUE(eventually([&] { return settled(*g1); }));
+  std::int64_t last = 0;
+  std::vector<std::unique_ptr<Guard>> guards;
+  guards.push_back(std::move(g1));
+  std::vector<Cluster*> clusters = {&c1, &c2, &c3};
+  const std::string id = "host-7";
+  for (int step = 0; step < 4; ++step) {
+    // Whoever owns the id now admits it with a token at least the last one.
+    Admission got;
+    ASSERT_TRUE(eventually([&] {
+      for (auto& g : guards) {
+        got = g->admit(id);
+        if (got) return true;
+      }
+      return false;
+    }));
+    EXPECT_GE(got.token(), last);
+    last = got.token();
+    got.done();
+    if (step == 0) guards.push_back(std::make_unique<Guard>(*clusters[1], "s2:1"));
+    if (step == 1) guards.push_back(std::make_unique<Guard>(*clusters[2], "s3:1"));
+    if (step == 2) guards.front()->leave(5s);
+  }
+}
+
+TEST(Guard, RejectsBadArguments) {
+  auto registry = MemoryRegistry::create();
+  Cluster ca(options(), registry);
+  EXPECT_THROW(Guard(ca, "no-port"), Error);
+  EXPECT_THROW(Guard(ca, "a:1", {.server = {.persistent = true}}), Error);
+  EXPECT_THROW(Guard(ca, "a:1", {.server = {.meta = {{released_meta_key, "9"}}}}), Error);
+  EXPECT_TRUE(ca.snapshot()->servers.empty());
+}
+
+}  // namespace
+}  // namespace frodo
