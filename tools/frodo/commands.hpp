@@ -10,5 +10,7 @@ void add_ring_commands(CLI::App& app, int& status);
 // The live commands (servers, lookup, register, add, remove, watch, status) and the global
 // options they share (--etcd, --context, ...).
 void add_cluster_commands(CLI::App& app, int& status);
+// `demo` (the seed's scenario end to end) and the internal `demo-server` it starts.
+void add_demo_commands(CLI::App& app, int& status);
 
 }  // namespace frodo::cli

@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   int status = exit_ok;
   add_ring_commands(app, status);
   add_cluster_commands(app, status);
+  add_demo_commands(app, status);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -37,4 +37,17 @@ int TerminationSignals::wait() {
   }
 }
 
+int TerminationSignals::wait_for(std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    auto left = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() < 0) left = std::chrono::nanoseconds(0);
+    timespec wait{static_cast<time_t>(left.count() / 1'000'000'000), static_cast<long>(left.count() % 1'000'000'000)};
+    int signal = sigtimedwait(&set_, nullptr, &wait);
+    if (signal > 0) return signal;
+    if (errno == EAGAIN) return 0;
+    if (errno != EINTR) throw std::runtime_error(std::string("sigtimedwait: ") + std::strerror(errno));
+  }
+}
+
 }  // namespace frodo::cli

@@ -3,6 +3,8 @@
 
 #include <signal.h>
 
+#include <chrono>
+
 namespace frodo::cli {
 
 // Blocks SIGINT, SIGTERM and SIGHUP in the calling thread for its lifetime, so that threads
@@ -18,6 +20,8 @@ class TerminationSignals {
 
   // Sleeps until one of the signals arrives; returns it.
   int wait();
+  // The same, giving up after `timeout`: 0 when no signal came.
+  int wait_for(std::chrono::milliseconds timeout);
 
  private:
   sigset_t set_;

@@ -1,0 +1,572 @@
+// The alerts example (examples/alerts): event parsing, the store and its fencing, the
+// checker, and servers and a client over the in-memory registry on 127.0.0.1.
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <thread>
+
+#include "acked.hpp"
+#include "alert_server.hpp"
+#include "checker.hpp"
+#include "event.hpp"
+#include "event_client.hpp"
+#include "frodo/error.hpp"
+#include "store.hpp"
+
+namespace alerts {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+// A fresh directory under the system temp dir, removed with everything in it.
+class TempDir {
+ public:
+  TempDir() {
+    std::random_device random;
+    for (;;) {
+      path_ = fs::temp_directory_path() /
+              ("frodo-alerts-test-" + std::to_string(::getpid()) + "-" + std::to_string(random()));
+      if (fs::create_directory(path_)) break;
+    }
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    fs::remove_all(path_, ignored);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  fs::path operator/(const std::string& name) const { return path_ / name; }
+
+ private:
+  fs::path path_;
+};
+
+bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds limit = 10s) {
+  auto deadline = Clock::now() + limit;
+  while (Clock::now() < deadline) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(1ms);
+  }
+  return condition();
+}
+
+std::string parse_error(std::string_view body) {
+  ParsedEvent parsed = parse_event(body);
+  if (auto* problem = std::get_if<std::string>(&parsed)) return *problem;
+  ADD_FAILURE() << "accepted " << body;
+  return "";
+}
+
+// ---- parse_event ----
+
+TEST(AlertsEvent, ParsesAGoodEventAndRoundTrips) {
+  ParsedEvent parsed = parse_event(R"({"host":"web-17","seq":3,"status":"DOWN"})");
+  ASSERT_TRUE(std::holds_alternative<Event>(parsed)) << std::get<std::string>(parsed);
+  Event e = std::get<Event>(parsed);
+  EXPECT_EQ(e, (Event{"web-17", 3, "DOWN"}));
+  EXPECT_EQ(std::get<Event>(parse_event(to_json(e))), e);
+  // Unknown fields are ignored; every allowed host character is accepted.
+  EXPECT_TRUE(std::holds_alternative<Event>(
+      parse_event(R"({"host":"A.z_9-x","seq":9007199254740993,"status":"UP","note":1})")));
+  EXPECT_TRUE(std::holds_alternative<Event>(parse_event(to_json({std::string(253, 'h'), 1, "UP"}))));
+}
+
+TEST(AlertsEvent, BadHostsAreNamed) {
+  EXPECT_EQ(parse_error(R"({"host":"bad host!","seq":1,"status":"UP"})"),
+            "bad host 'bad host!': expected 1-253 characters of A-Z a-z 0-9 . _ -");
+  EXPECT_EQ(parse_error(R"({"host":"","seq":1,"status":"UP"})"),
+            "bad host '': expected 1-253 characters of A-Z a-z 0-9 . _ -");
+  std::string long_host = parse_error(to_json({std::string(300, 'h'), 1, "UP"}));
+  EXPECT_NE(long_host.find("bad host 'hhhh"), std::string::npos) << long_host;
+  EXPECT_NE(long_host.find("(300 characters)"), std::string::npos) << long_host;
+  EXPECT_EQ(parse_error(R"({"seq":1,"status":"UP"})"), "missing host");
+  EXPECT_EQ(parse_error(R"({"host":7,"seq":1,"status":"UP"})"), "host must be a string, got '7'");
+}
+
+TEST(AlertsEvent, BadSeqsAreNamed) {
+  EXPECT_EQ(parse_error(R"({"host":"h","status":"UP"})"), "missing seq");
+  EXPECT_EQ(parse_error(R"({"host":"h","seq":0,"status":"UP"})"), "seq must be an integer >= 1, got '0'");
+  EXPECT_EQ(parse_error(R"({"host":"h","seq":-1,"status":"UP"})"), "seq must be an integer >= 1, got '-1'");
+  EXPECT_EQ(parse_error(R"({"host":"h","seq":"x","status":"UP"})"), "seq must be an integer >= 1, got '\"x\"'");
+  EXPECT_EQ(parse_error(R"({"host":"h","seq":1.5,"status":"UP"})"), "seq must be an integer >= 1, got '1.5'");
+  EXPECT_EQ(parse_error(R"({"host":"h","seq":18446744073709551615,"status":"UP"})"),
+            "seq must be an integer >= 1, got '18446744073709551615'");
+}
+
+TEST(AlertsEvent, BadStatusesAndBodiesAreNamed) {
+  EXPECT_EQ(parse_error(R"({"host":"h","seq":1})"), "missing status");
+  EXPECT_EQ(parse_error(R"({"host":"h","seq":1,"status":"down"})"),
+            "status must be \"UP\" or \"DOWN\", got '\"down\"'");
+  EXPECT_EQ(parse_error("host=h"), "body is not JSON: 'host=h'");
+  EXPECT_EQ(parse_error(""), "body is not JSON: ''");
+  EXPECT_EQ(parse_error("[1,2]"), "event must be a JSON object, got '[1,2]'");
+  std::string big = R"({"host":"h","seq":1,"status":"UP","pad":")" + std::string(max_event_bytes, 'x') + "\"}";
+  EXPECT_EQ(parse_error(big), "event body is " + std::to_string(big.size()) + " bytes, more than the 4096 allowed");
+}
+
+// ---- Store ----
+
+TEST(AlertsStore, AppliesAndReadsBack) {
+  TempDir dir;
+  Store store(dir / "alerts.db");
+  EXPECT_EQ(store.host("web-1"), std::nullopt);
+  EXPECT_EQ(store.apply({"web-1", 1, "DOWN"}, 4, "a:1"), ApplyResult::applied);
+  EXPECT_EQ(store.apply({"web-2", 1, "DOWN"}, 4, "a:1"), ApplyResult::applied);
+  EXPECT_EQ(store.apply({"web-1", 2, "UP"}, 4, "b:1"), ApplyResult::applied);
+  std::optional<HostState> h = store.host("web-1");
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->seq, 2);
+  EXPECT_EQ(h->status, "UP");
+  EXPECT_EQ(h->token, 4);
+  std::vector<AppliedRow> rows = store.applied_rows();
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_LT(rows[0].id, rows[1].id);
+  EXPECT_LT(rows[1].id, rows[2].id);
+  EXPECT_EQ(rows[0].host, "web-1");
+  EXPECT_EQ(rows[1].host, "web-2");
+  EXPECT_EQ(rows[2].seq, 2);
+  EXPECT_EQ(rows[2].status, "UP");
+  EXPECT_EQ(rows[2].server, "b:1");
+  EXPECT_EQ(rows[2].token, 4);
+  EXPECT_GT(rows[2].at_us, 0);
+}
+
+TEST(AlertsStore, RefusesATokenOlderThanTheNewestAccepted) {
+  TempDir dir;
+  Store store(dir / "alerts.db");
+  EXPECT_EQ(store.apply({"web-1", 1, "DOWN"}, 5, "a:1"), ApplyResult::applied);
+  EXPECT_EQ(store.apply({"web-1", 2, "UP"}, 3, "old:1"), ApplyResult::fenced);
+  EXPECT_EQ(store.host("web-1")->seq, 1);
+  EXPECT_EQ(store.applied_rows().size(), 1u);
+  EXPECT_EQ(store.apply({"web-1", 2, "UP"}, 5, "a:1"), ApplyResult::applied);
+  EXPECT_EQ(store.apply({"web-1", 3, "DOWN"}, 7, "b:1"), ApplyResult::applied);
+  EXPECT_EQ(store.apply({"web-1", 4, "UP"}, 5, "a:1"), ApplyResult::fenced);
+  EXPECT_EQ(store.host("web-1")->token, 7);
+  // Fencing is per host: another host's tokens are its own.
+  EXPECT_EQ(store.apply({"web-2", 1, "DOWN"}, 1, "c:1"), ApplyResult::applied);
+  // The store does not order by seq: an old event is applied, for the checker to see.
+  EXPECT_EQ(store.apply({"web-1", 1, "DOWN"}, 7, "b:1"), ApplyResult::applied);
+  EXPECT_EQ(store.host("web-1")->seq, 1);
+}
+
+TEST(AlertsStore, TokenZeroIsUnfencedUntilSomeoneWritesWithAToken) {
+  TempDir dir;
+  Store store(dir / "alerts.db");
+  EXPECT_EQ(store.apply({"web-1", 1, "DOWN"}, 0, "a:1"), ApplyResult::applied);
+  EXPECT_EQ(store.apply({"web-1", 2, "UP"}, 0, "b:1"), ApplyResult::applied);
+  EXPECT_EQ(store.host("web-1")->token, 0);
+  EXPECT_EQ(store.apply({"web-1", 3, "DOWN"}, 2, "c:1"), ApplyResult::applied);
+  EXPECT_EQ(store.apply({"web-1", 4, "UP"}, 0, "a:1"), ApplyResult::fenced);
+}
+
+TEST(AlertsStore, TwoStoresOnOneFileSeeEachOthersWritesUnderContention) {
+  TempDir dir;
+  Store a(dir / "alerts.db"), b(dir / "alerts.db");
+  EXPECT_EQ(a.apply({"web-1", 1, "DOWN"}, 1, "a:1"), ApplyResult::applied);
+  ASSERT_TRUE(b.host("web-1"));
+  EXPECT_EQ(b.host("web-1")->status, "DOWN");
+  EXPECT_EQ(b.apply({"web-1", 2, "UP"}, 2, "b:1"), ApplyResult::applied);
+  EXPECT_EQ(a.apply({"web-1", 3, "DOWN"}, 1, "a:1"), ApplyResult::fenced);  // b's token 2 is newer
+  EXPECT_EQ(a.host("web-1")->seq, 2);
+
+  // Two connections writing at once: every write lands once, in one global order.
+  constexpr int per_thread = 150;
+  auto writer = [](Store& store, const std::string& host) {
+    for (int seq = 1; seq <= per_thread; ++seq) store.apply({host, seq, seq % 2 ? "DOWN" : "UP"}, 0, host);
+  };
+  std::thread ta(writer, std::ref(a), "x"), tb(writer, std::ref(b), "y");
+  ta.join();
+  tb.join();
+  std::vector<AppliedRow> rows = b.applied_rows();
+  ASSERT_EQ(rows.size(), 2u + 2 * per_thread);
+  std::map<std::string, std::int64_t> last;
+  for (std::size_t i = 1; i < rows.size(); ++i) EXPECT_LT(rows[i - 1].id, rows[i].id);
+  for (const AppliedRow& row : rows) {
+    EXPECT_EQ(row.seq, last[row.host] + 1) << row.host;
+    last[row.host] = row.seq;
+  }
+}
+
+TEST(AlertsStore, AFileThatIsNotADatabaseIsNamed) {
+  TempDir dir;
+  fs::path path = dir / "not.db";
+  {
+    std::ofstream out(path);
+    out << std::string(4096, 'x');
+  }
+  try {
+    Store store(path);
+    FAIL() << "opened " << path;
+  } catch (const frodo::Error& e) {
+    EXPECT_EQ(e.code(), frodo::Errc::invalid_argument);
+    EXPECT_NE(std::string(e.what()).find(path.string()), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(Store(dir / "missing-dir" / "a.db"), frodo::Error);
+}
+
+// ---- checker ----
+
+AppliedRow row(std::int64_t id, const std::string& host, std::int64_t seq) {
+  return {id, host, seq, seq % 2 ? "DOWN" : "UP", 1, "a:1", 0};
+}
+
+Acked acked(std::int64_t seq) { return {seq, seq % 2 ? "DOWN" : "UP", 0, {}}; }
+
+TEST(AlertsChecker, ACleanRunIsOk) {
+  std::vector<AppliedRow> rows = {row(1, "a", 1), row(2, "b", 1), row(3, "a", 2), row(4, "b", 2), row(5, "a", 3)};
+  CheckReport r = check(rows, {{"a", acked(3)}, {"b", acked(2)}});
+  EXPECT_TRUE(r.ok());
+  EXPECT_EQ(r.rows, 5);
+  EXPECT_EQ(r.hosts, 2);
+  EXPECT_EQ(r.acknowledged, 5);
+  EXPECT_EQ(r.violations + r.duplicates + r.lost + r.final_mismatches, 0);
+  EXPECT_TRUE(r.worst.empty());
+  std::string table = format_table(r);
+  EXPECT_NE(table.find("order violations                0"), std::string::npos) << table;
+  EXPECT_EQ(table.find("worst hosts"), std::string::npos) << table;
+}
+
+TEST(AlertsChecker, CountsAnEventAppliedAfterALaterOne) {
+  // Rows arrive in id order whatever order they are passed in.
+  std::vector<AppliedRow> rows = {row(3, "a", 2), row(1, "a", 1), row(2, "a", 3)};
+  CheckReport r = check(rows, {{"a", acked(3)}});
+  EXPECT_EQ(r.violations, 1);
+  EXPECT_EQ(r.duplicates, 0);
+  EXPECT_EQ(r.lost, 0);
+  EXPECT_EQ(r.final_mismatches, 1);  // the last row written is seq 2, not the acknowledged 3
+  EXPECT_FALSE(r.ok());
+  ASSERT_EQ(r.worst.size(), 1u);
+  EXPECT_EQ(r.worst[0].host, "a");
+  EXPECT_EQ(r.worst[0].last_seq, 2);
+  std::string table = format_table(r);
+  EXPECT_NE(table.find("worst hosts"), std::string::npos) << table;
+  EXPECT_NE(table.find("3 DOWN"), std::string::npos) << table;
+}
+
+TEST(AlertsChecker, CountsDuplicates) {
+  CheckReport r = check({row(1, "a", 1), row(2, "a", 2), row(3, "a", 2)}, {{"a", acked(2)}});
+  EXPECT_EQ(r.duplicates, 1);
+  EXPECT_EQ(r.violations, 0);
+  EXPECT_EQ(r.final_mismatches, 0);
+  EXPECT_TRUE(r.ok());  // the same final state: reported, tolerated
+}
+
+TEST(AlertsChecker, CountsLostEvents) {
+  CheckReport r = check({row(1, "a", 1), row(2, "a", 2), row(3, "a", 4), row(4, "a", 5)}, {{"a", acked(5)}});
+  EXPECT_EQ(r.lost, 1);
+  EXPECT_EQ(r.violations, 0);
+  EXPECT_FALSE(r.ok());
+  // An acknowledged host with no row at all lost everything.
+  CheckReport none = check({}, {{"b", acked(2)}});
+  EXPECT_EQ(none.lost, 2);
+  EXPECT_EQ(none.final_mismatches, 1);
+}
+
+TEST(AlertsChecker, CountsAWrongFinalStatus) {
+  std::vector<AppliedRow> rows = {row(1, "a", 1), row(2, "a", 2)};
+  rows[1].status = "DOWN";  // acknowledged as UP
+  CheckReport r = check(rows, {{"a", acked(2)}});
+  EXPECT_EQ(r.final_mismatches, 1);
+  EXPECT_EQ(r.violations + r.lost + r.duplicates, 0);
+  EXPECT_FALSE(r.ok());
+  // A row never acknowledged (nor in flight) is a wrong final state too.
+  EXPECT_EQ(check({row(1, "a", 1), row(2, "a", 2)}, {{"a", acked(1)}}).final_mismatches, 1);
+}
+
+TEST(AlertsChecker, AnEventGivenUpInFlightMayOrMayNotBeApplied) {
+  Acked a = acked(2);
+  a.in_flight_seq = 3;
+  a.in_flight_status = "DOWN";
+  EXPECT_TRUE(check({row(1, "a", 1), row(2, "a", 2)}, {{"a", a}}).ok());
+  CheckReport r = check({row(1, "a", 1), row(2, "a", 2), row(3, "a", 3)}, {{"a", a}});
+  EXPECT_TRUE(r.ok());
+  EXPECT_EQ(r.in_flight, 1);
+}
+
+TEST(AlertsAcked, RoundTripsThroughAFileAndNamesBadLines) {
+  TempDir dir;
+  Acked with_flight{4, "UP", 5, "DOWN"};
+  std::map<std::string, Acked> written = {
+      {"host-1", acked(3)}, {"host-2", with_flight}, {"host-3", {0, "", 1, "DOWN"}}};
+  write_acked(dir / "acked.jsonl", written);
+  EXPECT_EQ(read_acked(dir / "acked.jsonl"), written);
+
+  auto error_of = [&](const std::string& text) -> std::string {
+    {
+      std::ofstream out(dir / "bad.jsonl");
+      out << text;
+    }
+    try {
+      read_acked(dir / "bad.jsonl");
+    } catch (const frodo::Error& e) {
+      EXPECT_EQ(e.code(), frodo::Errc::invalid_argument);
+      return e.what();
+    }
+    ADD_FAILURE() << "accepted " << text;
+    return "";
+  };
+  std::string file = (dir / "bad.jsonl").string();
+  EXPECT_EQ(error_of("{\"host\":\"a\",\"seq\":1,\"status\":\"UP\"}\n\nnope\n"), file + ":3: not a JSON object");
+  EXPECT_EQ(error_of("{\"host\":\"a b\",\"seq\":1,\"status\":\"UP\"}\n"),
+            file + ":1: bad host 'a b': expected 1-253 characters of A-Z a-z 0-9 . _ -");
+  EXPECT_EQ(error_of("{\"host\":\"a\",\"seq\":-2,\"status\":\"UP\"}\n"),
+            file + ":1: seq must be an integer >= 1, got '-2'");
+  EXPECT_EQ(error_of("{\"host\":\"a\",\"seq\":1,\"status\":\"UP\"}\n{\"host\":\"a\",\"seq\":2,\"status\":\"UP\"}\n"),
+            file + ":2: host 'a' appears twice");
+  EXPECT_THROW(read_acked(dir / "missing.jsonl"), frodo::Error);
+}
+
+// ---- servers and a client over the in-memory registry ----
+
+frodo::ClusterOptions cluster_options() {
+  frodo::ClusterOptions o;
+  o.context = "alerts";
+  o.logger = [](const std::string&) {};
+  return o;
+}
+
+AlertServerOptions server_options(const std::shared_ptr<frodo::MemoryRegistry>& registry, const fs::path& store,
+                                  bool guard = true) {
+  AlertServerOptions o;
+  o.cluster = cluster_options();
+  o.memory_registry = registry;
+  o.store_path = store.string();
+  o.guard = guard;
+  o.work = 100us;
+  o.threads = 16;
+  return o;
+}
+
+EventClientOptions client_options(const std::shared_ptr<frodo::MemoryRegistry>& registry, std::int64_t events) {
+  EventClientOptions o;
+  o.cluster = cluster_options();
+  o.memory_registry = registry;
+  o.hosts = 40;
+  o.workers = 4;
+  o.events = events;
+  return o;
+}
+
+// Runs the client on its own thread; finish() waits (bounded) for it to return.
+class ClientRun {
+ public:
+  explicit ClientRun(EventClient& client) : client_(client), thread_([this] {
+    try {
+      client_.run();
+    } catch (const std::exception& e) {
+      error_ = e.what();
+    }
+    done_ = true;
+  }) {}
+  ~ClientRun() { stop_and_join(); }
+  // True if the client finished on its own within the limit; stops it otherwise.
+  bool finish(std::chrono::milliseconds limit = 60s) {
+    bool finished = eventually([&] { return done_.load(); }, limit);
+    stop_and_join();
+    return finished;
+  }
+  void stop_and_join() {
+    client_.stop();
+    if (thread_.joinable()) thread_.join();
+  }
+  const std::string& error() const { return error_; }
+
+ private:
+  EventClient& client_;
+  std::atomic<bool> done_{false};
+  std::string error_;
+  std::thread thread_;
+};
+
+// An id `owner` owns in `server`'s view.
+std::string host_owned_by(AlertServer& server, const std::string& owner) {
+  for (int i = 1; i < 100000; ++i) {
+    std::string host = "host-" + std::to_string(i);
+    if (server.cluster().server_by_id(host) == owner) return host;
+  }
+  ADD_FAILURE() << "no host owned by " << owner;
+  return "";
+}
+
+bool sees_members(AlertServer& server, std::size_t n) { return server.stats().members == n; }
+
+TEST(AlertsServers, RejectBadBodiesAndStoreNothing) {
+  TempDir dir;
+  auto registry = frodo::MemoryRegistry::create();
+  AlertServer server(server_options(registry, dir / "alerts.db"));
+  server.start();
+  httplib::Client http("127.0.0.1", server.port());
+  http.set_read_timeout(10s);
+
+  auto bad = http.Post("/events", "{\"host\":\"web 1\",\"seq\":1,\"status\":\"UP\"}", "application/json");
+  ASSERT_TRUE(bad) << httplib::to_string(bad.error());
+  EXPECT_EQ(bad->status, 400);
+  EXPECT_EQ(json::parse(bad->body).at("error"), "bad host 'web 1': expected 1-253 characters of A-Z a-z 0-9 . _ -");
+  auto no_seq = http.Post("/events", "{\"host\":\"web-1\",\"status\":\"UP\"}", "application/json");
+  ASSERT_TRUE(no_seq);
+  EXPECT_EQ(no_seq->status, 400);
+  EXPECT_EQ(json::parse(no_seq->body).at("error"), "missing seq");
+  auto not_json = http.Post("/events", "web-1 DOWN", "text/plain");
+  ASSERT_TRUE(not_json);
+  EXPECT_EQ(not_json->status, 400);
+  auto huge = http.Post("/events", std::string(max_event_bytes + 1, ' '), "application/json");
+  ASSERT_TRUE(huge);
+  EXPECT_EQ(huge->status, 413);
+  EXPECT_NE(json::parse(huge->body).at("error").get<std::string>().find("4097 bytes"), std::string::npos);
+  auto bad_revision = http.Post("/events", {{"X-Frodo-Revision", "soon"}}, to_json({"web-1", 1, "UP"}),
+                                "application/json");
+  ASSERT_TRUE(bad_revision);
+  EXPECT_EQ(bad_revision->status, 400);
+  EXPECT_EQ(json::parse(bad_revision->body).at("error"), "bad X-Frodo-Revision 'soon': expected an integer >= 0");
+
+  EXPECT_TRUE(Store(dir / "alerts.db").applied_rows().empty());
+  EXPECT_EQ(server.stats().rejected, 5u);
+  auto health = http.Get("/health");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+}
+
+TEST(AlertsServers, AppliesOnceAndRedirectsToTheOwner) {
+  TempDir dir;
+  auto registry = frodo::MemoryRegistry::create();
+  AlertServer a(server_options(registry, dir / "alerts.db")), b(server_options(registry, dir / "alerts.db"));
+  a.start();
+  b.start();
+  ASSERT_TRUE(eventually([&] { return sees_members(a, 2) && sees_members(b, 2); }));
+  std::string host = host_owned_by(a, a.address());
+  httplib::Client to_a("127.0.0.1", a.port()), to_b("127.0.0.1", b.port());
+  to_a.set_read_timeout(10s);
+  to_b.set_read_timeout(10s);
+  std::string body = to_json({host, 1, "DOWN"});
+
+  auto wrong = to_b.Post("/events", body, "application/json");
+  ASSERT_TRUE(wrong);
+  EXPECT_EQ(wrong->status, 421) << wrong->body;
+  EXPECT_EQ(json::parse(wrong->body).at("redirect"), a.address());
+  EXPECT_GT(json::parse(wrong->body).at("revision").get<std::int64_t>(), 0);
+
+  // The guard admits once every server has released the current epoch; until then, 503.
+  std::string last_answer;
+  ASSERT_TRUE(eventually([&] {
+    httplib::Result applied = to_a.Post("/events", body, "application/json");
+    if (!applied) {
+      last_answer = httplib::to_string(applied.error());
+      return false;
+    }
+    last_answer = std::to_string(applied->status) + " " + applied->body;
+    return applied->status == 200;
+  })) << last_answer;
+  json answer = json::parse(last_answer.substr(4));
+  EXPECT_EQ(answer.at("result"), "applied");
+  EXPECT_GT(answer.at("token").get<std::int64_t>(), 0);
+  auto again = to_a.Post("/events", body, "application/json");
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->status, 200);
+  EXPECT_EQ(json::parse(again->body).at("result"), "duplicate");
+  EXPECT_EQ(Store(dir / "alerts.db").applied_rows().size(), 1u);
+
+  auto stats = to_a.Get("/stats");
+  ASSERT_TRUE(stats);
+  json s = json::parse(stats->body);
+  EXPECT_EQ(s.at("address"), a.address());
+  EXPECT_EQ(s.at("applied"), 1);
+  EXPECT_EQ(s.at("duplicates"), 1);
+  EXPECT_EQ(s.at("members"), 2);
+  EXPECT_EQ(b.stats().redirected, 1u);
+}
+
+// The scenario with a stable membership: every event flows, none lost, none reordered.
+void run_steady(bool guard) {
+  TempDir dir;
+  auto registry = frodo::MemoryRegistry::create();
+  AlertServer a(server_options(registry, dir / "alerts.db", guard));
+  AlertServer b(server_options(registry, dir / "alerts.db", guard));
+  a.start();
+  b.start();
+  constexpr std::int64_t events = 1500;
+  EventClient client(client_options(registry, events));
+  ClientRun run(client);
+  ASSERT_TRUE(run.finish()) << "the client did not finish: " << client.counters().acknowledged << " acknowledged";
+  ASSERT_EQ(run.error(), "");
+  EventClientCounters c = client.counters();
+  EXPECT_EQ(c.acknowledged, std::uint64_t(events));
+  EXPECT_EQ(c.given_up, 0u);
+
+  std::map<std::string, Acked> acked = client.acknowledged();
+  std::int64_t total = 0;
+  for (const auto& [host, seq] : client.acknowledged_seq()) total += seq;
+  EXPECT_EQ(total, events);
+  CheckReport report = check(Store(dir / "alerts.db").applied_rows(), acked);
+  EXPECT_TRUE(report.ok()) << format_table(report);
+  EXPECT_EQ(report.acknowledged, events);
+  EXPECT_EQ(report.rows, events);
+  EXPECT_EQ(report.duplicates, 0);
+  EXPECT_EQ(a.stats().applied + b.stats().applied, std::uint64_t(events));
+}
+
+TEST(AlertsServers, GuardedEventsFlowInOrder) { run_steady(true); }
+TEST(AlertsServers, UnguardedEventsFlowInOrderWhileNothingMoves) { run_steady(false); }
+
+// Servers join and leave while the client sends: the guard keeps every host in order.
+TEST(AlertsServers, GuardedHandoffsLoseAndReorderNothing) {
+  TempDir dir;
+  auto registry = frodo::MemoryRegistry::create();
+  AlertServer a(server_options(registry, dir / "alerts.db"));
+  auto b = std::make_unique<AlertServer>(server_options(registry, dir / "alerts.db"));
+  a.start();
+  b->start();
+  EventClient client(client_options(registry, 0));
+  ClientRun run(client);
+  auto acknowledged = [&] { return client.counters().acknowledged; };
+  ASSERT_TRUE(eventually([&] { return acknowledged() >= 300; }, 30s));
+
+  AlertServer c(server_options(registry, dir / "alerts.db"));  // joins: hosts move to it
+  c.start();
+  std::uint64_t at_join = acknowledged();
+  ASSERT_TRUE(eventually([&] { return c.stats().applied >= 50 && acknowledged() >= at_join + 300; }, 30s));
+
+  b->leave();  // graceful: its hosts move to a and c
+  b.reset();
+  std::uint64_t at_leave = acknowledged();
+  ASSERT_TRUE(eventually([&] { return acknowledged() >= at_leave + 300; }, 30s));
+  run.stop_and_join();
+  ASSERT_EQ(run.error(), "");
+
+  CheckReport report = check(Store(dir / "alerts.db").applied_rows(), client.acknowledged());
+  EXPECT_TRUE(report.ok()) << format_table(report);
+  EXPECT_EQ(report.violations, 0) << format_table(report);
+  EXPECT_EQ(report.lost, 0) << format_table(report);
+  EXPECT_GE(a.stats().releases + c.stats().releases, 1u);
+}
+
+TEST(AlertsServers, BadOptionsAreNamed) {
+  TempDir dir;
+  auto registry = frodo::MemoryRegistry::create();
+  AlertServerOptions o = server_options(registry, dir / "alerts.db");
+  o.advertise = "nowhere:0";
+  try {
+    AlertServer server(o);
+    FAIL() << "accepted " << o.advertise;
+  } catch (const frodo::Error& e) {
+    EXPECT_EQ(e.code(), frodo::Errc::invalid_argument);
+    EXPECT_NE(std::string(e.what()).find("nowhere:0"), std::string::npos) << e.what();
+  }
+  EventClientOptions c = client_options(registry, 0);
+  c.workers = 0;
+  EXPECT_THROW(EventClient client(c), frodo::Error);
+  c = client_options(registry, -1);
+  EXPECT_THROW(EventClient client(c), frodo::Error);
+}
+
+}  // namespace
+}  // namespace alerts
