@@ -27,7 +27,13 @@ std::string status_of(std::int64_t seq) { return seq % 2 == 1 ? "DOWN" : "UP"; }
 struct HostCursor {
   std::string host;
   std::int64_t next_seq = 1;
+  bool pending = false;  // next_seq was sent and is not acknowledged yet
+  Clock::time_point retry_at{};
+  milliseconds backoff = first_backoff;
 };
+
+// How one try at delivering an event ended.
+enum class Attempt { acknowledged, later };
 
 }  // namespace
 
@@ -44,6 +50,25 @@ struct EventClient::Impl {
 
   std::mutex failure_mutex;
   std::exception_ptr failure;
+
+  // Servers that failed to answer (refused, timed out) recently: hosts they own are set aside
+  // without a request until then, so a frozen server costs the workers one timeout, not one
+  // per host. Shared by the workers.
+  std::mutex suspects_mutex;
+  std::map<std::string, Clock::time_point> suspects;
+
+  bool suspected(const std::string& address) {
+    std::lock_guard lock(suspects_mutex);
+    auto it = suspects.find(address);
+    if (it == suspects.end()) return false;
+    if (Clock::now() < it->second) return true;
+    suspects.erase(it);
+    return false;
+  }
+  void suspect(const std::string& address) {
+    std::lock_guard lock(suspects_mutex);
+    suspects[address] = Clock::now() + options.timeout;
+  }
 
   struct Worker {
     std::vector<HostCursor> hosts;
@@ -64,30 +89,22 @@ struct EventClient::Impl {
     return *c;
   }
 
-  // Sends `event` until a server acknowledges it (true), or stop() was called more than
-  // stop_grace ago (false).
-  bool deliver(Worker& w, const Event& event) {
+  // One try at delivering `event`: follows redirects to the owner a server names (after
+  // this client's view has caught up with the server's). `later` when the owner is
+  // unreachable, busy (503) or unknown: the worker sets the host aside and goes on with its
+  // other hosts, so one dead or frozen server does not stall the hosts of the others.
+  Attempt attempt(Worker& w, const Event& event) {
     const std::string body = to_json(event);
-    milliseconds backoff = first_backoff;
-    auto back_off = [&] {
-      std::this_thread::sleep_for(backoff);
-      backoff = std::min(backoff * 2, max_backoff);
-    };
-    std::optional<Clock::time_point> give_up_at;
-    for (;;) {
-      if (stopping) {
-        if (!give_up_at) give_up_at = Clock::now() + options.stop_grace;
-        if (Clock::now() > *give_up_at) return false;
-      }
+    for (int hop = 0; hop < 4; ++hop) {
       // Owner and revision from one view, so the server can tell which view we asked in.
       std::shared_ptr<const frodo::Snapshot> view = cluster->snapshot();
       std::optional<std::string_view> owner = view->ring.owner(event.host);
       if (!owner) {
         ++waits;
-        if (!cluster->wait_revision(view->revision + 1, options.timeout)) back_off();
-        continue;
+        return Attempt::later;
       }
       std::string address(*owner);
+      if (suspected(address)) return Attempt::later;
       httplib::Client& http = connection(w, address);
       ++sent;
       httplib::Result res =
@@ -95,56 +112,103 @@ struct EventClient::Impl {
       if (!res) {
         ++retries;
         w.connections.erase(address);  // reconnect from scratch next time
-        back_off();
-        continue;
+        suspect(address);
+        return Attempt::later;
       }
       switch (res->status) {
         case 200:
           ++acknowledged;
-          return true;
+          return Attempt::acknowledged;
         case 421: {
           ++redirects;
           json reply = json::parse(res->body, nullptr, /*allow_exceptions=*/false);
           std::int64_t revision = reply.is_object() ? reply.value("revision", std::int64_t{0}) : 0;
           // A server behind this client's view points back at a stale owner: waiting for
-          // its revision would return at once, so back off instead of spinning.
-          if (revision <= view->revision || !cluster->wait_revision(revision, options.timeout)) back_off();
-          continue;
+          // its revision would return at once, so come back later instead of spinning.
+          if (revision > view->revision && cluster->wait_revision(revision, options.timeout)) continue;
+          return Attempt::later;
         }
         case 503:
           ++waits;
-          back_off();
-          continue;
+          return Attempt::later;
         default:
           if (res->status >= 500) {
             ++retries;
-            back_off();
-            continue;
+            return Attempt::later;
           }
           throw frodo::Error(frodo::Errc::internal, "server " + address + " answered " +
                                                         std::to_string(res->status) + " to " + body + ": " +
                                                         res->body);
       }
     }
+    return Attempt::later;
   }
 
+  // Round-robin over the worker's hosts, one event in flight at a time; a host whose event
+  // was not acknowledged keeps that event (same seq) and is retried after a backoff, so each
+  // host's events are still sent strictly one after the other, in order.
   void work(Worker& w) {
-    for (std::size_t next = 0; !stopping; next = (next + 1) % w.hosts.size()) {
-      if (options.events > 0 && claimed.fetch_add(1) >= options.events) return;
-      HostCursor& cursor = w.hosts[next];
-      Event event{cursor.host, cursor.next_seq, status_of(cursor.next_seq)};
-      bool delivered = deliver(w, event);
-      std::lock_guard lock(acked_mutex);
-      Acked& a = acked[event.host];
-      if (!delivered) {
-        ++given_up;
-        a.in_flight_seq = event.seq;
-        a.in_flight_status = event.status;
-        return;
+    const std::size_t n = w.hosts.size();
+    std::size_t next = 0;
+    bool budget_left = true;
+    std::optional<Clock::time_point> give_up_at;
+    while (true) {
+      Clock::time_point now = Clock::now();
+      if (stopping && !give_up_at) give_up_at = now + options.stop_grace;
+      HostCursor* chosen = nullptr;
+      bool any_pending = false;
+      Clock::time_point earliest = Clock::time_point::max();
+      for (std::size_t k = 0; k < n && !chosen; ++k) {
+        HostCursor& c = w.hosts[(next + k) % n];
+        if (c.pending) {
+          any_pending = true;
+          if (c.retry_at <= now) chosen = &c;
+          earliest = std::min(earliest, c.retry_at);
+        } else if (!stopping && budget_left) {
+          if (options.events > 0 && claimed.fetch_add(1) >= options.events) {
+            budget_left = false;
+          } else {
+            chosen = &c;
+          }
+        }
+        if (chosen) next = (next + k + 1) % n;
       }
-      a.seq = event.seq;
-      a.status = event.status;
-      ++cursor.next_seq;
+      if (!chosen) {
+        if (!any_pending) return;  // stopped or out of events, nothing left in flight
+        if (give_up_at && now > *give_up_at) {
+          give_up(w);
+          return;
+        }
+        std::this_thread::sleep_until(std::min(earliest, now + max_backoff));
+        continue;
+      }
+      Event event{chosen->host, chosen->next_seq, status_of(chosen->next_seq)};
+      chosen->pending = true;
+      if (attempt(w, event) == Attempt::acknowledged) {
+        std::lock_guard lock(acked_mutex);
+        Acked& a = acked[event.host];
+        a.seq = event.seq;
+        a.status = event.status;
+        ++chosen->next_seq;
+        chosen->pending = false;
+        chosen->backoff = first_backoff;
+      } else {
+        chosen->retry_at = Clock::now() + chosen->backoff;
+        chosen->backoff = std::min(chosen->backoff * 2, max_backoff);
+      }
+    }
+  }
+
+  // stop() was called more than stop_grace ago: the events still unacknowledged are
+  // recorded as in flight (they may or may not have been applied).
+  void give_up(Worker& w) {
+    std::lock_guard lock(acked_mutex);
+    for (HostCursor& c : w.hosts) {
+      if (!c.pending) continue;
+      ++given_up;
+      Acked& a = acked[c.host];
+      a.in_flight_seq = c.next_seq;
+      a.in_flight_status = status_of(c.next_seq);
     }
   }
 };

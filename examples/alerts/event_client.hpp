@@ -4,10 +4,12 @@
 // Each worker owns a disjoint set of hosts ("host-1".."host-N", host i to worker i % workers)
 // and sends one event at a time, round-robin over its hosts; a host's events have seq 1, 2,
 // 3... and alternate DOWN, UP, DOWN... An event is acknowledged only by a 200; until then
-// the worker retries it, never skipping or reordering:
+// the host keeps that event and the worker retries it, never skipping or reordering:
 //   421  the owner moved: wait until this client's view reaches the server's revision, retry
-//   503  the owner asks to wait (a handoff in progress): back off 2-20 ms, retry
-//   connection error, timeout, 5xx: back off, retry (to a new owner once the view changes)
+//   503  the owner asks to wait (a handoff in progress), or a connection error, timeout or
+//        other 5xx: set the host aside for 2-20 ms (growing) and go on with the worker's other
+//        hosts, so a dead or frozen server stalls only its own hosts; then retry, to the new
+//        owner once the view has changed
 // The Cluster is opened only to read the view: the client never registers a server.
 #pragma once
 

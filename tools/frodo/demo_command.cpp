@@ -171,7 +171,7 @@ class Demo {
     std::size_t next_step = 0;
     auto started = Clock::now();
     auto duration = std::chrono::seconds(o_.duration_s);
-    std::optional<Clock::time_point> thaw_at;
+    Clock::time_point thaw_at = Clock::time_point::max();  // when to SIGCONT the frozen server
     std::uint64_t last_acked = 0;
     auto last_tick = started;
     while (!client_done) {
@@ -195,7 +195,7 @@ class Demo {
                     static_cast<unsigned long long>(handoffs_.load()), view->ring.members().size(),
                     static_cast<long long>(view->revision));
       live << line << std::endl;
-      if (thaw_at && now >= *thaw_at) {
+      if (now >= thaw_at) {
         for (DemoServer& s : servers_) {
           if (s.fate == "frozen") {
             s.process.signal(SIGCONT);
@@ -203,7 +203,7 @@ class Demo {
             live << "      > SIGCONT " << s.address << " (frozen past its lease: it must not apply stale work)\n";
           }
         }
-        thaw_at.reset();
+        thaw_at = Clock::time_point::max();
       }
       while (next_step < steps.size() && elapsed >= steps[next_step].at * o_.duration_s) {
         churn(steps[next_step++].what, live, thaw_at);
@@ -322,7 +322,7 @@ class Demo {
     return nullptr;
   }
 
-  void churn(const std::string& what, std::ostream& live, std::optional<Clock::time_point>& thaw_at) {
+  void churn(const std::string& what, std::ostream& live, Clock::time_point& thaw_at) {
     if (what == "add") {
       start_server();
       live << "      > added " << servers_.back().address << " (pid " << servers_.back().process.pid() << ")\n";
