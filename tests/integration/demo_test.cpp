@@ -49,7 +49,7 @@ bool alive(pid_t pid) { return ::kill(pid, 0) == 0; }
 TEST(Demo, GuardedRunUnderChurnHasNoViolationsAndNoLostEvents) {
   EtcdCluster etcd;
   int status = -1;
-  nlohmann::json r = run_demo({"--etcd", etcd.endpoints()[0], "--duration", "12"}, &status);
+  nlohmann::json r = run_demo({"--etcd", etcd.endpoints()[0], "--duration", "15"}, &status);
   EXPECT_EQ(status, 0) << r.dump(2);
   EXPECT_EQ(r.value("verdict", ""), "pass");
   EXPECT_GT(r.value("acknowledged", 0), 0);
@@ -57,14 +57,16 @@ TEST(Demo, GuardedRunUnderChurnHasNoViolationsAndNoLostEvents) {
   EXPECT_EQ(r.value("lost", -1), 0);
   EXPECT_EQ(r.value("duplicates", -1), 0);
   EXPECT_EQ(r.value("final_mismatches", -1), 0);
-  EXPECT_EQ(r.value("rows", -1), r.value("acknowledged", -2));  // every applied event once
+  // Every acknowledged event applied once; an event given up on at the end may be applied too.
+  EXPECT_GE(r.value("rows", -1), r.value("acknowledged", -2));
+  EXPECT_LE(r.value("rows", -1), r.value("acknowledged", -2) + r.value("in_flight", -2));
   EXPECT_GT(r.value("handoffs", 0), 0);  // the churn did move hosts
 }
 
 TEST(Demo, UnguardedRunIsReportedNotJudged) {
   EtcdCluster etcd;
   int status = -1;
-  nlohmann::json r = run_demo({"--etcd", etcd.endpoints()[0], "--duration", "12", "--no-guard"}, &status);
+  nlohmann::json r = run_demo({"--etcd", etcd.endpoints()[0], "--duration", "15", "--no-guard"}, &status);
   EXPECT_EQ(status, 0) << r.dump(2);
   EXPECT_FALSE(r.value("guard", true));
   EXPECT_GT(r.value("acknowledged", 0), 0);
