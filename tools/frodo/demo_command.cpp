@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <filesystem>
@@ -315,25 +316,32 @@ class Demo {
     return false;
   }
 
-  DemoServer* first_running() {
-    for (DemoServer& s : servers_) {
-      if (s.fate == "running") return &s;
-    }
-    return nullptr;
-  }
-
   void churn(const std::string& what, std::ostream& live, Clock::time_point& thaw_at) {
     if (what == "add") {
       start_server();
       live << "      > added " << servers_.back().address << " (pid " << servers_.back().process.pid() << ")\n";
       return;
     }
-    // Keep at least one untouched server, so the hosts always have somewhere to go.
-    std::size_t running = 0;
-    for (const DemoServer& s : servers_) running += s.fate == "running";
-    DemoServer* victim = running >= 2 ? first_running() : nullptr;
+    // Keep at least one untouched server in the ring, so the hosts always have somewhere to
+    // go (a server just added may not have joined yet on a loaded machine).
+    std::shared_ptr<const Snapshot> view = observer_->snapshot();
+    auto in_ring = [&](const DemoServer& s) {
+      const auto& members = view->ring.members();
+      return std::any_of(members.begin(), members.end(), [&](const Member& m) { return m.address == s.address; });
+    };
+    std::size_t serving = 0;
+    for (const DemoServer& s : servers_) serving += s.fate == "running" && in_ring(s);
+    DemoServer* victim = nullptr;
+    if (serving >= 2) {
+      for (DemoServer& s : servers_) {
+        if (s.fate == "running" && in_ring(s)) {
+          victim = &s;
+          break;
+        }
+      }
+    }
     if (!victim) {
-      live << "      > skipped '" << what << "': too few servers\n";
+      live << "      > skipped '" << what << "': only one server is serving\n";
       return;
     }
     if (what == "leave") {
