@@ -180,6 +180,21 @@ struct Guard::State {
     }
   }
 
+  // Stops the worker (the only writer of our record), then deletes the record.
+  void stop_and_remove() {
+    {
+      std::lock_guard lock(mutex);
+      stopping = true;
+      changed.notify_all();
+    }
+    if (worker.joinable()) worker.join();
+    try {
+      cluster.remove_server(address);
+    } catch (const std::exception& e) {
+      log(std::string("removing the server failed: ") + e.what());
+    }
+  }
+
   void sync() {
     std::shared_ptr<const Snapshot> s = cluster.snapshot();
     std::lock_guard lock(mutex);
@@ -229,20 +244,12 @@ Guard::Guard(Cluster& cluster, std::string address, GuardOptions options) : addr
 }
 
 Guard::~Guard() {
-  State& s = *state_;
   {
-    std::lock_guard lock(s.mutex);
-    if (s.stopping) return;  // left already
-    s.leaving = true;
-    s.stopping = true;
-    s.changed.notify_all();
+    std::lock_guard lock(state_->mutex);
+    if (state_->stopping) return;  // left already
+    state_->leaving = true;
   }
-  if (s.worker.joinable()) s.worker.join();
-  try {
-    s.cluster.remove_server(address_);
-  } catch (const std::exception& e) {
-    s.log(std::string("removing the server failed: ") + e.what());
-  }
+  state_->stop_and_remove();
 }
 
 Admission Guard::admit(std::string_view id, std::int64_t client_revision) {
@@ -310,15 +317,8 @@ void Guard::leave(std::chrono::milliseconds timeout) {
                                       [&](const Member& m) { return m.address == address_; });
       return s.leaving_published && out_of_ring && s.published >= s.epoch && s.in_flight.empty();
     });
-    s.stopping = true;
-    s.changed.notify_all();
   }
-  if (s.worker.joinable()) s.worker.join();
-  try {
-    s.cluster.remove_server(address_);
-  } catch (const std::exception& e) {
-    s.log(std::string("removing the server failed: ") + e.what());
-  }
+  s.stop_and_remove();
 }
 
 GuardStats Guard::stats() const {
