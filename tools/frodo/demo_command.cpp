@@ -477,7 +477,21 @@ int run_demo_server(const DemoServerOptions& o) {
   s.store_path = o.store;
   s.guard = o.guard;
   s.work = std::chrono::microseconds(o.work_us);
-  alerts::AlertServer server(std::move(s));
+  // etcd may still be starting (or a loaded machine slow to answer the first grant): keep
+  // trying for a while rather than failing the whole demo.
+  std::unique_ptr<alerts::AlertServer> started;
+  auto deadline = std::chrono::steady_clock::now() + 25s;
+  while (!started) {
+    try {
+      started = std::make_unique<alerts::AlertServer>(s);
+    } catch (const Error& e) {
+      bool transient = e.code() == Errc::unavailable || e.code() == Errc::deadline_exceeded;
+      if (!transient || std::chrono::steady_clock::now() >= deadline) throw;
+      std::cerr << "demo-server: " << e.what() << "; retrying" << std::endl;
+      if (signals.wait_for(200ms) != 0) return exit_ok;
+    }
+  }
+  alerts::AlertServer& server = *started;
   server.start();
   std::cout << "demo-server " << server.address() << " ready (guard " << (o.guard ? "on" : "off") << ")" << std::endl;
   signals.wait();
