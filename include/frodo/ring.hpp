@@ -42,7 +42,7 @@ Algorithm parse_algorithm(std::string_view text);
 
 struct Member {
   std::string address;  // host:port, see address.hpp; what the ring hashes
-  double weight = 1;    // finite and > 0; shares are proportional to weights
+  double weight = 1;    // in [Ring::min_weight, Ring::max_weight]; shares are proportional to weights
   std::string zone;     // free-form failure domain; not used by the ring itself
 
   friend bool operator==(const Member&, const Member&) = default;
@@ -56,11 +56,16 @@ class Ring {
  public:
   // The most members a ring holds.
   static constexpr std::size_t max_members = 65535;
+  // The weight range every entry enforces (library, registry records, servers files, CLI):
+  // within it the total of max_members weights stays far from overflow, and no weight is so
+  // small that it cannot be told from 0.
+  static constexpr double min_weight = 0.001;
+  static constexpr double max_weight = 1000000;
 
   // An empty ring: owner() is always nullopt.
   Ring();
-  // Throws Error(invalid_argument) naming the value for a bad address, a weight that is not
-  // finite and > 0, a duplicate address, or more than max_members members.
+  // Throws Error(invalid_argument) naming the value for a bad address, a weight outside
+  // [min_weight, max_weight], a duplicate address, or more than max_members members.
   explicit Ring(std::vector<Member> members, Algorithm algorithm = Algorithm::ketama);
 
   // The server that owns `id` (any bytes, the empty id included), or nullopt for an empty
@@ -90,6 +95,10 @@ class Ring {
   friend double moved_share(const Ring& before, const Ring& after);
   std::shared_ptr<const detail::RingState> state_;
 };
+
+// Why `weight` is not allowed ("must be between 0.001 and 1000000"), or nullopt if it is in
+// [Ring::min_weight, Ring::max_weight]. The reason does not repeat the value; callers name it.
+std::optional<std::string> weight_problem(double weight);
 
 // Fraction of the id hash space whose owner differs between two rings of the same
 // algorithm (exact, not sampled). Throws Error(invalid_argument) if the algorithms differ.

@@ -5,6 +5,7 @@
 
 #include "frodo/address.hpp"
 #include "frodo/error.hpp"
+#include "frodo/ring.hpp"
 
 namespace frodo::detail {
 
@@ -23,9 +24,9 @@ void validate_server(const ServerInfo& server) {
   if (auto problem = address_problem(server.address)) {
     throw Error(Errc::invalid_argument, "bad address '" + server.address + "': " + *problem);
   }
-  if (!std::isfinite(server.weight) || server.weight <= 0) {
-    throw Error(Errc::invalid_argument, "bad weight " + std::to_string(server.weight) + " for '" + server.address +
-                                            "': must be a finite number > 0");
+  if (auto problem = weight_problem(server.weight)) {
+    throw Error(Errc::invalid_argument, "bad weight " + nlohmann::json(server.weight).dump() + " for '" + server.address +
+                                            "': " + *problem);
   }
 }
 

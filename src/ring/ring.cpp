@@ -32,9 +32,8 @@ void validate(const std::vector<Member>& members) {
     if (auto problem = address_problem(m.address)) {
       throw Error(Errc::invalid_argument, "bad address '" + m.address + "': " + *problem);
     }
-    if (!std::isfinite(m.weight) || m.weight <= 0) {
-      throw Error(Errc::invalid_argument,
-                  "bad weight " + format_weight(m.weight) + " for '" + m.address + "': must be a finite number > 0");
+    if (auto problem = weight_problem(m.weight)) {
+      throw Error(Errc::invalid_argument, "bad weight " + format_weight(m.weight) + " for '" + m.address + "': " + *problem);
     }
     if (!seen.insert(m.address).second) throw Error(Errc::invalid_argument, "duplicate address '" + m.address + "'");
   }
@@ -60,6 +59,12 @@ std::uint64_t checksum_of(Algorithm algorithm, const std::vector<Member>& member
 const std::vector<Member> no_members;
 
 }  // namespace
+
+std::optional<std::string> weight_problem(double weight) {
+  // Written so that NaN fails too.
+  if (weight >= Ring::min_weight && weight <= Ring::max_weight) return std::nullopt;
+  return "must be between 0.001 and 1000000";
+}
 
 const char* to_string(Algorithm algorithm) noexcept {
   return algorithm == Algorithm::maglev ? "maglev" : "ketama";
