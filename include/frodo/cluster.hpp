@@ -8,10 +8,21 @@
 //
 // Contract:
 // - Lookups (server_by_id, owners, owns) answer from the local snapshot: they never wait
-//   on etcd, take no lock and write no shared memory, and keep answering with the last view
-//   while etcd is away.
+//   on etcd, take no lock and write no shared memory on the common path (each thread keeps
+//   its own reference to the view it last read and refreshes it when a newer view is
+//   published, so a thread stalled for any time never reads freed memory), and keep
+//   answering with the last view while etcd is away.
 // - Snapshots are immutable and published atomically; each carries the etcd revision it
-//   reflects and the ring's checksum.
+//   reflects and the ring's checksum. Views share the records that did not change, and a
+//   replaced view is freed as soon as no thread reads it: memory follows the membership.
+// - Values under the context's prefix come from anyone who can write to etcd: each is
+//   size-capped (max_value_bytes) and depth-limited before it is parsed and checked field by
+//   field after; a bad one is skipped with one warning through `logger` naming its key and
+//   the reason (docs/limits.md). No value stops the Cluster or any of its threads.
+// - No lease is granted until the first add_server that needs one: a Cluster that only
+//   reads never writes to etcd.
+// - add_server and remove_server return once this process's own view reflects the change
+//   (read-your-writes), with the revision of the write.
 // - Servers added by this Cluster are attached to its lease (TTL `lease_ttl`, kept alive
 //   every TTL/3), so they leave by themselves when the process dies; `persistent` ones do not.
 // - close() (and the destructor) revokes the lease, so this process's servers leave at once.
@@ -43,7 +54,11 @@ struct ClusterOptions {
   Algorithm algorithm = Algorithm::ketama;
   std::chrono::seconds lease_ttl{5};
   std::string prefix = "/frodo";  // keys live under <prefix>/<context>/servers/<address>
-  // Where warnings go (skipped foreign values, transient etcd failures); default: stderr.
+  // Values under the prefix larger than this are skipped unread (1 KiB to 16 MiB); records
+  // this process writes must fit too.
+  std::size_t max_value_bytes = 64 * 1024;
+  // Where warnings go (skipped foreign values, transient etcd failures, a callback that
+  // threw); default: stderr. Called from the Cluster's threads; must not throw.
   std::function<void(const std::string& message)> logger;
 };
 
@@ -56,7 +71,7 @@ struct AddOptions {
 
 // One published view of the membership.
 struct Snapshot {
-  std::vector<ServerInfo> servers;  // sorted by address
+  ServerList servers;  // sorted by address; iterates as const ServerInfo&
   Ring ring;
   std::int64_t revision = 0;  // the registry revision this view reflects (0: none yet)
 };
@@ -74,8 +89,13 @@ class Cluster {
   Cluster(const Cluster&) = delete;
   Cluster& operator=(const Cluster&) = delete;
 
-  void add_server(const std::string& address, const AddOptions& options = {});
-  // True if it was registered (by anyone).
+  // Registers `address` and waits until this process's view holds it; returns the revision
+  // of the write. Throws Error: invalid_argument naming a bad address, weight, zone or meta
+  // (or a record over max_value_bytes); the etcd error if the write fails; deadline_exceeded
+  // if the write took effect but the view did not catch up within the etcd call timeout.
+  std::int64_t add_server(const std::string& address, const AddOptions& options = {});
+  // True if it was registered (by anyone); then waits, as add_server does, until this
+  // process's view no longer holds it.
   bool remove_server(const std::string& address);
 
   std::optional<std::string> server_by_id(std::string_view id) const;
@@ -93,7 +113,8 @@ class Cluster {
   bool lease_alive() const;
 
   // Adds a callback, called with the old and the new snapshot after each change of the
-  // servers (their records, meta included); callbacks run in the order they were added.
+  // servers (their records, meta included); callbacks run in the order they were added. A
+  // callback that throws is reported through the logger; the others still run.
   void on_change(std::function<void(const Snapshot& before, const Snapshot& after)> callback);
   void on_lease_lost(std::function<void(LeaseLossReason reason)> callback);
 
@@ -102,6 +123,7 @@ class Cluster {
   struct State;  // internal
 
  private:
+  void wait_own_write(std::int64_t revision, const std::string& what) const;
   std::shared_ptr<State> state_;
 };
 

@@ -14,27 +14,29 @@
 #include <string>
 #include <vector>
 
+#include "frodo/server.hpp"
+
 namespace frodo {
-
-// One registered server, as stored under <prefix>/<context>/servers/<address>.
-struct ServerInfo {
-  std::string address;  // host:port
-  double weight = 1;
-  std::string zone;
-  std::map<std::string, std::string> meta;
-
-  friend bool operator==(const ServerInfo&, const ServerInfo&) = default;
-};
 
 // Why a session's lease ended: see Cluster::on_lease_lost.
 enum class LeaseLossReason { expired, revoked, unreachable, closed };
 const char* to_string(LeaseLossReason reason) noexcept;
 
+// The complete membership of a context as of one revision.
+struct RegistryView {
+  ServerList servers;  // sorted by address; records unchanged since the last view are shared
+  std::int64_t revision = 0;
+  // The registry was replaced (etcd restored from a backup or re-created: a new cluster id),
+  // so revisions started over: this view replaces the last one although it is not newer.
+  bool restarted = false;
+};
+
 // What a registry tells its Cluster. Callbacks come from the registry's own thread, in
-// order, never under the registry's lock.
+// order, never under the registry's lock. A callback that throws is reported through
+// on_warning and does not stop the registry (the etcd registry delivers the change again).
 struct RegistryEvents {
-  // The complete membership of the context as of `revision` (revisions only grow).
-  std::function<void(std::vector<ServerInfo> servers, std::int64_t revision)> on_view;
+  // A new view; revisions only grow, except in a view marked `restarted`.
+  std::function<void(RegistryView view)> on_view;
   // The session's lease is gone: servers registered without `persistent` are gone with it.
   std::function<void(LeaseLossReason reason)> on_lease_lost;
   // A value under the prefix that is not a server record (skipped), or a transient failure.
@@ -45,11 +47,14 @@ struct RegistryEvents {
 class RegistrySession {
  public:
   virtual ~RegistrySession() = default;
-  // Registers (or replaces) a server; `persistent` ones carry no lease.
-  virtual void put(const ServerInfo& server, bool persistent) = 0;
-  // Removes a server registered by anyone; false if it was not registered.
-  virtual bool remove(const std::string& address) = 0;
-  // The lease's local deadline has not passed (always true without a lease).
+  // Registers (or replaces) a server; `persistent` ones carry no lease (the session's lease
+  // is granted on the first put that needs it). Returns the revision of the write.
+  virtual std::int64_t put(const ServerInfo& server, bool persistent) = 0;
+  // Removes a server registered by anyone: the revision of the delete, or 0 if it was not
+  // registered.
+  virtual std::int64_t remove(const std::string& address) = 0;
+  // The lease's local deadline has not passed (always true before a lease was needed).
+  // Takes no lock: safe on a lookup path.
   virtual bool lease_alive() const = 0;
   // Stops watching, revokes the lease (its servers leave at once). Idempotent.
   virtual void close() = 0;

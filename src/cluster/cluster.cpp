@@ -15,17 +15,9 @@
 #include "frodo/guard.hpp"
 #include "registry/etcd_registry.hpp"
 #include "registry/server_record.hpp"
+#include "published.hpp"
 
 namespace frodo {
-namespace {
-
-using Clock = std::chrono::steady_clock;
-
-// Published views are never freed while a lookup may still read them: a retired view is
-// kept for this long after it was replaced (a lookup takes well under a microsecond).
-constexpr auto retire_grace = std::chrono::seconds(30);
-
-}  // namespace
 
 void validate_context(const std::string& context) {
   auto ok_char = [](char c) {
@@ -41,7 +33,7 @@ void validate_context(const std::string& context) {
 
 // The ring's members: every registered server but those leaving (a guarded server draining
 // before it removes itself, see guard.hpp).
-std::vector<Member> ring_members(const std::vector<ServerInfo>& servers) {
+std::vector<Member> ring_members(const ServerList& servers) {
   std::vector<Member> members;
   members.reserve(servers.size());
   for (const ServerInfo& s : servers) {
@@ -60,32 +52,32 @@ struct Cluster::State {
   ClusterOptions options;
   std::unique_ptr<RegistrySession> session;
 
-  std::atomic<const View*> current{nullptr};  // the lookups' only shared read
+  detail::Published<View> current;  // what lookups read
 
   mutable std::mutex mutex;
   mutable std::condition_variable changed;
-  std::shared_ptr<const View> published;  // owns *current
-  std::deque<std::pair<Clock::time_point, std::shared_ptr<const View>>> retired;
+  std::shared_ptr<const View> published;  // the same view as `current`, for writers
   std::set<std::string> mine;
   std::vector<std::function<void(const Snapshot&, const Snapshot&)>> on_change;
   std::function<void(LeaseLossReason)> on_lease_lost;
   bool closed = false;
 
-  void warn(const std::string& message) const {
-    if (options.logger) {
-      options.logger(message);
-    } else {
-      std::cerr << "frodo: " << message << '\n';
+  void warn(const std::string& message) const noexcept {
+    try {
+      if (options.logger) {
+        options.logger(message);
+      } else {
+        std::cerr << "frodo: " << message << '\n';
+      }
+    } catch (...) {
+      // A logger that throws cannot be told about it.
     }
   }
 
-  // Publishes `view` (lock held); frees retired views past their grace period.
+  // Publishes `view` (lock held).
   void publish(std::unique_lock<std::mutex>&, std::shared_ptr<const View> view) {
-    if (published) retired.emplace_back(Clock::now(), published);
     published = std::move(view);
-    current.store(published.get(), std::memory_order_release);
-    Clock::time_point now = Clock::now();
-    while (retired.size() > 2 && now - retired.front().first > retire_grace) retired.pop_front();
+    current.publish(published);
     changed.notify_all();
   }
 
@@ -96,47 +88,80 @@ struct Cluster::State {
     return view;
   }
 
-  void on_view(std::vector<ServerInfo> servers, std::int64_t revision) {
-    std::sort(servers.begin(), servers.end(), [](const auto& a, const auto& b) { return a.address < b.address; });
+  void on_view(RegistryView next) {
     std::unique_lock lock(mutex);
     std::shared_ptr<const Snapshot> before = published ? published->snapshot : nullptr;
-    if (before && revision <= before->revision) return;  // views are complete: an older one adds nothing
+    if (before && next.revision <= before->revision && !next.restarted) return;  // views are complete
+    if (next.restarted && before) {
+      warn("etcd was replaced (a new cluster id): its revisions started over at " + std::to_string(next.revision) +
+           " (this process had seen " + std::to_string(before->revision) + "); the view is taken from it afresh");
+    }
     auto snapshot = std::make_shared<Snapshot>();
-    bool same_members = before && before->servers == servers;
-    std::vector<Member> members = ring_members(servers);
+    bool same_members = before && before->servers == next.servers;
+    std::vector<Member> members = ring_members(next.servers);
     if (before && before->ring.members() == members) {
       snapshot->ring = before->ring;  // copies share the built tables
     } else {
       lock.unlock();  // building a ring is the slow part; do it outside the lock
-      snapshot->ring = Ring(std::move(members), options.algorithm);
+      try {
+        snapshot->ring = Ring(std::move(members), options.algorithm);
+      } catch (const std::exception& e) {
+        // Too many members, or no memory: keep answering from the last view.
+        warn("cannot build the ring of revision " + std::to_string(next.revision) + ", keeping the view of revision " +
+             std::to_string(before ? before->revision : 0) + ": " + e.what());
+        return;
+      }
       lock.lock();
-      if (published && published->snapshot != before && published->snapshot->revision >= revision) return;
+      if (published && published->snapshot != before && published->snapshot->revision >= next.revision) return;
     }
-    snapshot->servers = std::move(servers);
-    snapshot->revision = revision;
+    snapshot->servers = std::move(next.servers);
+    snapshot->revision = next.revision;
     publish(lock, view_with(snapshot));
     auto callbacks = on_change;
     lock.unlock();
     if (same_members) return;
-    for (const auto& callback : callbacks) callback(before ? *before : Snapshot{}, *snapshot);
+    const Snapshot empty;
+    for (const auto& callback : callbacks) {
+      try {
+        callback(before ? *before : empty, *snapshot);
+      } catch (const std::exception& e) {
+        warn(std::string("an on_change callback threw: ") + e.what());
+      } catch (...) {
+        warn("an on_change callback threw a non-standard exception");
+      }
+    }
   }
 
   void lease_lost(LeaseLossReason reason) {
     std::unique_lock lock(mutex);
     auto callback = on_lease_lost;
     lock.unlock();
-    if (callback) callback(reason);
+    if (!callback) return;
+    try {
+      callback(reason);
+    } catch (const std::exception& e) {
+      warn(std::string("an on_lease_lost callback threw: ") + e.what());
+    } catch (...) {
+      warn("an on_lease_lost callback threw a non-standard exception");
+    }
   }
 
-  const View* view() const { return current.load(std::memory_order_acquire); }
+  // The current view (see published.hpp for how long the pointer stays valid).
+  const View* view() const { return current.read(); }
+
+  // Waits until the view reflects `revision` (lock not held).
+  bool wait_revision(std::int64_t revision, std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mutex);
+    return changed.wait_for(lock, timeout, [&] { return published && published->snapshot->revision >= revision; });
+  }
 };
 
 namespace {
 
 RegistryEvents events_for(const std::shared_ptr<Cluster::State>& state) {
   std::weak_ptr<Cluster::State> weak = state;
-  return {[weak](std::vector<ServerInfo> servers, std::int64_t revision) {
-            if (auto s = weak.lock()) s->on_view(std::move(servers), revision);
+  return {[weak](RegistryView view) {
+            if (auto s = weak.lock()) s->on_view(std::move(view));
           },
           [weak](LeaseLossReason reason) {
             if (auto s = weak.lock()) s->lease_lost(reason);
@@ -155,6 +180,10 @@ void validate_options(const ClusterOptions& options) {
   if (options.prefix.empty() || options.prefix.front() != '/' || options.prefix.back() == '/') {
     throw Error(Errc::invalid_argument, "bad key prefix '" + options.prefix + "': must start with / and not end with /");
   }
+  if (options.max_value_bytes < 1024 || options.max_value_bytes > 16 * 1024 * 1024) {
+    throw Error(Errc::invalid_argument, "max_value_bytes must be between 1024 and 16777216, got " +
+                                            std::to_string(options.max_value_bytes));
+  }
 }
 
 }  // namespace
@@ -165,7 +194,7 @@ Cluster::Cluster(ClusterOptions options) : state_(std::make_shared<State>()) {
   auto connection = std::make_shared<etcd::Connection>(state_->options.etcd);
   state_->session = detail::open_etcd_session(
       connection, detail::servers_prefix(state_->options.prefix, state_->options.context), state_->options.lease_ttl,
-      events_for(state_));
+      state_->options.max_value_bytes, events_for(state_));
 }
 
 Cluster::Cluster(ClusterOptions options, std::shared_ptr<MemoryRegistry> registry) : state_(std::make_shared<State>()) {
@@ -186,9 +215,9 @@ void Cluster::close() {
   state_->session->close();
 }
 
-void Cluster::add_server(const std::string& address, const AddOptions& options) {
+std::int64_t Cluster::add_server(const std::string& address, const AddOptions& options) {
   ServerInfo server{address, options.weight, options.zone, options.meta};
-  detail::validate_server(server);
+  detail::validate_server(server, state_->options.max_value_bytes);
   {
     std::unique_lock lock(state_->mutex);
     if (state_->closed) throw Error(Errc::invalid_argument, "add_server on a closed Cluster");
@@ -199,7 +228,9 @@ void Cluster::add_server(const std::string& address, const AddOptions& options) 
     }
     if (state_->published) state_->publish(lock, state_->view_with(state_->published->snapshot));
   }
-  state_->session->put(server, options.persistent);
+  std::int64_t revision = state_->session->put(server, options.persistent);
+  wait_own_write(revision, "registered " + address);
+  return revision;
 }
 
 bool Cluster::remove_server(const std::string& address) {
@@ -212,7 +243,19 @@ bool Cluster::remove_server(const std::string& address) {
       state_->publish(lock, state_->view_with(state_->published->snapshot));
     }
   }
-  return state_->session->remove(address);
+  std::int64_t revision = state_->session->remove(address);
+  if (revision == 0) return false;
+  wait_own_write(revision, "removed " + address);
+  return true;
+}
+
+void Cluster::wait_own_write(std::int64_t revision, const std::string& what) const {
+  std::chrono::milliseconds timeout = state_->options.etcd.call_timeout;
+  if (!state_->wait_revision(revision, timeout)) {
+    throw Error(Errc::deadline_exceeded, what + " at revision " + std::to_string(revision) +
+                                             ", but this process's view did not reach that revision within " +
+                                             std::to_string(timeout.count()) + " ms");
+  }
 }
 
 std::optional<std::string> Cluster::server_by_id(std::string_view id) const {
@@ -265,10 +308,7 @@ std::shared_ptr<const Snapshot> Cluster::snapshot() const {
 bool Cluster::wait_ready(std::chrono::milliseconds timeout) const { return wait_revision(1, timeout); }
 
 bool Cluster::wait_revision(std::int64_t revision, std::chrono::milliseconds timeout) const {
-  std::unique_lock lock(state_->mutex);
-  return state_->changed.wait_for(lock, timeout, [&] {
-    return state_->published && state_->published->snapshot->revision >= revision;
-  });
+  return state_->wait_revision(revision, timeout);
 }
 
 bool Cluster::lease_alive() const { return state_->session->lease_alive(); }

@@ -1,5 +1,7 @@
 #include "kv.hpp"
 
+#include <algorithm>
+
 namespace frodo::etcd {
 
 std::string prefix_end(const std::string& prefix) {
@@ -35,18 +37,51 @@ RangeResult Kv::get_prefix(const std::string& prefix, std::int64_t page_size) {
   etcdserverpb::RangeRequest request;
   request.set_key(prefix);
   request.set_range_end(prefix_end(prefix));
-  request.set_limit(page_size);
-  while (true) {
-    etcdserverpb::RangeResponse response;
-    connection_->call("list " + prefix,
-                      [&](Endpoint& e, grpc::ClientContext& c) { return e.kv->Range(&c, request, &response); });
+  std::int64_t limit = std::max<std::int64_t>(page_size, 1);
+  // One attempt on one page; false when the answer was too large to receive.
+  auto read_page = [&](etcdserverpb::RangeRequest& page, etcdserverpb::RangeResponse& response) {
+    bool too_large = false;
+    connection_->call("list " + prefix, [&](Endpoint& e, grpc::ClientContext& c) {
+      grpc::Status status = e.kv->Range(&c, page, &response);
+      if (status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+        too_large = true;  // not the endpoint's fault: no failover, the caller shrinks the page
+        return grpc::Status::OK;
+      }
+      return status;
+    });
+    if (too_large) return false;
     if (result.revision == 0) {
       result.revision = response.header().revision();
+      result.cluster_id = response.header().cluster_id();
       request.set_revision(result.revision);  // later pages read the same snapshot
+    }
+    return true;
+  };
+  while (true) {
+    request.set_limit(limit);
+    etcdserverpb::RangeResponse response;
+    if (!read_page(request, response)) {
+      if (limit > 1) {
+        limit = std::max<std::int64_t>(limit / 4, 1);
+        continue;
+      }
+      // One value alone is too large to receive: learn its key without its value, skip it.
+      etcdserverpb::RangeRequest key_only = request;
+      key_only.set_keys_only(true);
+      etcdserverpb::RangeResponse key_response;
+      if (!read_page(key_only, key_response) || key_response.kvs().empty()) {
+        throw Error(Errc::internal, "etcd: list " + prefix + ": a page of one key is too large to receive");
+      }
+      const std::string& key = key_response.kvs(0).key();
+      result.unreadable.push_back(key);
+      if (!key_response.more()) break;
+      request.set_key(key + '\0');
+      continue;
     }
     for (const auto& kv : response.kvs()) result.kvs.push_back(from_proto(kv));
     if (!response.more() || response.kvs().empty()) break;
     request.set_key(response.kvs().rbegin()->key() + '\0');
+    limit = std::min(limit * 2, std::max<std::int64_t>(page_size, 1));  // grow back after a large stretch
   }
   return result;
 }
@@ -61,12 +96,13 @@ std::int64_t Kv::put(const std::string& key, const std::string& value, std::int6
   return response.header().revision();
 }
 
-std::int64_t Kv::remove(const std::string& key) {
+std::int64_t Kv::remove(const std::string& key, std::int64_t* revision) {
   etcdserverpb::DeleteRangeRequest request;
   request.set_key(key);
   etcdserverpb::DeleteRangeResponse response;
   connection_->call("delete " + key,
                     [&](Endpoint& e, grpc::ClientContext& c) { return e.kv->DeleteRange(&c, request, &response); });
+  if (revision) *revision = response.header().revision();
   return response.deleted();
 }
 

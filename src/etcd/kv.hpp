@@ -23,7 +23,11 @@ struct KeyValue {
 
 struct RangeResult {
   std::vector<KeyValue> kvs;
-  std::int64_t revision = 0;  // the store revision the result reflects
+  std::int64_t revision = 0;     // the store revision the result reflects
+  std::uint64_t cluster_id = 0;  // the etcd cluster that answered
+  // Keys whose value alone is larger than a gRPC message this client accepts: listed, not
+  // read (get_prefix only).
+  std::vector<std::string> unreadable;
 };
 
 struct MemberStatus {
@@ -49,10 +53,13 @@ class Kv {
 
   RangeResult get(const std::string& key);
   // Every key under `prefix`, read in pages at one revision, so the result is a consistent
-  // snapshot however large it is.
+  // snapshot however large it is. Pages hold up to `page_size` keys and shrink when a page is
+  // larger than a gRPC message may be; a single value that cannot be received at all is
+  // named in `unreadable` instead of failing the listing.
   RangeResult get_prefix(const std::string& prefix, std::int64_t page_size = 1000);
   std::int64_t put(const std::string& key, const std::string& value, std::int64_t lease = 0);  // -> revision
-  std::int64_t remove(const std::string& key);          // -> number deleted
+  // -> number deleted; *revision (if given) is the revision of the delete.
+  std::int64_t remove(const std::string& key, std::int64_t* revision = nullptr);
   std::int64_t remove_prefix(const std::string& prefix);
   etcdserverpb::TxnResponse txn(const etcdserverpb::TxnRequest& request);
   void compact(std::int64_t revision);

@@ -23,11 +23,12 @@ struct LeaseKeeper::Stream {
 };
 
 LeaseKeeper::LeaseKeeper(std::shared_ptr<Connection> connection, LeaseKeeperOptions options, LostCallback on_lost,
-                         GrantedCallback on_granted)
+                         GrantedCallback on_granted, WarningCallback on_warning)
     : connection_(std::move(connection)),
       options_(options),
       on_lost_(std::move(on_lost)),
-      on_granted_(std::move(on_granted)) {
+      on_granted_(std::move(on_granted)),
+      on_warning_(std::move(on_warning)) {
   if (options_.ttl < std::chrono::seconds(1)) {
     throw Error(Errc::invalid_argument, "lease TTL must be at least 1 s, got " + std::to_string(options_.ttl.count()) + " s");
   }
@@ -39,8 +40,22 @@ LeaseKeeper::LeaseKeeper(std::shared_ptr<Connection> connection, LeaseKeeperOpti
     id_ = id;
     granted_ttl_ = std::chrono::seconds(granted);
     deadline_ = sent + granted_ttl_;
+    publish_alive();
   }
   thread_ = std::thread([this] { run(); });
+}
+
+void LeaseKeeper::publish_alive() {
+  alive_until_.store(id_ != 0 ? deadline_.time_since_epoch().count() : 0, std::memory_order_release);
+}
+
+void LeaseKeeper::warn(const std::string& message) noexcept {
+  if (!on_warning_) return;
+  try {
+    on_warning_(message);
+  } catch (...) {
+    // Nothing to tell a reporter that fails.
+  }
 }
 
 LeaseKeeper::~LeaseKeeper() { close(); }
@@ -51,8 +66,8 @@ std::int64_t LeaseKeeper::id() const {
 }
 
 bool LeaseKeeper::alive() const {
-  std::lock_guard lock(mutex_);
-  return id_ != 0 && Clock::now() < deadline_;
+  Clock::rep until = alive_until_.load(std::memory_order_acquire);
+  return until != 0 && Clock::now().time_since_epoch().count() < until;
 }
 
 Clock::time_point LeaseKeeper::deadline() const {
@@ -79,12 +94,14 @@ void LeaseKeeper::close() {
       std::lock_guard lock(mutex_);
       id = id_;
       id_ = 0;
+      publish_alive();
     }
     if (id != 0) {
       try {
         Kv(connection_).revoke_lease(id);
-      } catch (const Error&) {
-        // etcd unreachable: the lease expires by itself within its TTL.
+      } catch (const std::exception& e) {
+        warn("revoking lease " + std::to_string(id) + " failed (it expires by itself within its TTL of " +
+             std::to_string(granted_ttl_.count()) + " s): " + e.what());
       }
     }
   });
@@ -94,11 +111,18 @@ void LeaseKeeper::lose(std::unique_lock<std::mutex>& lock, LeaseLoss reason) {
   std::int64_t id = id_;
   if (id == 0) return;
   id_ = 0;
+  publish_alive();
   close_stream(lock);
   unanswered_.clear();
   if (on_lost_) {
     lock.unlock();
-    on_lost_(id, reason);
+    try {
+      on_lost_(id, reason);
+    } catch (const std::exception& e) {
+      warn(std::string("a lease-lost callback threw: ") + e.what());
+    } catch (...) {
+      warn("a lease-lost callback threw");
+    }
     lock.lock();
   }
 }
@@ -154,15 +178,36 @@ bool LeaseKeeper::grant(std::unique_lock<std::mutex>& lock) {
   id_ = id;
   granted_ttl_ = std::chrono::seconds(granted);
   deadline_ = sent + granted_ttl_;
+  publish_alive();
   if (on_granted_) {
     lock.unlock();
-    on_granted_(id);
+    try {
+      on_granted_(id);
+    } catch (const std::exception& e) {
+      warn(std::string("a lease-granted callback threw: ") + e.what());
+    } catch (...) {
+      warn("a lease-granted callback threw");
+    }
     lock.lock();
   }
   return true;
 }
 
 void LeaseKeeper::read_loop(Stream* stream) {
+  try {
+    read_responses(stream);
+  } catch (const std::exception& e) {
+    warn(std::string("lease keepalive reader failed: ") + e.what());
+  } catch (...) {
+    warn("lease keepalive reader failed");
+  }
+  // Whatever ended the loop, the stream is of no more use: the keeper reopens one.
+  std::lock_guard lock(mutex_);
+  if (stream_.get() == stream) stream_broken_ = true;
+  wake_.notify_all();
+}
+
+void LeaseKeeper::read_responses(Stream* stream) {
   etcdserverpb::LeaseKeepAliveResponse response;
   while (stream->rw->Read(&response)) {
     std::lock_guard lock(mutex_);
@@ -176,14 +221,30 @@ void LeaseKeeper::read_loop(Stream* stream) {
       continue;
     }
     deadline_ = std::max(deadline_, sent + std::chrono::seconds(response.ttl()));
+    publish_alive();
     sent_since_answer_ = false;
   }
-  std::lock_guard lock(mutex_);
-  if (stream_.get() == stream) stream_broken_ = true;
-  wake_.notify_all();
 }
 
 void LeaseKeeper::run() {
+  try {
+    keep();
+    return;
+  } catch (const std::exception& e) {
+    warn(std::string("lease keeper failed: ") + e.what());
+  } catch (...) {
+    warn("lease keeper failed");
+  }
+  // The keeper cannot go on: from now on nobody renews the lease, so say it is lost now
+  // rather than let it lapse unnoticed.
+  try {
+    std::unique_lock lock(mutex_);
+    lose(lock, LeaseLoss::expired);
+  } catch (...) {
+  }
+}
+
+void LeaseKeeper::keep() {
   std::unique_lock lock(mutex_);
   Clock::time_point next_send = Clock::now();
   Clock::time_point reopen_at = Clock::now();

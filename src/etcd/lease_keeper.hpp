@@ -15,11 +15,17 @@
 //   deadline passed while no etcd member answered.
 // - With `regrant`, after a loss the keeper grants a new lease as soon as etcd answers and
 //   calls on_granted(new_id); re-attaching keys to it is the caller's business.
-// - close() stops the keeper and revokes the lease (best effort, within the call timeout);
-//   it is idempotent, and the destructor calls it.
+// - close() stops the keeper and revokes the lease (within the call timeout; a failed revoke
+//   is reported through on_warning: the lease then expires by itself within its TTL); it is
+//   idempotent, and the destructor calls it.
+// - alive() takes no lock (one atomic load and a clock read): safe on a lookup path.
+// - Nothing escapes the keeper's threads: an exception from a callback or from a call is
+//   reported through on_warning; if the keeper itself fails, the lease is reported lost.
 #pragma once
 
+#include <atomic>
 #include <chrono>
+#include <string>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -45,9 +51,10 @@ class LeaseKeeper {
  public:
   using LostCallback = std::function<void(std::int64_t lease, LeaseLoss reason)>;
   using GrantedCallback = std::function<void(std::int64_t lease)>;
+  using WarningCallback = std::function<void(const std::string& message)>;
 
   LeaseKeeper(std::shared_ptr<Connection> connection, LeaseKeeperOptions options, LostCallback on_lost,
-              GrantedCallback on_granted = {});
+              GrantedCallback on_granted = {}, WarningCallback on_warning = {});
   ~LeaseKeeper();
   LeaseKeeper(const LeaseKeeper&) = delete;
   LeaseKeeper& operator=(const LeaseKeeper&) = delete;
@@ -61,7 +68,11 @@ class LeaseKeeper {
  private:
   struct Stream;
   void run();
+  void keep();
   void read_loop(Stream* stream);
+  void read_responses(Stream* stream);
+  void warn(const std::string& message) noexcept;
+  void publish_alive();  // lock held: alive_until_ from id_ and deadline_
   void lose(std::unique_lock<std::mutex>& lock, LeaseLoss reason);
   bool open_stream(std::unique_lock<std::mutex>& lock);
   void close_stream(std::unique_lock<std::mutex>& lock);
@@ -71,6 +82,8 @@ class LeaseKeeper {
   LeaseKeeperOptions options_;
   LostCallback on_lost_;
   GrantedCallback on_granted_;
+  WarningCallback on_warning_;
+  std::atomic<Clock::rep> alive_until_{0};  // deadline_ while a lease is held, else 0
 
   mutable std::mutex mutex_;
   std::condition_variable wake_;

@@ -41,7 +41,27 @@ void Watcher::close() {
   if (watchdog_thread_.joinable()) watchdog_thread_.join();
 }
 
+void Watcher::report(const Error& error) noexcept {
+  if (!callbacks_.on_error) return;
+  try {
+    callbacks_.on_error(error);
+  } catch (...) {
+    // Nothing to tell a reporter that fails.
+  }
+}
+
 void Watcher::run() {
+  try {
+    run_streams();
+  } catch (const std::exception& e) {
+    // Only a bug gets here (serve() catches what callbacks throw): stop, but say so.
+    report(Error(Errc::internal, std::string("watch ") + prefix_ + " stopped: " + e.what()));
+  } catch (...) {
+    report(Error(Errc::internal, "watch " + prefix_ + " stopped by a non-standard exception"));
+  }
+}
+
+void Watcher::run_streams() {
   auto backoff = std::chrono::milliseconds(50);
   while (true) {
     Stream stream;
@@ -59,7 +79,7 @@ void Watcher::run() {
       connection_->authorize(stream.context, Clock::now() + connection_->options().call_timeout);
       keep_going = serve(stream);
     } catch (const Error& e) {
-      if (callbacks_.on_error) callbacks_.on_error(e);
+      report(e);
     }
     if (!keep_going) return;
     std::unique_lock lock(mutex_);
@@ -102,36 +122,64 @@ bool Watcher::serve(Stream& stream) {
     create->set_range_end(prefix_end(prefix_));
     create->set_start_revision(next_revision_.load());
     create->set_progress_notify(true);
+    create->set_fragment(true);
     stream.rw->Write(request);  // a failure shows up as a failed Read below
   }
 
   bool keep_going = true;
+  try {
+    keep_going = read_stream(stream, endpoint);
+  } catch (const std::exception& e) {
+    // A callback threw: its events were not marked delivered; the next stream resumes there.
+    report(Error(Errc::internal, std::string("watch ") + prefix_ + ": a callback threw, resuming from revision " +
+                                     std::to_string(next_revision_.load()) + ": " + e.what()));
+  } catch (...) {
+    report(Error(Errc::internal, "watch " + prefix_ + ": a callback threw, resuming from revision " +
+                                     std::to_string(next_revision_.load())));
+  }
+
+  {
+    std::lock_guard lock(mutex_);
+    stream_ = nullptr;
+    if (closing_) keep_going = false;
+  }
+  stream.context.TryCancel();
+  grpc::Status status = stream.rw->Finish();
+  if (keep_going && !status.ok() && status.error_code() != grpc::StatusCode::CANCELLED) {
+    report(to_error(status, endpoint.address, "watch " + prefix_));
+  }
+  return keep_going;
+}
+
+bool Watcher::read_stream(Stream& stream, Endpoint& endpoint) {
   etcdserverpb::WatchResponse response;
-  std::vector<WatchEvent> events;
+  std::vector<WatchEvent> events;  // of the revision(s) being put together from fragments
   while (stream.rw->Read(&response)) {
     {
       std::lock_guard lock(mutex_);
       last_heard_ = Clock::now();
       probe_sent_ = false;
     }
+    if (options_.cluster_id != 0 && response.header().cluster_id() != 0 &&
+        response.header().cluster_id() != options_.cluster_id) {
+      // Another etcd answers at these endpoints: its revisions mean nothing to this watch.
+      callbacks_.on_resync(0);
+      return false;
+    }
     if (response.compact_revision() > 0) {
       // The revision we must resume from is gone: the caller has to re-list.
       callbacks_.on_resync(response.compact_revision());
-      keep_going = false;
-      break;
+      return false;
     }
     if (response.created()) {
       stream.watch_id = response.watch_id();
       continue;
     }
     if (response.canceled()) {
-      if (callbacks_.on_error) {
-        callbacks_.on_error(Error(Errc::unavailable, "etcd at " + endpoint.address +
-                                                         ": watch cancelled: " + response.cancel_reason()));
-      }
-      break;
+      report(Error(Errc::unavailable, "etcd at " + endpoint.address + ": watch cancelled: " + response.cancel_reason()));
+      return true;
     }
-    if (response.events_size() == 0) {
+    if (response.events_size() == 0 && events.empty()) {
       // A progress notification for this watch means every change up to the header's
       // revision has been delivered. (etcd 3.4 answers a progress *request* with watch id
       // -1 and the store's revision even when this watch is behind: that one only proves
@@ -145,35 +193,36 @@ bool Watcher::serve(Stream& stream) {
       }
       continue;
     }
-    events.clear();
-    std::int64_t last = 0;
     for (const auto& e : response.events()) {
       if (e.kv().mod_revision() < next_revision_.load()) continue;  // already delivered
       WatchEvent event;
       event.type = e.type() == etcdserverpb::Event::DELETE ? WatchEvent::Type::remove : WatchEvent::Type::put;
       event.kv = from_proto(e.kv());
-      last = std::max(last, event.kv.mod_revision);
       events.push_back(std::move(event));
     }
+    if (response.fragment()) continue;  // more of the same revision follows
     if (events.empty()) continue;
+    std::int64_t last = 0;
+    for (const WatchEvent& event : events) last = std::max(last, event.kv.mod_revision);
+    std::vector<WatchEvent> delivered = std::move(events);
+    events.clear();
+    callbacks_.on_events(delivered, last);  // may throw: then nothing below runs
     next_revision_.store(last + 1);
-    callbacks_.on_events(events, last);
   }
-
-  {
-    std::lock_guard lock(mutex_);
-    stream_ = nullptr;
-    if (closing_) keep_going = false;
-  }
-  stream.context.TryCancel();
-  grpc::Status status = stream.rw->Finish();
-  if (keep_going && !status.ok() && status.error_code() != grpc::StatusCode::CANCELLED && callbacks_.on_error) {
-    callbacks_.on_error(to_error(status, endpoint.address, "watch " + prefix_));
-  }
-  return keep_going;
+  return true;
 }
 
 void Watcher::watchdog() {
+  try {
+    watch_streams();
+  } catch (const std::exception& e) {
+    report(Error(Errc::internal, std::string("watch ") + prefix_ + ": the watchdog stopped: " + e.what()));
+  } catch (...) {
+    report(Error(Errc::internal, "watch " + prefix_ + ": the watchdog stopped"));
+  }
+}
+
+void Watcher::watch_streams() {
   std::unique_lock lock(mutex_);
   while (!closing_) {
     wake_.wait_for(lock, std::max(options_.idle_probe / 4, std::chrono::milliseconds(10)));

@@ -13,8 +13,15 @@
 //   answer within the call timeout is abandoned for the next endpoint.
 // - Progress notifications from etcd (nothing changed up to revision R) advance the known
 //   revision and are passed to on_progress.
-// - Callbacks run on the watcher's thread, one at a time, never under its lock. close() (and
-//   the destructor) stops the watcher; it must not be called from a callback.
+// - Responses larger than a gRPC message are asked of etcd in fragments and put back
+//   together, so no revision is too large to deliver.
+// - With WatcherOptions::cluster_id set, a response from another etcd cluster (etcd restored
+//   or re-created under the same endpoints: revisions started over) stops the watcher with
+//   on_resync(0): the caller re-lists.
+// - Callbacks run on the watcher's thread, one at a time, never under its lock. An on_events
+//   that throws is reported through on_error and its events are delivered again (the stream
+//   is reopened from the first undelivered revision); nothing escapes the watcher's threads.
+//   close() (and the destructor) stops the watcher; it must not be called from a callback.
 #pragma once
 
 #include <atomic>
@@ -44,12 +51,15 @@ struct WatcherCallbacks {
   std::function<void(std::int64_t revision)> on_progress;        // optional
   std::function<void(std::int64_t compact_revision)> on_resync;  // the watcher has stopped
   std::function<void(const Error& error)> on_error;             // optional: a stream failed; retrying
+  // on_resync(0) means: the answers come from another etcd cluster than cluster_id.
 };
 
 struct WatcherOptions {
   // A stream silent this long gets a progress request; silent for this plus the call
   // timeout, it is abandoned for the next endpoint.
   std::chrono::milliseconds idle_probe{1000};
+  // The etcd cluster the watch belongs to (a listing's cluster id); 0: not checked.
+  std::uint64_t cluster_id = 0;
 };
 
 class Watcher {
@@ -71,8 +81,12 @@ class Watcher {
  private:
   struct Stream;
   void run();
+  void run_streams();
   void watchdog();
+  void watch_streams();
   bool serve(Stream& stream);  // false when the watcher must stop (closing or resync)
+  bool read_stream(Stream& stream, Endpoint& endpoint);  // the same, for one stream's responses
+  void report(const Error& error) noexcept;
 
   std::shared_ptr<Connection> connection_;
   std::string prefix_;

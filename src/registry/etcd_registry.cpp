@@ -1,10 +1,12 @@
 #include "etcd_registry.hpp"
 
+#include <atomic>
 #include <condition_variable>
 #include <map>
 #include <mutex>
 #include <thread>
 
+#include "core/text.hpp"
 #include "etcd/kv.hpp"
 #include "etcd/lease_keeper.hpp"
 #include "etcd/watcher.hpp"
@@ -12,6 +14,8 @@
 
 namespace frodo::detail {
 namespace {
+
+using Record = ServerList::Record;
 
 LeaseLossReason reason_of(etcd::LeaseLoss loss) {
   switch (loss) {
@@ -22,25 +26,32 @@ LeaseLossReason reason_of(etcd::LeaseLoss loss) {
   return LeaseLossReason::expired;
 }
 
+// How long a failing re-list waits before it tries again: doubling from half a second to
+// half a minute, so a context that cannot be listed costs etcd little.
+constexpr auto first_relist_backoff = std::chrono::milliseconds(500);
+constexpr auto max_relist_backoff = std::chrono::milliseconds(30000);
+
 class EtcdSession : public RegistrySession {
  public:
   EtcdSession(std::shared_ptr<etcd::Connection> connection, std::string prefix, std::chrono::seconds ttl,
-              RegistryEvents events)
-      : connection_(std::move(connection)), kv_(connection_), prefix_(std::move(prefix)), events_(std::move(events)) {
-    keeper_ = std::make_unique<etcd::LeaseKeeper>(
-        connection_, etcd::LeaseKeeperOptions{.ttl = ttl, .regrant = true},
-        [this](std::int64_t, etcd::LeaseLoss loss) {
-          if (events_.on_lease_lost) events_.on_lease_lost(reason_of(loss));
-        },
-        [this](std::int64_t lease) { reregister(lease); });
+              std::size_t max_value_bytes, RegistryEvents events)
+      : connection_(std::move(connection)),
+        kv_(connection_),
+        prefix_(std::move(prefix)),
+        ttl_(ttl),
+        max_value_bytes_(max_value_bytes),
+        events_(std::move(events)) {
+    // No lease yet (the first put that needs one grants it), so a failing listing leaves
+    // no thread behind: the watcher is created last, by list_and_watch, and the supervisor
+    // after it; members are declared so that every thread is stopped before what it uses.
     list_and_watch();  // the first view, before the constructor returns
     thread_ = std::thread([this] { supervise(); });
   }
 
   ~EtcdSession() override { close(); }
 
-  void put(const ServerInfo& server, bool persistent) override {
-    validate_server(server);
+  std::int64_t put(const ServerInfo& server, bool persistent) override {
+    validate_server(server, max_value_bytes_);
     {
       // Recorded first: if the lease is being re-granted right now, the re-grant puts it back.
       std::lock_guard lock(mutex_);
@@ -52,11 +63,14 @@ class EtcdSession : public RegistrySession {
     }
     std::int64_t lease = 0;
     if (!persistent) {
+      etcd::LeaseKeeper& keeper = lease_keeper();
       // Between a loss and the re-grant there is no lease to attach to: wait for it, within
       // the call timeout.
       auto deadline = etcd::Clock::now() + connection_->options().call_timeout;
-      while ((lease = keeper_->id()) == 0 && etcd::Clock::now() < deadline) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      while ((lease = keeper.id()) == 0 && etcd::Clock::now() < deadline) {
+        std::unique_lock lock(mutex_);
+        if (closing_) break;
+        wake_.wait_for(lock, std::chrono::milliseconds(20));
       }
       if (lease == 0) {
         throw Error(Errc::lease_lost, "cannot register " + server.address +
@@ -64,18 +78,22 @@ class EtcdSession : public RegistrySession {
                                           "registered when it is)");
       }
     }
-    kv_.put(prefix_ + server.address, encode_server(server), lease);
+    return kv_.put(prefix_ + server.address, encode_server(server), lease);
   }
 
-  bool remove(const std::string& address) override {
+  std::int64_t remove(const std::string& address) override {
     {
       std::lock_guard lock(mutex_);
       mine_.erase(address);
     }
-    return kv_.remove(prefix_ + address) > 0;
+    std::int64_t revision = 0;
+    return kv_.remove(prefix_ + address, &revision) > 0 ? revision : 0;
   }
 
-  bool lease_alive() const override { return keeper_->alive(); }
+  bool lease_alive() const override {
+    const etcd::LeaseKeeper* keeper = keeper_ptr_.load(std::memory_order_acquire);
+    return keeper == nullptr || keeper->alive();
+  }
 
   void close() override {
     std::call_once(closed_, [this] {
@@ -91,37 +109,106 @@ class EtcdSession : public RegistrySession {
         watcher = std::move(watcher_);
       }
       watcher.reset();
-      keeper_->close();  // revokes: this session's servers leave at once
+      std::lock_guard lock(keeper_mutex_);
+      // Closed, not destroyed: lease_alive() may still read it from a lookup thread.
+      if (keeper_) keeper_->close();  // revokes: this session's servers leave at once
     });
   }
 
  private:
+  // The session's lease keeper, granting the lease on first use (throws the etcd error if
+  // it cannot). Read-only sessions never get here, so they never write to etcd.
+  etcd::LeaseKeeper& lease_keeper() {
+    std::lock_guard keeper_lock(keeper_mutex_);
+    {
+      std::lock_guard lock(mutex_);
+      if (closing_) throw Error(Errc::invalid_argument, "the registry session is closed");
+    }
+    if (!keeper_) {
+      keeper_ = std::make_unique<etcd::LeaseKeeper>(
+          connection_, etcd::LeaseKeeperOptions{.ttl = ttl_, .regrant = true},
+          [this](std::int64_t, etcd::LeaseLoss loss) {
+            if (events_.on_lease_lost) events_.on_lease_lost(reason_of(loss));
+          },
+          [this](std::int64_t lease) { reregister(lease); }, [this](const std::string& message) { warn(message); });
+      keeper_ptr_.store(keeper_.get(), std::memory_order_release);
+    }
+    return *keeper_;
+  }
+
+  // Decodes one stored value into `servers`, reusing the current record when it did not
+  // change (views share unchanged records). Lock held; a skipped value adds a warning, once
+  // per stored value.
+  void apply_put(std::map<std::string, Record>& servers, const etcd::KeyValue& kv, std::vector<std::string>& warnings,
+                 std::map<std::string, std::int64_t>& skipped) {
+    std::string address = kv.key.substr(prefix_.size());
+    std::string problem;
+    std::optional<ServerInfo> server = decode_server(address, kv.value, &problem, max_value_bytes_);
+    if (!server) {
+      servers.erase(address);
+      auto [it, inserted] = skipped.try_emplace(kv.key, kv.mod_revision);
+      if (inserted || it->second != kv.mod_revision) {
+        it->second = kv.mod_revision;
+        warnings.push_back("skipping " + printable(kv.key) + ": " + problem);
+      }
+      return;
+    }
+    skipped.erase(kv.key);
+    auto current = servers_.find(address);
+    if (current != servers_.end() && *current->second == *server) {
+      servers[address] = current->second;
+    } else {
+      servers[address] = std::make_shared<const ServerInfo>(std::move(*server));
+    }
+  }
+
   // Lists the context (a consistent snapshot at one revision), publishes it, and watches
   // from the next revision.
   void list_and_watch() {
     etcd::RangeResult list = kv_.get_prefix(prefix_);
-    std::map<std::string, ServerInfo> servers;
-    for (const etcd::KeyValue& kv : list.kvs) apply_put(servers, kv);
-    std::vector<ServerInfo> view;
+    std::map<std::string, Record> servers;
+    std::vector<std::string> warnings;
+    RegistryView view;
     {
       std::lock_guard lock(mutex_);
+      std::map<std::string, std::int64_t> skipped;
+      for (const etcd::KeyValue& kv : list.kvs) {
+        // Known bad values are not warned about again on a re-list.
+        if (auto it = skipped_.find(kv.key); it != skipped_.end()) skipped.insert(*it);
+        apply_put(servers, kv, warnings, skipped);
+      }
+      for (const std::string& key : list.unreadable) {
+        if (!skipped_.contains(key)) {
+          warnings.push_back("skipping " + printable(key) + ": its value is larger than a gRPC message may be");
+        }
+        skipped[key] = 0;
+      }
+      view.restarted = cluster_id_ != 0 && list.cluster_id != 0 && list.cluster_id != cluster_id_;
+      skipped_ = std::move(skipped);
       servers_ = std::move(servers);
       revision_ = list.revision;
-      view = current_view();
+      if (list.cluster_id != 0) cluster_id_ = list.cluster_id;
+      view.servers = current_view();
+      view.revision = list.revision;
     }
-    if (events_.on_view) events_.on_view(std::move(view), list.revision);
+    for (const std::string& warning : warnings) warn(warning);
+    if (events_.on_view) events_.on_view(std::move(view));
     auto watcher = std::make_unique<etcd::Watcher>(
         connection_, prefix_, list.revision + 1,
         etcd::WatcherCallbacks{[this](const std::vector<etcd::WatchEvent>& events, std::int64_t revision) {
                                  on_events(events, revision);
                                },
                                [this](std::int64_t revision) { on_progress(revision); },
-                               [this](std::int64_t) {
+                               [this](std::int64_t compact_revision) {
                                  std::lock_guard lock(mutex_);
                                  resync_ = true;
+                                 resync_reason_ = compact_revision == 0
+                                                      ? "another etcd cluster answers at the endpoints"
+                                                      : "revision " + std::to_string(compact_revision) + " was compacted";
                                  wake_.notify_all();
                                },
-                               [this](const Error& e) { warn(std::string("etcd watch: ") + e.what()); }});
+                               [this](const Error& e) { warn(std::string("etcd watch: ") + e.what()); }},
+        etcd::WatcherOptions{.cluster_id = list.cluster_id});
     std::unique_ptr<etcd::Watcher> old;
     {
       std::lock_guard lock(mutex_);
@@ -130,49 +217,48 @@ class EtcdSession : public RegistrySession {
     }
   }
 
-  void apply_put(std::map<std::string, ServerInfo>& servers, const etcd::KeyValue& kv) {
-    std::string address = kv.key.substr(prefix_.size());
-    std::string problem;
-    if (auto server = decode_server(address, kv.value, &problem)) {
-      servers[address] = *server;
-    } else {
-      servers.erase(address);
-      warn("skipping " + kv.key + ": " + problem);
-    }
-  }
-
   void on_events(const std::vector<etcd::WatchEvent>& events, std::int64_t revision) {
-    std::vector<ServerInfo> view;
+    std::vector<std::string> warnings;
+    RegistryView view;
     {
       std::lock_guard lock(mutex_);
+      std::map<std::string, Record> servers = servers_;  // pointers only
       for (const etcd::WatchEvent& e : events) {
         if (e.type == etcd::WatchEvent::Type::remove) {
-          servers_.erase(e.kv.key.substr(prefix_.size()));
+          servers.erase(e.kv.key.substr(prefix_.size()));
+          skipped_.erase(e.kv.key);
         } else {
-          apply_put(servers_, e.kv);
+          apply_put(servers, e.kv, warnings, skipped_);
         }
       }
+      servers_ = std::move(servers);
       revision_ = revision;
-      view = current_view();
+      view.servers = current_view();
+      view.revision = revision;
     }
-    if (events_.on_view) events_.on_view(std::move(view), revision);
+    for (const std::string& warning : warnings) warn(warning);
+    // May throw: the watcher then delivers these events again (applying them twice is
+    // harmless: puts replace, deletes erase).
+    if (events_.on_view) events_.on_view(std::move(view));
   }
 
   void on_progress(std::int64_t revision) {
-    std::vector<ServerInfo> view;
+    RegistryView view;
     {
       std::lock_guard lock(mutex_);
       if (revision <= revision_) return;
       revision_ = revision;
-      view = current_view();
+      view.servers = current_view();
+      view.revision = revision;
     }
-    if (events_.on_view) events_.on_view(std::move(view), revision);
+    if (events_.on_view) events_.on_view(std::move(view));
   }
 
-  std::vector<ServerInfo> current_view() const {
-    std::vector<ServerInfo> view;
+  ServerList current_view() const {
+    std::vector<Record> view;
+    view.reserve(servers_.size());
     for (const auto& [address, server] : servers_) view.push_back(server);
-    return view;
+    return ServerList(std::move(view));
   }
 
   // After a re-grant: put this session's servers back on the new lease.
@@ -185,50 +271,85 @@ class EtcdSession : public RegistrySession {
     for (const auto& [address, server] : mine) {
       try {
         kv_.put(prefix_ + address, encode_server(server), lease);
-      } catch (const Error& e) {
+      } catch (const std::exception& e) {
         warn("re-registering " + address + " failed: " + e.what());
       }
     }
   }
 
   // Re-lists when the watcher asks for a resync (it cannot be replaced from its own thread).
+  // A failing re-list keeps the last view, says so, and backs off.
   void supervise() {
-    std::unique_lock lock(mutex_);
-    while (!closing_) {
-      wake_.wait(lock, [this] { return closing_ || resync_; });
-      if (closing_) break;
-      resync_ = false;
-      lock.unlock();
-      try {
-        list_and_watch();
-      } catch (const Error& e) {
-        warn(std::string("re-listing after a compaction failed, retrying: ") + e.what());
+    try {
+      auto backoff = first_relist_backoff;
+      std::unique_lock lock(mutex_);
+      while (!closing_) {
+        wake_.wait(lock, [this] { return closing_ || resync_; });
+        if (closing_) break;
+        resync_ = false;
+        std::string reason = resync_reason_;
+        std::int64_t kept = revision_;
+        lock.unlock();
+        std::string failure;
+        try {
+          list_and_watch();
+          backoff = first_relist_backoff;
+        } catch (const std::exception& e) {
+          failure = e.what();
+        }
         lock.lock();
+        if (failure.empty()) continue;
+        warn_unlocked(lock, "re-listing " + prefix_ + " (" + reason + ") failed, keeping the view of revision " +
+                                std::to_string(kept) + ", retrying in " + std::to_string(backoff.count()) +
+                                " ms: " + failure);
         resync_ = true;
-        wake_.wait_for(lock, std::chrono::milliseconds(500), [this] { return closing_; });
-        continue;
+        wake_.wait_for(lock, backoff, [this] { return closing_; });
+        backoff = std::min(backoff * 2, max_relist_backoff);
       }
-      lock.lock();
+    } catch (const std::exception& e) {
+      warn(std::string("the registry's supervisor stopped: ") + e.what());
+    } catch (...) {
+      warn("the registry's supervisor stopped");
     }
   }
 
-  void warn(const std::string& message) {
-    if (events_.on_warning) events_.on_warning(message);
+  void warn_unlocked(std::unique_lock<std::mutex>& lock, const std::string& message) {
+    lock.unlock();
+    warn(message);
+    lock.lock();
   }
 
+  void warn(const std::string& message) noexcept {
+    if (!events_.on_warning) return;
+    try {
+      events_.on_warning(message);
+    } catch (...) {
+      // A reporter that fails cannot be told about it.
+    }
+  }
+
+  // What the threads below use is declared first, so it is destroyed after them.
   std::shared_ptr<etcd::Connection> connection_;
   etcd::Kv kv_;
   std::string prefix_;
+  std::chrono::seconds ttl_;
+  std::size_t max_value_bytes_;
   RegistryEvents events_;
-  std::unique_ptr<etcd::LeaseKeeper> keeper_;
 
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   bool closing_ = false;
   bool resync_ = false;
-  std::map<std::string, ServerInfo> servers_;
-  std::map<std::string, ServerInfo> mine_;  // registered with a lease by this session
+  std::string resync_reason_;
+  std::map<std::string, Record> servers_;            // by address
+  std::map<std::string, std::int64_t> skipped_;      // key -> mod revision of the bad value warned about
+  std::map<std::string, ServerInfo> mine_;           // registered with a lease by this session
   std::int64_t revision_ = 0;
+  std::uint64_t cluster_id_ = 0;
+
+  std::mutex keeper_mutex_;  // creating and closing the keeper; taken before mutex_
+  std::unique_ptr<etcd::LeaseKeeper> keeper_;
+  std::atomic<const etcd::LeaseKeeper*> keeper_ptr_{nullptr};
   std::unique_ptr<etcd::Watcher> watcher_;
   std::thread thread_;
   std::once_flag closed_;
@@ -238,8 +359,9 @@ class EtcdSession : public RegistrySession {
 
 std::unique_ptr<RegistrySession> open_etcd_session(std::shared_ptr<etcd::Connection> connection,
                                                    const std::string& servers_prefix, std::chrono::seconds ttl,
-                                                   RegistryEvents events) {
-  return std::make_unique<EtcdSession>(std::move(connection), servers_prefix, ttl, std::move(events));
+                                                   std::size_t max_value_bytes, RegistryEvents events) {
+  return std::make_unique<EtcdSession>(std::move(connection), servers_prefix, ttl, max_value_bytes,
+                                       std::move(events));
 }
 
 }  // namespace frodo::detail

@@ -2,6 +2,7 @@
 // use. Every change bumps one revision counter, like etcd's; views are delivered
 // synchronously on the thread that made the change, outside the registry's lock.
 #include <algorithm>
+#include <iostream>
 
 #include "frodo/error.hpp"
 #include "frodo/registry.hpp"
@@ -21,7 +22,7 @@ const char* to_string(LeaseLossReason reason) noexcept {
 
 struct MemoryRegistry::Impl {
   struct Entry {
-    ServerInfo server;
+    ServerList::Record server;
     std::size_t session = 0;  // 0: persistent
   };
   struct Session {
@@ -42,54 +43,76 @@ struct MemoryRegistry::Impl {
   std::map<std::string, std::map<std::string, Entry>> contexts;
   std::vector<std::shared_ptr<Session>> sessions;  // index + 1 = session number
 
-  std::vector<ServerInfo> view(const std::string& context) {
-    std::vector<ServerInfo> servers;
+  RegistryView view(const std::string& context) {
+    std::vector<ServerList::Record> servers;
     for (const auto& [address, entry] : contexts[context]) servers.push_back(entry.server);
-    return servers;
+    return {ServerList(std::move(servers)), revision};
   }
   // Called with the lock held; returns the deliveries to make after unlocking.
   std::vector<std::function<void()>> notify(const std::string& context) {
     std::vector<std::function<void()>> calls;
-    std::vector<ServerInfo> servers = view(context);
+    RegistryView current = view(context);
     for (const auto& s : sessions) {
       if (s->open && s->context == context && s->events.on_view) {
-        calls.push_back([f = s->events.on_view, servers, r = revision] { f(servers, r); });
+        calls.push_back([f = s->events.on_view, current] { f(current); });
       }
     }
     return calls;
   }
 };
 
+namespace {
+
+// Runs deliveries in order; one that throws does not stop the others (the registry
+// contract: a callback's failure is reported, not fatal).
+void deliver(const std::vector<std::function<void()>>& calls) {
+  for (const auto& call : calls) {
+    try {
+      call();
+    } catch (const std::exception& e) {
+      std::cerr << "frodo: memory registry: a session callback threw: " << e.what() << '\n';
+    } catch (...) {
+      std::cerr << "frodo: memory registry: a session callback threw\n";
+    }
+  }
+}
+
+}  // namespace
+
 class MemorySession : public RegistrySession {
  public:
   MemorySession(std::shared_ptr<MemoryRegistry::Impl> impl, std::size_t number) : impl_(std::move(impl)), number_(number) {}
   ~MemorySession() override { close(); }
 
-  void put(const ServerInfo& server, bool persistent) override {
+  std::int64_t put(const ServerInfo& server, bool persistent) override {
     detail::validate_server(server);
+    auto record = std::make_shared<const ServerInfo>(server);
     std::vector<std::function<void()>> calls;
+    std::int64_t revision;
     {
       std::lock_guard lock(impl_->mutex);
       auto& session = *impl_->sessions[number_ - 1];
       if (!persistent && !session.lease_alive) throw Error(Errc::lease_lost, "the session's lease is gone");
-      impl_->contexts[session.context][server.address] = {server, persistent ? 0 : number_};
-      ++impl_->revision;
+      impl_->contexts[session.context][server.address] = {std::move(record), persistent ? 0 : number_};
+      revision = ++impl_->revision;
       calls = impl_->notify(session.context);
     }
-    for (auto& call : calls) call();
+    deliver(calls);
+    return revision;
   }
 
-  bool remove(const std::string& address) override {
+  std::int64_t remove(const std::string& address) override {
     std::vector<std::function<void()>> calls;
+    std::int64_t revision;
     {
       std::lock_guard lock(impl_->mutex);
       auto& servers = impl_->contexts[impl_->sessions[number_ - 1]->context];
-      if (servers.erase(address) == 0) return false;
-      ++impl_->revision;
+      if (servers.erase(address) == 0) return 0;
+      revision = ++impl_->revision;
       calls = impl_->notify(impl_->sessions[number_ - 1]->context);
     }
-    for (auto& call : calls) call();
-    return true;
+    deliver(calls);
+    return revision;
   }
 
   bool lease_alive() const override {
@@ -113,7 +136,7 @@ class MemorySession : public RegistrySession {
         calls = impl_->notify(session.context);
       }
     }
-    for (auto& call : calls) call();
+    deliver(calls);
   }
 
  private:
@@ -127,17 +150,15 @@ std::shared_ptr<MemoryRegistry> MemoryRegistry::create() { return std::shared_pt
 
 std::unique_ptr<RegistrySession> MemoryRegistry::open(const std::string& context, RegistryEvents events) {
   std::size_t number;
-  std::vector<ServerInfo> servers;
-  std::int64_t revision;
+  RegistryView current;
   {
     std::lock_guard lock(impl_->mutex);
     impl_->sessions.push_back(std::make_shared<Impl::Session>(Impl::Session{context, events}));
     if (impl_->clock) impl_->sessions.back()->renewed = impl_->clock();
     number = impl_->sessions.size();
-    servers = impl_->view(context);
-    revision = impl_->revision;
+    current = impl_->view(context);
   }
-  if (events.on_view) events.on_view(servers, revision);
+  if (events.on_view) events.on_view(std::move(current));
   return std::make_unique<MemorySession>(impl_, number);
 }
 
@@ -160,7 +181,7 @@ void MemoryRegistry::end_lease(std::size_t session_number, LeaseLossReason reaso
     auto views = impl_->notify(session.context);
     calls.insert(calls.end(), views.begin(), views.end());
   }
-  for (auto& call : calls) call();
+  deliver(calls);
 }
 
 void MemoryRegistry::simulate_lease_clock(std::function<std::chrono::steady_clock::time_point()> now,
