@@ -2,6 +2,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <vector>
@@ -22,6 +23,10 @@ struct EtcdOptions {
   // or Errc::unavailable naming the endpoints tried.
   std::chrono::milliseconds call_timeout{5000};
   std::optional<EtcdTls> tls;
+  // The largest message this client accepts from etcd (at least 1 MiB). Listings page below
+  // it; a single value larger than it is skipped with a warning (etcd's own default limit on
+  // a request is 1.5 MiB, so only an etcd configured otherwise can hold one).
+  std::size_t max_receive_bytes = 64 << 20;
   std::string user;  // empty: no authentication
   std::string password;
 };

@@ -111,7 +111,11 @@ Connection::Connection(EtcdOptions options) : options_(std::move(options)) {
   // Pings find a dead peer under an open stream; etcd refuses pings more often than 5 s.
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 10000);
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 3000);
-  args.SetInt(GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, 64 << 20);
+  if (options_.max_receive_bytes < (1u << 20) || options_.max_receive_bytes > (1u << 30)) {
+    throw Error(Errc::invalid_argument, "max_receive_bytes must be between 1 MiB and 1 GiB, got " +
+                                            std::to_string(options_.max_receive_bytes));
+  }
+  args.SetInt(GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, static_cast<int>(options_.max_receive_bytes));
   // This connection's own subchannels: failing over must not be undone by a connection
   // shared with another client in the same process.
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);

@@ -147,6 +147,12 @@ bool Watcher::serve(Stream& stream) {
   grpc::Status status = stream.rw->Finish();
   if (keep_going && !status.ok() && status.error_code() != grpc::StatusCode::CANCELLED) {
     report(to_error(status, endpoint.address, "watch " + prefix_));
+    if (status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+      // One event larger than a message may be: no stream can get past it. A listing
+      // can (it skips the value), so hand over to the caller.
+      callbacks_.on_resync(0);
+      return false;
+    }
   }
   return keep_going;
 }
@@ -163,6 +169,9 @@ bool Watcher::read_stream(Stream& stream, Endpoint& endpoint) {
     if (options_.cluster_id != 0 && response.header().cluster_id() != 0 &&
         response.header().cluster_id() != options_.cluster_id) {
       // Another etcd answers at these endpoints: its revisions mean nothing to this watch.
+      report(Error(Errc::unavailable, "etcd at " + endpoint.address + " belongs to another cluster (id " +
+                                          std::to_string(response.header().cluster_id()) + ", expected " +
+                                          std::to_string(options_.cluster_id) + "): re-listing"));
       callbacks_.on_resync(0);
       return false;
     }

@@ -51,7 +51,9 @@ struct WatcherCallbacks {
   std::function<void(std::int64_t revision)> on_progress;        // optional
   std::function<void(std::int64_t compact_revision)> on_resync;  // the watcher has stopped
   std::function<void(const Error& error)> on_error;             // optional: a stream failed; retrying
-  // on_resync(0) means: the answers come from another etcd cluster than cluster_id.
+  // on_resync(0) means: re-list for another reason than a compaction (the answers come from
+  // another etcd cluster than cluster_id, or one event is larger than a message may be); the
+  // reason went to on_error first.
 };
 
 struct WatcherOptions {

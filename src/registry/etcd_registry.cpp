@@ -203,7 +203,7 @@ class EtcdSession : public RegistrySession {
                                  std::lock_guard lock(mutex_);
                                  resync_ = true;
                                  resync_reason_ = compact_revision == 0
-                                                      ? "another etcd cluster answers at the endpoints"
+                                                      ? "the watch cannot go on, see the warning before"
                                                       : "revision " + std::to_string(compact_revision) + " was compacted";
                                  wake_.notify_all();
                                },
