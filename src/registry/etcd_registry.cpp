@@ -6,16 +6,14 @@
 #include <mutex>
 #include <thread>
 
-#include "core/text.hpp"
 #include "etcd/kv.hpp"
 #include "etcd/lease_keeper.hpp"
 #include "etcd/watcher.hpp"
 #include "server_record.hpp"
+#include "view_builder.hpp"
 
 namespace frodo::detail {
 namespace {
-
-using Record = ServerList::Record;
 
 LeaseLossReason reason_of(etcd::LeaseLoss loss) {
   switch (loss) {
@@ -40,7 +38,8 @@ class EtcdSession : public RegistrySession {
         prefix_(std::move(prefix)),
         ttl_(ttl),
         max_value_bytes_(max_value_bytes),
-        events_(std::move(events)) {
+        events_(std::move(events)),
+        builder_(prefix_, max_value_bytes) {
     // No lease yet (the first put that needs one grants it), so a failing listing leaves
     // no thread behind: the watcher is created last, by list_and_watch, and the supervisor
     // after it; members are declared so that every thread is stopped before what it uses.
@@ -136,61 +135,17 @@ class EtcdSession : public RegistrySession {
     return *keeper_;
   }
 
-  // Decodes one stored value into `servers`, reusing the current record when it did not
-  // change (views share unchanged records). Lock held; a skipped value adds a warning, once
-  // per stored value.
-  void apply_put(std::map<std::string, Record>& servers, const etcd::KeyValue& kv, std::vector<std::string>& warnings,
-                 std::map<std::string, std::int64_t>& skipped) {
-    std::string address = kv.key.substr(prefix_.size());
-    std::string problem;
-    std::optional<ServerInfo> server = decode_server(address, kv.value, &problem, max_value_bytes_);
-    if (!server) {
-      servers.erase(address);
-      auto [it, inserted] = skipped.try_emplace(kv.key, kv.mod_revision);
-      if (inserted || it->second != kv.mod_revision) {
-        it->second = kv.mod_revision;
-        warnings.push_back("skipping " + printable(kv.key) + ": " + problem);
-      }
-      return;
-    }
-    skipped.erase(kv.key);
-    auto current = servers_.find(address);
-    if (current != servers_.end() && *current->second == *server) {
-      servers[address] = current->second;
-    } else {
-      servers[address] = std::make_shared<const ServerInfo>(std::move(*server));
-    }
-  }
-
   // Lists the context (a consistent snapshot at one revision), publishes it, and watches
   // from the next revision.
   void list_and_watch() {
     etcd::RangeResult list = kv_.get_prefix(prefix_);
-    std::map<std::string, Record> servers;
-    std::vector<std::string> warnings;
-    RegistryView view;
+    ViewBuilder::Step step;
     {
       std::lock_guard lock(mutex_);
-      std::map<std::string, std::int64_t> skipped;
-      for (const etcd::KeyValue& kv : list.kvs) {
-        // Known bad values are not warned about again on a re-list.
-        if (auto it = skipped_.find(kv.key); it != skipped_.end()) skipped.insert(*it);
-        apply_put(servers, kv, warnings, skipped);
-      }
-      for (const std::string& key : list.unreadable) {
-        if (!skipped_.contains(key)) {
-          warnings.push_back("skipping " + printable(key) + ": its value is larger than a gRPC message may be");
-        }
-        skipped[key] = 0;
-      }
-      view.restarted = cluster_id_ != 0 && list.cluster_id != 0 && list.cluster_id != cluster_id_;
-      skipped_ = std::move(skipped);
-      servers_ = std::move(servers);
-      revision_ = list.revision;
-      if (list.cluster_id != 0) cluster_id_ = list.cluster_id;
-      view.servers = current_view();
-      view.revision = list.revision;
+      step = builder_.relist(list);
     }
+    std::vector<std::string>& warnings = step.warnings;
+    RegistryView& view = step.view;
     for (const std::string& warning : warnings) warn(warning);
     if (events_.on_view) events_.on_view(std::move(view));
     auto watcher = std::make_unique<etcd::Watcher>(
@@ -218,47 +173,24 @@ class EtcdSession : public RegistrySession {
   }
 
   void on_events(const std::vector<etcd::WatchEvent>& events, std::int64_t revision) {
-    std::vector<std::string> warnings;
-    RegistryView view;
+    ViewBuilder::Step step;
     {
       std::lock_guard lock(mutex_);
-      std::map<std::string, Record> servers = servers_;  // pointers only
-      for (const etcd::WatchEvent& e : events) {
-        if (e.type == etcd::WatchEvent::Type::remove) {
-          servers.erase(e.kv.key.substr(prefix_.size()));
-          skipped_.erase(e.kv.key);
-        } else {
-          apply_put(servers, e.kv, warnings, skipped_);
-        }
-      }
-      servers_ = std::move(servers);
-      revision_ = revision;
-      view.servers = current_view();
-      view.revision = revision;
+      step = builder_.apply(events, revision);
     }
-    for (const std::string& warning : warnings) warn(warning);
+    for (const std::string& warning : step.warnings) warn(warning);
     // May throw: the watcher then delivers these events again (applying them twice is
     // harmless: puts replace, deletes erase).
-    if (events_.on_view) events_.on_view(std::move(view));
+    if (events_.on_view) events_.on_view(std::move(step.view));
   }
 
   void on_progress(std::int64_t revision) {
-    RegistryView view;
+    std::optional<RegistryView> view;
     {
       std::lock_guard lock(mutex_);
-      if (revision <= revision_) return;
-      revision_ = revision;
-      view.servers = current_view();
-      view.revision = revision;
+      view = builder_.progress(revision);
     }
-    if (events_.on_view) events_.on_view(std::move(view));
-  }
-
-  ServerList current_view() const {
-    std::vector<Record> view;
-    view.reserve(servers_.size());
-    for (const auto& [address, server] : servers_) view.push_back(server);
-    return ServerList(std::move(view));
+    if (view && events_.on_view) events_.on_view(std::move(*view));
   }
 
   // After a re-grant: put this session's servers back on the new lease.
@@ -288,7 +220,7 @@ class EtcdSession : public RegistrySession {
         if (closing_) break;
         resync_ = false;
         std::string reason = resync_reason_;
-        std::int64_t kept = revision_;
+        std::int64_t kept = builder_.revision();
         lock.unlock();
         std::string failure;
         try {
@@ -341,11 +273,8 @@ class EtcdSession : public RegistrySession {
   bool closing_ = false;
   bool resync_ = false;
   std::string resync_reason_;
-  std::map<std::string, Record> servers_;            // by address
-  std::map<std::string, std::int64_t> skipped_;      // key -> mod revision of the bad value warned about
-  std::map<std::string, ServerInfo> mine_;           // registered with a lease by this session
-  std::int64_t revision_ = 0;
-  std::uint64_t cluster_id_ = 0;
+  ViewBuilder builder_;                     // the context's membership
+  std::map<std::string, ServerInfo> mine_;  // registered with a lease by this session
 
   std::mutex keeper_mutex_;  // creating and closing the keeper; taken before mutex_
   std::unique_ptr<etcd::LeaseKeeper> keeper_;
