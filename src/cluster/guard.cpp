@@ -80,7 +80,12 @@ struct Guard::State {
 
   State(Cluster& c, std::string a, GuardOptions o) : cluster(c), address(std::move(a)), options(std::move(o)) {}
 
-  void log(const std::string& message) const { std::cerr << "frodo guard " << address << ": " << message << '\n'; }
+  void log(const std::string& message) const noexcept {
+    try {
+      std::cerr << "frodo guard " << address << ": " << message << '\n';
+    } catch (...) {
+    }
+  }
 
   // Takes in a snapshot (lock held); older or equal revisions add nothing.
   void observe(const Snapshot& s) {
@@ -131,8 +136,20 @@ struct Guard::State {
     return 0;
   }
 
+  // The worker thread's entry: nothing escapes it. If the worker cannot go on, no release is
+  // published any more, which only makes others wait (until our lease ends): safe, and said.
+  void run_worker() noexcept {
+    try {
+      publish_releases();
+    } catch (const std::exception& e) {
+      log(std::string("the release worker stopped: ") + e.what());
+    } catch (...) {
+      log("the release worker stopped");
+    }
+  }
+
   // The only writer of our record after registration, so a release never undoes "leaving".
-  void run_worker() {
+  void publish_releases() {
     std::unique_lock lock(mutex);
     while (!stopping) {
       std::int64_t due = release_due();
