@@ -149,8 +149,13 @@ void Connection::invalidate_token(const std::string& token) {
 
 std::string Connection::token(Clock::time_point deadline) {
   if (options_.user.empty()) return {};
-  std::lock_guard lock(token_mutex_);
-  if (!token_.empty()) return token_;
+  {
+    std::lock_guard lock(token_mutex_);
+    if (!token_.empty()) return token_;
+  }
+  // Authenticated outside the lock, within this caller's own deadline: a keepalive that must
+  // renew within TTL/3 never waits behind another thread's slower call. Threads that find
+  // no token at the same moment each authenticate; every token etcd gives is valid.
   std::string errors;
   grpc::Status last;
   std::size_t start = current_.load();
@@ -165,6 +170,7 @@ std::string Connection::token(Clock::time_point deadline) {
     last = endpoints_[i]->auth->Authenticate(&context, request, &response);
     if (last.ok()) {
       ++authentications_;
+      std::lock_guard lock(token_mutex_);
       token_ = response.token();
       return token_;
     }

@@ -203,7 +203,10 @@ bool Watcher::read_stream(Stream& stream, Endpoint& endpoint) {
       continue;
     }
     for (const auto& e : response.events()) {
-      if (e.kv().mod_revision() < next_revision_.load()) continue;  // already delivered
+      // Below next_revision_ means already delivered: either as an event, or covered by a
+      // progress notification of this watch, which etcd sends only once every event up to
+      // its revision has been sent on the stream. So this drops duplicates only.
+      if (e.kv().mod_revision() < next_revision_.load()) continue;
       WatchEvent event;
       event.type = e.type() == etcdserverpb::Event::DELETE ? WatchEvent::Type::remove : WatchEvent::Type::put;
       event.kv = from_proto(e.kv());

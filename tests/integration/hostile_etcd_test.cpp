@@ -207,6 +207,15 @@ TEST(HostileEtcd, ReadingGrantsNoLease) {
     std::string out = etcd.etcdctl({"lease", "list"});
     return out.find("found 0 leases") != std::string::npos;
   };
+  std::int64_t revision = etcd.revision();
+  for (std::vector<std::string> command : {std::vector<std::string>{"servers"}, {"lookup", "x"}, {"status"}}) {
+    std::vector<std::string> argv = {FRODO_BINARY, "--etcd", etcd.endpoint(0), "--context", context};
+    argv.insert(argv.end(), command.begin(), command.end());
+    test::ProcessResult r = test::run_process(argv, 60s);
+    EXPECT_EQ(r.exit_code, command[0] == "lookup" ? 1 : 0) << command[0] << ": " << r.err;  // no servers: lookup fails
+    EXPECT_TRUE(leases()) << command[0] << " granted a lease";
+  }
+  EXPECT_EQ(etcd.revision(), revision);
   {
     Cluster reader(options_for(etcd));
     (void)reader.server_by_id("x");
