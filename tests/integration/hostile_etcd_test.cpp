@@ -4,6 +4,7 @@
 // on loopback.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -367,6 +368,53 @@ TEST(HostileEtcd, FrodoProcessesSurviveTheBattery) {
   watched << watch_log.rdbuf();
   EXPECT_EQ(watched.str().find('\x1b'), std::string::npos);
   cleanup();
+}
+
+}  // namespace
+}  // namespace frodo
+
+namespace frodo {
+namespace {
+
+// The guarded demo (alert servers, an event client, churn) while the battery is written into
+// its context: every value is skipped, and the run still passes (0 violations, 0 lost).
+TEST(HostileEtcd, TheGuardedDemoPassesWhileTheBatteryIsWritten) {
+  test::EtcdCluster etcd;
+  test::TempDir dir("frodo-hostile-demo");
+  std::string log_path = (dir.path() / "demo.log").string();
+  pid_t demo = test::spawn_daemon({FRODO_BINARY, "demo", "--etcd", etcd.endpoint(0), "--duration", "12", "--hosts",
+                                   "200", "--workers", "16", "--json"},
+                                  log_path);
+  auto log = [&] {
+    std::ifstream in(log_path);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+  };
+  std::string demo_context;
+  bool started = wait_until(
+      [&] {
+        std::string text = log();
+        std::size_t at = text.find(", context ");
+        std::size_t end = text.find('\n', at);
+        if (at == std::string::npos || end == std::string::npos) return false;
+        demo_context = text.substr(at + 10, end - at - 10);
+        return true;
+      },
+      60s);
+  int status = -1;
+  if (started) {
+    etcd::Kv kv(std::make_shared<etcd::Connection>(EtcdOptions{.endpoints = etcd.endpoints()}));
+    for (const auto& [key, value] : hostile_values()) kv.put("/frodo/" + demo_context + "/servers/" + key, value);
+    wait_until([&] { return waitpid(demo, &status, WNOHANG) == demo; }, 150s);
+  }
+  if (status == -1) {
+    ::kill(demo, SIGKILL);
+    test::wait_for_exit(demo);
+  }
+  ASSERT_TRUE(started) << log();
+  ASSERT_TRUE(WIFEXITED(status)) << "the demo did not end by itself: " << log();
+  EXPECT_EQ(WEXITSTATUS(status), 0) << log();
 }
 
 }  // namespace
