@@ -93,8 +93,12 @@ struct Cluster::State {
     std::shared_ptr<const Snapshot> before = published ? published->snapshot : nullptr;
     if (before && next.revision <= before->revision && !next.restarted) return;  // views are complete
     if (next.restarted && before) {
+      std::int64_t seen = before->revision;
+      lock.unlock();  // the logger is the user's code: never under the lock
       warn("etcd was replaced (a new cluster id): its revisions started over at " + std::to_string(next.revision) +
-           " (this process had seen " + std::to_string(before->revision) + "); the view is taken from it afresh");
+           " (this process had seen " + std::to_string(seen) + "); the view is taken from it afresh");
+      lock.lock();
+      before = published ? published->snapshot : nullptr;
     }
     auto snapshot = std::make_shared<Snapshot>();
     bool same_members = before && before->servers == next.servers;

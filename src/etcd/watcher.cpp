@@ -51,13 +51,19 @@ void Watcher::report(const Error& error) noexcept {
 }
 
 void Watcher::run() {
-  try {
-    run_streams();
-  } catch (const std::exception& e) {
-    // Only a bug gets here (serve() catches what callbacks throw): stop, but say so.
-    report(Error(Errc::internal, std::string("watch ") + prefix_ + " stopped: " + e.what()));
-  } catch (...) {
-    report(Error(Errc::internal, "watch " + prefix_ + " stopped by a non-standard exception"));
+  while (true) {
+    try {
+      run_streams();  // returns when closing or when the caller must re-list
+      return;
+    } catch (const std::exception& e) {
+      // serve() catches what callbacks throw; this is the rest (no memory, a bug): say so,
+      // then go on from the first undelivered revision.
+      report(Error(Errc::internal, std::string("watch ") + prefix_ + " failed, restarting: " + e.what()));
+    } catch (...) {
+      report(Error(Errc::internal, "watch " + prefix_ + " failed, restarting"));
+    }
+    std::unique_lock lock(mutex_);
+    if (wake_.wait_for(lock, std::chrono::seconds(1), [this] { return closing_; })) return;
   }
 }
 
