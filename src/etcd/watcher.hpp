@@ -13,6 +13,11 @@
 //   answer within the call timeout is abandoned for the next endpoint.
 // - Progress notifications from etcd (nothing changed up to revision R) advance the known
 //   revision and are passed to on_progress.
+// - A watch etcd refuses (it answers the create request with "created" and "canceled" at
+//   once, "permission denied" when the stream's auth token has expired or was never good)
+//   is reported to on_error and retried; the first refusal also drops the connection's
+//   token, so the retry authenticates again (at most once per 10 s, as a user who really
+//   lacks the permission would otherwise cost etcd a password check per retry).
 // - Callbacks run on the watcher's thread, one at a time, never under its lock. close() (and
 //   the destructor) stops the watcher; it must not be called from a callback.
 #pragma once
@@ -24,6 +29,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -85,6 +91,7 @@ class Watcher {
   std::condition_variable wake_;
   bool closing_ = false;
   Stream* stream_ = nullptr;            // the open stream, for the watchdog and close()
+  std::optional<Clock::time_point> last_reauthentication_;  // run()'s: a refusal last dropped the token
   Clock::time_point last_heard_{};      // when the open stream last said anything
   bool probe_sent_ = false;
   std::thread thread_;
