@@ -39,6 +39,8 @@ std::optional<std::string> host_problem(std::string_view host) {
   if (host.front() == '[') {
     if (host.back() != ']' || host.size() < 3) return "an IPv6 host must be in brackets, as [::1]:3030";
     std::string inner(host.substr(1, host.size() - 2));
+    // inet_pton reads a C string: a NUL byte would hide whatever follows it.
+    if (inner.find('\0') != std::string::npos) return "IPv6 host contains a NUL byte";
     in6_addr v6;
     if (inet_pton(AF_INET6, inner.c_str(), &v6) != 1) return "'" + inner + "' is not an IPv6 address";
     return std::nullopt;

@@ -9,26 +9,9 @@
 #include <vector>
 
 #include "connection.hpp"
+#include "records.hpp"
 
 namespace frodo::etcd {
-
-struct KeyValue {
-  std::string key;
-  std::string value;
-  std::int64_t create_revision = 0;
-  std::int64_t mod_revision = 0;
-  std::int64_t version = 0;
-  std::int64_t lease = 0;
-};
-
-struct RangeResult {
-  std::vector<KeyValue> kvs;
-  std::int64_t revision = 0;     // the store revision the result reflects
-  std::uint64_t cluster_id = 0;  // the etcd cluster that answered
-  // Keys whose value alone is larger than a gRPC message this client accepts: listed, not
-  // read (get_prefix only).
-  std::vector<std::string> unreadable;
-};
 
 struct MemberStatus {
   std::uint64_t member_id = 0;

@@ -9,6 +9,8 @@ struct Watcher::Stream {
   grpc::ClientContext context;
   std::unique_ptr<grpc::ClientReaderWriter<etcdserverpb::WatchRequest, etcdserverpb::WatchResponse>> rw;
   std::int64_t watch_id = -1;
+  std::string token;     // the auth token the stream carries ("" without auth)
+  bool refused = false;  // etcd refused the watch or the token
 };
 
 Watcher::Watcher(std::shared_ptr<Connection> connection, std::string prefix, std::int64_t start_revision,
@@ -82,12 +84,19 @@ void Watcher::run_streams() {
     stream.context.set_wait_for_ready(true);
     bool keep_going = true;
     try {
-      connection_->authorize(stream.context, Clock::now() + connection_->options().call_timeout);
+      stream.token = connection_->authorize(stream.context, Clock::now() + connection_->options().call_timeout);
       keep_going = serve(stream);
     } catch (const Error& e) {
       report(e);
     }
     if (!keep_going) return;
+    if (stream.refused &&
+        (!last_reauthentication_ || Clock::now() - *last_reauthentication_ >= std::chrono::seconds(10))) {
+      // Most likely the token expired (etcd forgets simple tokens after --auth-token-ttl
+      // without use, and all of them when it restarts): the next stream gets a new one.
+      connection_->invalidate_token(stream.token);
+      last_reauthentication_ = Clock::now();
+    }
     std::unique_lock lock(mutex_);
     if (closing_) return;
     connection_->mark_failed(stream.endpoint);
@@ -151,6 +160,7 @@ bool Watcher::serve(Stream& stream) {
   }
   stream.context.TryCancel();
   grpc::Status status = stream.rw->Finish();
+  if (is_invalid_token(status)) stream.refused = true;
   if (keep_going && !status.ok() && status.error_code() != grpc::StatusCode::CANCELLED) {
     report(to_error(status, endpoint.address, "watch " + prefix_));
     if (status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
@@ -186,13 +196,15 @@ bool Watcher::read_stream(Stream& stream, Endpoint& endpoint) {
       callbacks_.on_resync(response.compact_revision());
       return false;
     }
+    if (response.canceled()) {
+      // Before `created`: etcd refuses a watch by answering the create request with both.
+      if (response.created() && stream.watch_id < 0) stream.refused = true;
+      report(Error(Errc::unavailable, "etcd at " + endpoint.address + ": watch cancelled: " + response.cancel_reason()));
+      return true;
+    }
     if (response.created()) {
       stream.watch_id = response.watch_id();
       continue;
-    }
-    if (response.canceled()) {
-      report(Error(Errc::unavailable, "etcd at " + endpoint.address + ": watch cancelled: " + response.cancel_reason()));
-      return true;
     }
     if (response.events_size() == 0 && events.empty()) {
       // A progress notification for this watch means every change up to the header's

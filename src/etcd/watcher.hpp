@@ -18,6 +18,11 @@
 // - With WatcherOptions::cluster_id set, a response from another etcd cluster (etcd restored
 //   or re-created under the same endpoints: revisions started over) stops the watcher with
 //   on_resync(0): the caller re-lists.
+// - A watch etcd refuses (it answers the create request with "created" and "canceled" at
+//   once, "permission denied" when the stream's auth token has expired or was never good)
+//   is reported to on_error and retried; the first refusal also drops the connection's
+//   token, so the retry authenticates again (at most once per 10 s, as a user who really
+//   lacks the permission would otherwise cost etcd a password check per retry).
 // - Callbacks run on the watcher's thread, one at a time, never under its lock. An on_events
 //   that throws is reported through on_error and its events are delivered again (the stream
 //   is reopened from the first undelivered revision); nothing escapes the watcher's threads.
@@ -31,6 +36,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -39,12 +45,6 @@
 #include "kv.hpp"
 
 namespace frodo::etcd {
-
-struct WatchEvent {
-  enum class Type { put, remove };
-  Type type = Type::put;
-  KeyValue kv;  // kv.mod_revision is the event's revision; for a remove only the key is set
-};
 
 struct WatcherCallbacks {
   std::function<void(const std::vector<WatchEvent>& events, std::int64_t revision)> on_events;
@@ -101,6 +101,7 @@ class Watcher {
   std::condition_variable wake_;
   bool closing_ = false;
   Stream* stream_ = nullptr;            // the open stream, for the watchdog and close()
+  std::optional<Clock::time_point> last_reauthentication_;  // run()'s: a refusal last dropped the token
   Clock::time_point last_heard_{};      // when the open stream last said anything
   bool probe_sent_ = false;
   std::thread thread_;

@@ -14,12 +14,12 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <map>
 #include <string>
 #include <vector>
 
-#include "etcd/kv.hpp"
-#include "etcd/watcher.hpp"
+#include "etcd/records.hpp"
 #include "frodo/registry.hpp"
 
 namespace frodo::detail {

@@ -1,6 +1,10 @@
 // TLS (with and without a client certificate) and user/password authentication.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <atomic>
+#include <mutex>
+
 #include "etcd/kv.hpp"
 #include "etcd/lease_keeper.hpp"
 #include "etcd/watcher.hpp"
@@ -113,6 +117,119 @@ TEST(EtcdAuth, AnInvalidatedTokenIsRenewedTransparently) {
   EXPECT_EQ(kv.get("/frodo/a").kvs.at(0).value, "1");
   LeaseKeeper keeper(connection, {.ttl = 2s}, {});
   EXPECT_TRUE(keeper.alive());
+}
+
+// Whether etcd still accepts `token`: one read with it, on the first member, as is.
+bool token_accepted(Connection& connection, const std::string& token) {
+  grpc::ClientContext context;
+  set_deadline(context, Clock::now() + 2000ms);
+  context.AddMetadata("token", token);
+  etcdserverpb::RangeRequest request;
+  request.set_key("/frodo/probe");
+  etcdserverpb::RangeResponse response;
+  grpc::Status status = connection.endpoint(0).kv->Range(&context, request, &response);
+  return !is_invalid_token(status);
+}
+
+TEST(EtcdAuth, StreamsKeepWorkingAfterTheTokenExpiresAndRenewItWhenTheyReconnect) {
+  // Simple tokens expire after --auth-token-ttl seconds without use; the watch and keepalive
+  // streams opened with one keep running, and must authenticate again when they reopen.
+  test::EtcdCluster etcd({.extra_flags = {"--auth-token-ttl=1"}});
+  etcd.enable_auth("rootpw");
+  etcd.add_user("app", "pw", "/frodo/");
+  EtcdOptions options{.endpoints = etcd.endpoints(), .call_timeout = 2000ms, .user = "app", .password = "pw"};
+  auto connection = std::make_shared<Connection>(options);
+  std::int64_t start = Kv(connection).put("/frodo/w/seed", "") + 1;
+  ASSERT_EQ(connection->authentications(), 1);
+
+  std::mutex mutex;
+  std::vector<std::string> keys;
+  std::vector<std::string> errors;
+  Watcher watcher(connection, "/frodo/w/", start,
+                  {[&](const std::vector<WatchEvent>& events, std::int64_t) {
+                     std::lock_guard lock(mutex);
+                     for (const auto& e : events) keys.push_back(e.kv.key);
+                   },
+                   {},
+                   [](std::int64_t) {},
+                   [&](const Error& e) {
+                     std::lock_guard lock(mutex);
+                     errors.push_back(e.what());
+                   }});
+  std::atomic<int> lost{0};
+  LeaseKeeper keeper(connection, {.ttl = 3s}, [&](std::int64_t, LeaseLoss) { ++lost; });
+  // Writes come from a connection of their own, so the watching one makes no unary call that
+  // would renew its token on the side.
+  Kv writer(std::make_shared<Connection>(options));
+  writer.put("/frodo/w/before", "1");
+  auto delivered = [&](const std::string& key) {
+    return test::wait_until(
+        [&] {
+          std::lock_guard lock(mutex);
+          return std::find(keys.begin(), keys.end(), key) != keys.end();
+        },
+        10s);
+  };
+  ASSERT_TRUE(delivered("/frodo/w/before"));
+
+  // Wait until etcd has dropped the connection's token. A probe that finds it valid renews
+  // it, so probes are spaced wider than the TTL plus etcd's 1 s expiry tick.
+  grpc::ClientContext unused;
+  std::string token = connection->authorize(unused, Clock::now() + 2000ms);
+  ASSERT_TRUE(test::wait_until([&] { return !token_accepted(*connection, token); }, 30s, 2500ms))
+      << "etcd kept the token alive: something used it";
+  Clock::time_point expired_at = Clock::now();
+
+  // Both streams carry on: a later write is delivered, and the lease outlives several TTLs.
+  writer.put("/frodo/w/after-expiry", "1");
+  EXPECT_TRUE(delivered("/frodo/w/after-expiry"));
+  EXPECT_TRUE(test::wait_until([&] { return keeper.deadline() > expired_at + 3 * 3s; }, 20s)) << "keepalives stopped";
+  EXPECT_TRUE(keeper.alive());
+  EXPECT_EQ(lost, 0);
+
+  // A restart breaks both streams; they reopen holding the dead token and must replace it.
+  std::int64_t streams = watcher.streams_opened();
+  etcd.kill(0);
+  etcd.restart(0);
+  ASSERT_TRUE(test::wait_until([&] { return watcher.streams_opened() > streams; }, 10s));
+  writer.put("/frodo/w/after-reconnect", "1");
+  EXPECT_TRUE(delivered("/frodo/w/after-reconnect")) << [&] {
+    std::lock_guard lock(mutex);
+    std::string all;
+    for (const auto& e : errors) all += e + "\n";
+    return "watch errors:\n" + all;
+  }();
+  // A keepalive sent after the reconnection was answered: the reopened stream works.
+  Clock::time_point reconnected = Clock::now();
+  EXPECT_TRUE(test::wait_until([&] { return keeper.deadline() > reconnected + 3s; }, 10s)) << "keepalives stopped";
+  EXPECT_TRUE(keeper.alive());
+  EXPECT_EQ(lost, 0);
+  EXPECT_GE(connection->authentications(), 2);
+}
+
+TEST(EtcdAuth, AWatchOutsideTheUsersPermissionsIsReportedNotSilentlyIdle) {
+  // etcd answers such a create request with "created" and "canceled" together.
+  test::EtcdCluster etcd;
+  etcd.enable_auth("rootpw");
+  etcd.add_user("app", "pw", "/frodo/");
+  auto connection = std::make_shared<Connection>(
+      EtcdOptions{.endpoints = etcd.endpoints(), .call_timeout = 2000ms, .user = "app", .password = "pw"});
+  std::int64_t start = Kv(connection).put("/frodo/a", "1") + 1;
+  std::mutex mutex;
+  std::vector<std::string> errors;
+  Watcher watcher(connection, "/elsewhere/", start,
+                  {[](const std::vector<WatchEvent>&, std::int64_t) {}, {}, [](std::int64_t) {},
+                   [&](const Error& e) {
+                     std::lock_guard lock(mutex);
+                     errors.push_back(e.what());
+                   }});
+  ASSERT_TRUE(test::wait_until([&] { std::lock_guard lock(mutex); return errors.size() >= 3; }, 10s));
+  {
+    std::lock_guard lock(mutex);
+    EXPECT_NE(errors[0].find("permission denied"), std::string::npos) << errors[0];
+  }
+  // The first refusal may have been a stale token: one new authentication, not one per retry.
+  EXPECT_EQ(connection->authentications(), 2);
 }
 
 }  // namespace

@@ -10,12 +10,14 @@
 
 namespace frodo::test {
 
-// Polls `condition` until it holds or `timeout` passes; returns whether it held.
-inline bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
+// Polls `condition` every `poll` until it holds or `timeout` passes; returns whether it held.
+// (A longer poll is for conditions that checking disturbs.)
+inline bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout,
+                       std::chrono::milliseconds poll = std::chrono::milliseconds(10)) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (!condition()) {
     if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    std::this_thread::sleep_for(poll);
   }
   return true;
 }

@@ -34,6 +34,18 @@ TEST(Address, RejectsMalformedWithAReason) {
   EXPECT_TRUE(address_problem(std::string("a\0b:80", 6)).has_value());
 }
 
+TEST(Address, RejectsANulByteInsideIpv6Brackets) {
+  // Found by tests/fuzz/fuzz_address: the bytes after the NUL were never looked at.
+  for (std::string text : {std::string("[::1\0]:80", 9), std::string("[2001:db8::1\0\0]:65535", 21),
+                           std::string("[::1\0junk]:80", 13)}) {
+    auto problem = address_problem(text);
+    ASSERT_TRUE(problem.has_value()) << text.size();
+    EXPECT_EQ(*problem, "IPv6 host contains a NUL byte");
+    EXPECT_THROW(parse_address(text), Error);
+  }
+  EXPECT_EQ(address_problem("[::1]:80"), std::nullopt);
+}
+
 TEST(Address, ParseSplitsHostAndPort) {
   Address a = parse_address("10.0.0.3:3030");
   EXPECT_EQ(a.host, "10.0.0.3");

@@ -3,8 +3,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "frodo/error.hpp"
@@ -164,18 +167,34 @@ TEST(Cluster, AnyBytesAreAnId) {
 TEST(Cluster, OwnersPreferDistinctZonesThenRingOrder) {
   auto registry = MemoryRegistry::create();
   Cluster c(options(), registry);
-  c.add_server("a1:1", {.zone = "a"});
-  c.add_server("a2:1", {.zone = "a"});
-  c.add_server("a3:1", {.zone = "a"});
-  c.add_server("b1:1", {.zone = "b"});
+  // Zone names unrelated to the addresses, and zones of unequal sizes.
+  const std::map<std::string, std::string> zone_of = {{"s1:1", "east"}, {"s2:1", "east"}, {"s3:1", "east"},
+                                                      {"s4:1", "west"}, {"s5:1", "north"}, {"s6:1", "north"}};
+  for (const auto& [address, zone] : zone_of) c.add_server(address, {.zone = zone});
+  ASSERT_TRUE(c.wait_revision(registry->revision(), 1s));
+  std::shared_ptr<const Snapshot> snapshot = c.snapshot();
   for (int i = 0; i < 500; ++i) {
     std::string id = std::to_string(i);
-    std::vector<std::string> two = c.owners(id, 2);
-    ASSERT_EQ(two.size(), 2u);
-    EXPECT_EQ(two[0], *c.server_by_id(id));
-    EXPECT_NE(two[0][0], two[1][0]) << "both owners in zone " << two[0][0];
-    std::vector<std::string> all = c.owners(id, 10);
-    EXPECT_EQ(all.size(), 4u);
+    std::vector<std::string> three = c.owners(id, 3);
+    ASSERT_EQ(three.size(), 3u);
+    EXPECT_EQ(three[0], *c.server_by_id(id));
+    std::set<std::string> zones;
+    for (const std::string& owner : three) zones.insert(zone_of.at(owner));
+    EXPECT_EQ(zones.size(), 3u) << "three owners of " << id << " in fewer than three zones";
+    // The full order: walking the ring from the id, the first server of each zone not yet
+    // chosen, then every other server in ring order.
+    std::vector<std::string> expected;
+    std::set<std::string> chosen;
+    std::vector<std::string_view> ring_order = snapshot->ring.owners(id, zone_of.size());
+    for (std::string_view a : ring_order) {
+      if (chosen.insert(zone_of.at(std::string(a))).second) expected.emplace_back(a);
+    }
+    for (std::string_view a : ring_order) {
+      if (std::find(expected.begin(), expected.end(), a) == expected.end()) expected.emplace_back(a);
+    }
+    ASSERT_EQ(expected.size(), zone_of.size());
+    EXPECT_EQ(c.owners(id, 10), expected) << id;
+    EXPECT_EQ(c.owners(id, 2), std::vector<std::string>(expected.begin(), expected.begin() + 2)) << id;
   }
 }
 
@@ -202,15 +221,26 @@ TEST(Cluster, LookupsRaceWithChanges) {
   auto registry = MemoryRegistry::create();
   Cluster c(options(), registry);
   c.add_server("base:1");
+  // Every address the churn below ever registers; "base:1" is never removed.
+  std::set<std::string> registered{"base:1"};
+  for (int i = 0; i < 200; ++i) registered.insert("s" + std::to_string(i) + ":1");
   std::atomic<bool> stop{false};
   std::atomic<long> answers{0};
   std::vector<std::thread> readers;
   for (int t = 0; t < 2; ++t) {
     readers.emplace_back([&] {
       for (int i = 0; !stop; ++i) {
-        auto owner = c.server_by_id(std::to_string(i));
+        std::string id = std::to_string(i);
+        auto owner = c.server_by_id(id);
         ASSERT_TRUE(owner.has_value());
-        ASSERT_TRUE(owner->find(":1") != std::string::npos);
+        ASSERT_EQ(registered.count(*owner), 1u) << *owner;
+        // One snapshot is self-consistent: its ring's owner is one of its servers.
+        std::shared_ptr<const Snapshot> snapshot = c.snapshot();
+        std::optional<std::string_view> in_snapshot = snapshot->ring.owner(id);
+        ASSERT_TRUE(in_snapshot.has_value());
+        ASSERT_TRUE(std::any_of(snapshot->servers.begin(), snapshot->servers.end(),
+                                [&](const ServerInfo& s) { return s.address == *in_snapshot; }))
+            << *in_snapshot;
         ++answers;
       }
     });

@@ -46,8 +46,8 @@ TEST(ServersFile, ErrorsNameFileLineAndValue) {
   EXPECT_EQ(error_of("a:0"), "servers.txt:1: bad address 'a:0': port 0 is out of range 1-65535");
   EXPECT_EQ(error_of("# c\na:70000"), "servers.txt:2: bad address 'a:70000': port 70000 is out of range 1-65535");
   EXPECT_EQ(error_of("a:1\n\nb:2\na:1 3\n"), "servers.txt:4: duplicate address 'a:1' (first on line 1)");
-  EXPECT_EQ(error_of("a:1 0"), "servers.txt:1: bad weight '0' for a:1: must be > 0");
-  EXPECT_EQ(error_of("a:1 -1"), "servers.txt:1: bad weight '-1' for a:1: must be > 0");
+  EXPECT_EQ(error_of("a:1 0"), "servers.txt:1: bad weight '0' for a:1: must be between 0.001 and 1000000");
+  EXPECT_EQ(error_of("a:1 -1"), "servers.txt:1: bad weight '-1' for a:1: must be between 0.001 and 1000000");
   EXPECT_EQ(error_of("a:1 heavy"), "servers.txt:1: bad weight 'heavy' for a:1: not a number");
   EXPECT_EQ(error_of("a:1 2x"), "servers.txt:1: bad weight '2x' for a:1: not a number");
   EXPECT_EQ(error_of("a:1 nan"), "servers.txt:1: bad weight 'nan' for a:1: not a number");
@@ -55,6 +55,19 @@ TEST(ServersFile, ErrorsNameFileLineAndValue) {
   EXPECT_EQ(error_of("a:1 1 zone"), "servers.txt:1: unexpected 'zone' (expected ADDRESS [WEIGHT])");
   EXPECT_EQ(error_of(""), "servers.txt: no servers (expected lines of ADDRESS [WEIGHT])");
   EXPECT_EQ(error_of("# only a comment\n\n"), "servers.txt: no servers (expected lines of ADDRESS [WEIGHT])");
+}
+
+TEST(ServersFile, WeightsOutsideTheRingRangeAreRefusedNotPassedOn) {
+  // Found by tests/fuzz/fuzz_servers_file: these were accepted here and then refused by Ring.
+  EXPECT_EQ(error_of("a:1 2222222222"),
+            "servers.txt:1: bad weight '2222222222' for a:1: must be between 0.001 and 1000000");
+  EXPECT_EQ(error_of("a:1 1\nb:1 0.0009"),
+            "servers.txt:2: bad weight '0.0009' for b:1: must be between 0.001 and 1000000");
+  std::vector<Member> edges = parse("a:1 0.001\nb:1 1000000\n");
+  ASSERT_EQ(edges.size(), 2u);
+  EXPECT_EQ(edges[0].weight, Ring::min_weight);
+  EXPECT_EQ(edges[1].weight, Ring::max_weight);
+  EXPECT_NO_THROW(Ring{edges});
 }
 
 TEST(ServersFile, MissingFileIsNamed) {

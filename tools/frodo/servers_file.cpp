@@ -53,7 +53,9 @@ std::vector<Member> read_servers(std::istream& in, const std::string& name) {
       if (ec != std::errc() || end != text.data() + text.size() || !std::isfinite(weight)) {
         fail("bad weight '" + std::string(text) + "' for " + member.address + ": not a number");
       }
-      if (weight <= 0) fail("bad weight '" + std::string(text) + "' for " + member.address + ": must be > 0");
+      if (auto problem = weight_problem(weight)) {
+        fail("bad weight '" + std::string(text) + "' for " + member.address + ": " + *problem);
+      }
       member.weight = weight;
     }
     auto [it, inserted] = first_line.emplace(member.address, number);
