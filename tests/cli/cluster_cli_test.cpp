@@ -340,6 +340,36 @@ TEST_F(ClusterCli, TlsAndAuthFlagsReachASecuredEtcd) {
   EXPECT_NE(half.err.find("--key"), std::string::npos) << half.err;
 }
 
+TEST_F(ClusterCli, HttpsEtcdMeansTls) {
+  // Against plaintext etcd, https:// fails (it used to succeed in plaintext, as etcdctl never does).
+  frodo::test::EtcdCluster plain;
+  ProcessResult refused = frodo({"https://" + plain.endpoint(0), "app"}, {"--timeout", "1000", "servers"});
+  EXPECT_EQ(refused.exit_code, 1) << refused.out;
+  EXPECT_EQ(refused.out, "");
+  EXPECT_NE(refused.err.find(plain.endpoint(0)), std::string::npos) << refused.err;
+  ProcessResult http = frodo({"http://" + plain.endpoint(0), "app"}, {"servers"});
+  EXPECT_EQ(http.exit_code, 0) << http.err;
+
+  // Against TLS etcd, https:// with --cacert works.
+  frodo::test::EtcdCluster secure({.tls = true});
+  ProcessResult tls = frodo({"https://" + secure.endpoint(0), "app"}, {"--cacert", secure.ca_file(), "servers"});
+  EXPECT_EQ(tls.exit_code, 0) << tls.err;
+  EXPECT_NE(tls.out.find("context app"), std::string::npos) << tls.out;
+}
+
+TEST_F(ClusterCli, EtcdSchemesOtherThanHttpAndHttpsExitTwoNamingThem) {
+  ProcessResult ftp = frodo({"", "app"}, {"--etcd", "ftp://127.0.0.1:1", "servers"});
+  EXPECT_EQ(ftp.exit_code, 2);
+  EXPECT_NE(ftp.err.find("unsupported scheme 'ftp'"), std::string::npos) << ftp.err;
+  ProcessResult mixed = frodo({"", "app"}, {"--etcd", "http://127.0.0.1:1,https://127.0.0.1:2", "servers"});
+  EXPECT_EQ(mixed.exit_code, 2);
+  EXPECT_NE(mixed.err.find("'http://127.0.0.1:1' and TLS 'https://127.0.0.1:2'"), std::string::npos) << mixed.err;
+  ProcessResult contradiction =
+      frodo({"", "app"}, {"--etcd", "http://127.0.0.1:1", "--cacert", file("ca.pem", "x"), "servers"});
+  EXPECT_EQ(contradiction.exit_code, 2);
+  EXPECT_NE(contradiction.err.find("'http://127.0.0.1:1' is plaintext"), std::string::npos) << contradiction.err;
+}
+
 TEST_F(ClusterCli, BadContextExitsTwoNamingIt) {
   ProcessResult r = frodo({"127.0.0.1:1", ""}, {"--context", "../x", "servers"});
   EXPECT_EQ(r.exit_code, 2);

@@ -403,7 +403,7 @@ int run_status(const GlobalOptions& g, const CommandOptions& c) {
 }
 
 const char* const global_footer =
-    "\nGlobal options (before or after the command; see `frodo --help`): --etcd HOST:PORT,... (FRODO_ETCD),\n"
+    "\nGlobal options (before or after the command; see `frodo --help`): --etcd [https://]HOST:PORT,... (FRODO_ETCD),\n"
     "--context NAME (FRODO_CONTEXT, required), --prefix, --algorithm, --timeout MS, --cacert/--cert/--key,\n"
     "--user/--password (FRODO_ETCD_PASSWORD).";
 
@@ -412,7 +412,9 @@ const char* const global_footer =
 void add_cluster_commands(CLI::App& app, int& status) {
   auto g = std::make_shared<GlobalOptions>();
   const std::string group = "Live commands (etcd)";
-  app.add_option("--etcd", g->etcd, "etcd endpoints, comma-separated")
+  app.add_option("--etcd", g->etcd,
+                 "etcd endpoints, comma-separated; https://HOST:PORT is TLS (system roots unless --cacert), "
+                 "http:// or none plaintext (TLS with --cacert)")
       ->envname("FRODO_ETCD")
       ->type_name("HOST:PORT,...")
       ->default_str(g->etcd)
