@@ -370,6 +370,50 @@ TEST_F(ClusterCli, EtcdSchemesOtherThanHttpAndHttpsExitTwoNamingThem) {
   EXPECT_NE(contradiction.err.find("'http://127.0.0.1:1' is plaintext"), std::string::npos) << contradiction.err;
 }
 
+TEST_F(ClusterCli, BadFlagValuesExitTwoBeforeContactingEtcd) {
+  // Nothing answers on 127.0.0.1:1: reaching etcd would be exit 1, not 2.
+  Env env{"127.0.0.1:1", "app"};
+  struct Case {
+    std::vector<std::string> args;
+    std::string message;
+  };
+  for (const Case& c : std::vector<Case>{
+           {{"add", "a:1", "--persistent", "--weight", "1e308"}, "bad weight '1e308': must be between 0.001 and 1000000"},
+           {{"register", "a:1", "--weight", "1.8e19"}, "bad weight '1.8e19': must be between 0.001 and 1000000"},
+           {{"add", "a:1", "--persistent", "--weight", "1e-320"}, "bad weight '1e-320': must be between"},
+           {{"add", "a:1", "--persistent", "--weight", "0"}, "bad weight '0': must be between"},
+           {{"add", "a:1", "--persistent", "--weight", "nan"}, "bad weight 'nan': not a number"},
+           {{"add", "a:1", "--persistent", "--weight", "2kg"}, "bad weight '2kg': not a number"},
+       }) {
+    ProcessResult r = frodo(env, c.args);
+    EXPECT_EQ(r.exit_code, 2) << join(c.args, " ") << ": " << r.err;
+    EXPECT_NE(r.err.find(c.message), std::string::npos) << r.err;
+    EXPECT_EQ(r.out, "");
+  }
+}
+
+TEST_F(ClusterCli, OutOfRangeFlagsExitTwo) {
+  Env env{"127.0.0.1:1", "app"};
+  for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
+           {"lookup", "--count", "0", "id"},
+           {"lookup", "--count", "65536", "id"},
+           {"lookup", "--count", "99999999999999999999999", "id"},
+           {"lookup", "--count", "-1", "id"},
+           {"--timeout", "0", "servers"},
+           {"--timeout", "-5", "servers"},
+           {"--timeout", "3600001", "servers"},
+           {"--timeout", "99999999999", "servers"},
+           {"register", "a:1", "--ttl", "0"},
+           {"register", "a:1", "--ttl", "-1"},
+           {"register", "a:1", "--ttl", "99999999999"},
+           {"--algorithm", "rendezvous", "servers"},
+       }) {
+    ProcessResult r = frodo(env, args);
+    EXPECT_EQ(r.exit_code, 2) << join(args, " ") << ": " << r.err;
+    EXPECT_EQ(r.out, "");
+  }
+}
+
 TEST_F(ClusterCli, BadContextExitsTwoNamingIt) {
   ProcessResult r = frodo({"127.0.0.1:1", ""}, {"--context", "../x", "servers"});
   EXPECT_EQ(r.exit_code, 2);

@@ -22,6 +22,7 @@
 #include "frodo/cluster.hpp"
 #include "frodo/error.hpp"
 #include "lookup_output.hpp"
+#include "servers_file.hpp"
 #include "termination_signals.hpp"
 #include "text_bars.hpp"
 #include "usage_error.hpp"
@@ -45,7 +46,7 @@ struct CommandOptions {
   std::size_t count = 0;  // lookup: 0 is one owner per line
   std::vector<std::string> ids;
   std::string address;
-  double weight = 1;
+  std::string weight = "1";  // as typed: parse_weight names it when it is refused
   std::string zone;
   int ttl = 5;
   bool persistent = false;
@@ -128,10 +129,11 @@ void check_address(const std::string& address) {
   if (auto problem = address_problem(address)) throw UsageError("bad address '" + address + "': " + *problem);
 }
 
-void check_weight(double weight) {
-  if (!std::isfinite(weight) || weight <= 0) {
-    throw UsageError("bad weight " + weight_text(weight) + ": must be a finite number > 0");
-  }
+// The --weight value, read as a servers file reads one, or a UsageError naming it.
+double check_weight(const std::string& text) {
+  double weight = 0;
+  if (auto problem = parse_weight(text, weight)) throw UsageError("bad weight '" + text + "': " + *problem);
+  return weight;
 }
 
 nlohmann::json server_json(const ServerInfo& s) {
@@ -199,7 +201,7 @@ int run_lookup(const GlobalOptions& g, const CommandOptions& c) {
 
 int run_register(const GlobalOptions& g, const CommandOptions& c) {
   check_address(c.address);
-  check_weight(c.weight);
+  const double weight = check_weight(c.weight);
   TerminationSignals signals;  // before the Cluster starts its threads
   auto cluster = connect(g, std::chrono::seconds(c.ttl));
   std::atomic<bool> leaving{false};
@@ -217,7 +219,7 @@ int run_register(const GlobalOptions& g, const CommandOptions& c) {
                   std::chrono::seconds(c.ttl);
   while (true) {
     try {
-      cluster->add_server(c.address, {.weight = c.weight, .zone = c.zone});
+      cluster->add_server(c.address, {.weight = weight, .zone = c.zone});
       break;
     } catch (const Error& e) {
       if (e.code() != Errc::lease_lost || std::chrono::steady_clock::now() >= deadline) throw;
@@ -243,9 +245,9 @@ int run_add(const GlobalOptions& g, const CommandOptions& c) {
         " --persistent` to store it until `frodo remove`.");
   }
   check_address(c.address);
-  check_weight(c.weight);
+  const double weight = check_weight(c.weight);
   auto cluster = connect(g);
-  cluster->add_server(c.address, {.weight = c.weight, .zone = c.zone, .persistent = true});
+  cluster->add_server(c.address, {.weight = weight, .zone = c.zone, .persistent = true});
   write_out("added " + c.address + " to " + g.context + " (persistent: stays until `frodo remove " + c.address +
             "`)\n");
   return exit_ok;
@@ -456,7 +458,7 @@ void add_cluster_commands(CLI::App& app, int& status) {
   };
   auto json_flag = [c](CLI::App* cmd) { cmd->add_flag("--json", c->json, "Machine-readable output"); };
   auto weight_zone = [c](CLI::App* cmd) {
-    cmd->add_option("--weight", c->weight, "Relative weight: shares are proportional to weights")
+    cmd->add_option("--weight", c->weight, "Relative weight, 0.001 to 1000000: shares are proportional to weights")
         ->type_name("W")
         ->default_str("1");
     cmd->add_option("--zone", c->zone, "Failure domain (owners --count prefers distinct zones)")->type_name("Z");
