@@ -261,6 +261,32 @@ TEST_F(ClusterCliEtcd, AddPersistentAndRemove) {
   EXPECT_NE(bad.err.find("'no-port'"), std::string::npos) << bad.err;
 }
 
+TEST_F(ClusterCliEtcd, ControlCharactersFromEtcdAreEscapedForTheTerminal) {
+  // A record written by anyone with access to etcd: its zone would retitle the window and
+  // clear the screen if printed raw; JSON keeps it exact.
+  const std::string zone = "\x1b]0;pwned\x07\x1b[2J\xc2\x9b" "1m";
+  nlohmann::json record = {{"address", "10.6.0.1:1"}, {"weight", 1}, {"zone", zone}, {"meta", {{"note", "\x1b[5m"}}}};
+  etcd_.etcdctl({"put", "/frodo/cli-test/servers/10.6.0.1:1", record.dump()});
+  ASSERT_TRUE(wait_until([&] { return addresses().count("10.6.0.1:1") == 1; }, await_timeout));
+  const std::string shown = "\\x1b]0;pwned\\x07\\x1b[2J\\u009b1m";
+  for (const char* command : {"servers", "status"}) {
+    ProcessResult r = frodo(env_, {command});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.out.find(shown), std::string::npos) << r.out;
+    for (char raw : {'\x1b', '\x07'}) EXPECT_EQ(r.out.find(raw), std::string::npos) << command;
+    EXPECT_EQ(r.out.find("\xc2\x9b"), std::string::npos) << command;
+  }
+  nlohmann::json j = servers_json();
+  EXPECT_EQ(j["servers"][0]["zone"], zone);
+  EXPECT_EQ(j["servers"][0]["meta"]["note"], "\x1b[5m");
+
+  Child watch(env_, {"watch"}, path("watch.log"));
+  ASSERT_TRUE(wait_until([&] { return watch.log().find("10.6.0.1:1") != std::string::npos; }, await_timeout));
+  std::string log = watch.log();
+  EXPECT_NE(log.find("zone " + shown), std::string::npos) << log;
+  EXPECT_EQ(log.find('\x1b'), std::string::npos) << log;
+}
+
 TEST_F(ClusterCliEtcd, StatusJsonSharesSumToOne) {
   for (const char* address : {"10.3.0.1:1", "10.3.0.2:1", "10.3.0.3:1"}) {
     ASSERT_EQ(frodo(env_, {"add", address, "--persistent"}).exit_code, 0);
@@ -384,10 +410,15 @@ TEST_F(ClusterCli, BadFlagValuesExitTwoBeforeContactingEtcd) {
            {{"add", "a:1", "--persistent", "--weight", "0"}, "bad weight '0': must be between"},
            {{"add", "a:1", "--persistent", "--weight", "nan"}, "bad weight 'nan': not a number"},
            {{"add", "a:1", "--persistent", "--weight", "2kg"}, "bad weight '2kg': not a number"},
+           // The bad bytes are named escaped, never written to the terminal as they are.
+           {{"add", "a:1", "--persistent", "--zone", "\xff"}, "bad zone '\\xff': zone is not valid UTF-8 (byte 0xff at offset 0)"},
+           {{"register", "a:1", "--zone", "eu\x1b[2J"}, "bad zone 'eu\\x1b[2J': zone holds control character U+001B at offset 2"},
+           {{"register", "a:1", "--zone", std::string(257, 'z')}, "zone is 257 bytes long (at most 256)"},
        }) {
     ProcessResult r = frodo(env, c.args);
     EXPECT_EQ(r.exit_code, 2) << join(c.args, " ") << ": " << r.err;
     EXPECT_NE(r.err.find(c.message), std::string::npos) << r.err;
+    EXPECT_EQ(r.err.find('\x1b'), std::string::npos) << r.err;
     EXPECT_EQ(r.out, "");
   }
 }

@@ -192,6 +192,14 @@ TEST_F(RingCli, OverlongLinesExitTwoNamingTheLine) {
   EXPECT_NE(s2.err.find(long_line + ":2: line is longer than 65536 bytes"), std::string::npos) << s2.err;
 }
 
+TEST_F(RingCli, HostileBytesInErrorsAreEscaped) {
+  std::string servers = file("s", "a:1\n\x1b]0;pwned\x07:80\n");
+  Result r = run({"ring", "lookup", "--servers", servers}, "x\n");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find(":2: bad address '\\x1b]0;pwned\\x07:80'"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find('\x1b'), std::string::npos) << r.err;
+}
+
 TEST_F(RingCli, BadFlagsExitTwo) {
   std::string servers = file("s", "a:1\n");
   for (std::vector<std::string> args : std::vector<std::vector<std::string>>{

@@ -23,6 +23,7 @@
 #include "frodo/error.hpp"
 #include "lookup_output.hpp"
 #include "servers_file.hpp"
+#include "terminal_text.hpp"
 #include "termination_signals.hpp"
 #include "text_bars.hpp"
 #include "usage_error.hpp"
@@ -78,7 +79,11 @@ void write_out(const std::string& text) {
   }
 }
 
-void warn(const std::string& message) { std::fprintf(stderr, "frodo: warning: %s\n", message.c_str()); }
+// Warnings name values from etcd (keys, records): made safe for the terminal here, in case
+// one was not escaped where the warning was written.
+void warn(const std::string& message) {
+  std::fprintf(stderr, "frodo: warning: %s\n", terminal_line(message).c_str());
+}
 
 // A ClusterOptions from the global options, or a UsageError naming the bad flag.
 ClusterOptions cluster_options(const GlobalOptions& g, std::chrono::seconds lease_ttl) {
@@ -126,15 +131,29 @@ std::unique_ptr<Cluster> connect(const GlobalOptions& g, std::chrono::seconds le
 }
 
 void check_address(const std::string& address) {
-  if (auto problem = address_problem(address)) throw UsageError("bad address '" + address + "': " + *problem);
+  if (auto problem = address_problem(address)) {
+    throw UsageError("bad address '" + terminal_text(excerpt(address)) + "': " + *problem);
+  }
+}
+
+// The --zone value, or a UsageError naming it, escaped: it may hold the very bytes refused.
+void check_zone(const std::string& zone) {
+  if (auto problem = zone_problem(zone)) {
+    throw UsageError("bad zone '" + terminal_text(excerpt(zone)) + "': " + *problem);
+  }
 }
 
 // The --weight value, read as a servers file reads one, or a UsageError naming it.
 double check_weight(const std::string& text) {
   double weight = 0;
-  if (auto problem = parse_weight(text, weight)) throw UsageError("bad weight '" + text + "': " + *problem);
+  if (auto problem = parse_weight(text, weight)) {
+    throw UsageError("bad weight '" + terminal_text(excerpt(text)) + "': " + *problem);
+  }
   return weight;
 }
+
+// The zone column of human output: "-" for none, else the zone escaped for the terminal.
+std::string zone_text(const ServerInfo& s) { return s.zone.empty() ? "-" : terminal_text(s.zone); }
 
 nlohmann::json server_json(const ServerInfo& s) {
   nlohmann::json meta = nlohmann::json::object();
@@ -166,17 +185,17 @@ int run_servers(const GlobalOptions& g, const CommandOptions& c) {
   if (c.json) {
     nlohmann::json j = view_json(g, s);
     for (const ServerInfo& server : s.servers) j["servers"].push_back(server_json(server));
-    write_out(j.dump(2) + "\n");
+    write_out(json_text(j, 2) + "\n");
     return exit_ok;
   }
   std::string out = view_header(g, s);
   if (!s.servers.empty()) {
     std::size_t width = 7;
-    for (const ServerInfo& server : s.servers) width = std::max(width, server.address.size());
+    for (const ServerInfo& server : s.servers) width = std::max(width, terminal_text(server.address).size());
     out += pad("address", width) + "  " + pad_left("weight", 8) + "  zone\n";
     for (const ServerInfo& server : s.servers) {
-      out += pad(server.address, width) + "  " + pad_left(weight_text(server.weight), 8) + "  " +
-             (server.zone.empty() ? "-" : server.zone) + "\n";
+      out += pad(terminal_text(server.address), width) + "  " + pad_left(weight_text(server.weight), 8) + "  " +
+             zone_text(server) + "\n";
     }
   }
   write_out(out);
@@ -202,6 +221,7 @@ int run_lookup(const GlobalOptions& g, const CommandOptions& c) {
 int run_register(const GlobalOptions& g, const CommandOptions& c) {
   check_address(c.address);
   const double weight = check_weight(c.weight);
+  check_zone(c.zone);
   TerminationSignals signals;  // before the Cluster starts its threads
   auto cluster = connect(g, std::chrono::seconds(c.ttl));
   std::atomic<bool> leaving{false};
@@ -246,6 +266,7 @@ int run_add(const GlobalOptions& g, const CommandOptions& c) {
   }
   check_address(c.address);
   const double weight = check_weight(c.weight);
+  check_zone(c.zone);
   auto cluster = connect(g);
   cluster->add_server(c.address, {.weight = weight, .zone = c.zone, .persistent = true});
   write_out("added " + c.address + " to " + g.context + " (persistent: stays until `frodo remove " + c.address +
@@ -282,12 +303,12 @@ class WatchPrinter {
                           {"checksum", s.ring.checksum_hex()},
                           {"servers", nlohmann::json::array()}};
       for (const ServerInfo& server : s.servers) j["servers"].push_back(server_json(server));
-      write_out(j.dump() + "\n");
+      write_out(json_text(j) + "\n");
     } else {
       std::string out = view_header(g_, s);
       for (const ServerInfo& server : s.servers) {
-        out += "  " + server.address + "  weight " + weight_text(server.weight) +
-               (server.zone.empty() ? "" : "  zone " + server.zone) + "\n";
+        out += "  " + terminal_text(server.address) + "  weight " + weight_text(server.weight) +
+               (server.zone.empty() ? "" : "  zone " + terminal_text(server.zone)) + "\n";
       }
       write_out(out);
     }
@@ -335,13 +356,13 @@ class WatchPrinter {
                           {"moved", moved}};
       for (const ServerInfo* s : added) j["added"].push_back(server_json(*s));
       for (const ServerInfo* s : changed) j["changed"].push_back(server_json(*s));
-      write_out(j.dump() + "\n");
+      write_out(json_text(j) + "\n");
       return;
     }
     std::string out = "revision " + std::to_string(after.revision) + " ";
-    for (const ServerInfo* s : added) out += " +" + s->address;
-    for (const std::string& a : removed) out += " -" + a;
-    for (const ServerInfo* s : changed) out += " ~" + s->address;
+    for (const ServerInfo* s : added) out += " +" + terminal_text(s->address);
+    for (const std::string& a : removed) out += " -" + terminal_text(a);
+    for (const ServerInfo* s : changed) out += " ~" + terminal_text(s->address);
     char share[32];
     std::snprintf(share, sizeof share, "%.2f%%", moved * 100);
     out += "  moved " + std::string(share) + " of ids  " + std::to_string(after.servers.size()) + " server" +
@@ -378,7 +399,7 @@ int run_status(const GlobalOptions& g, const CommandOptions& c) {
       server["share"] = shares[i];
       j["servers"].push_back(server);
     }
-    write_out(j.dump(2) + "\n");
+    write_out(json_text(j, 2) + "\n");
     return exit_ok;
   }
   std::string out = view_header(g, s);
@@ -389,15 +410,15 @@ int run_status(const GlobalOptions& g, const CommandOptions& c) {
   double peak = *std::max_element(shares.begin(), shares.end());
   std::size_t width = 6, zone_width = 4;
   for (const ServerInfo& server : s.servers) {
-    width = std::max(width, server.address.size());
-    zone_width = std::max(zone_width, server.zone.size());
+    width = std::max(width, terminal_text(server.address).size());
+    zone_width = std::max(zone_width, zone_text(server).size());
   }
   out += "\n" + pad("server", width) + "  " + pad_left("weight", 8) + "  " + pad("zone", zone_width) + "  " +
          pad_left("share", 7) + "\n";
   for (std::size_t i = 0; i < s.servers.size(); ++i) {
     const ServerInfo& server = s.servers[i];
-    out += pad(server.address, width) + "  " + pad_left(weight_text(server.weight), 8) + "  " +
-           pad(server.zone.empty() ? "-" : server.zone, zone_width) + "  " + percent(shares[i]) + "  " +
+    out += pad(terminal_text(server.address), width) + "  " + pad_left(weight_text(server.weight), 8) + "  " +
+           pad(zone_text(server), zone_width) + "  " + percent(shares[i]) + "  " +
            text_bar(shares[i] / peak, 40) + "\n";
   }
   write_out(out);
@@ -461,7 +482,10 @@ void add_cluster_commands(CLI::App& app, int& status) {
     cmd->add_option("--weight", c->weight, "Relative weight, 0.001 to 1000000: shares are proportional to weights")
         ->type_name("W")
         ->default_str("1");
-    cmd->add_option("--zone", c->zone, "Failure domain (owners --count prefers distinct zones)")->type_name("Z");
+    cmd->add_option("--zone", c->zone,
+                    "Failure domain (owners --count prefers distinct zones): UTF-8 text without control "
+                    "characters, at most 256 bytes")
+        ->type_name("Z");
   };
 
   CLI::App* servers =

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "frodo/address.hpp"
+#include "terminal_text.hpp"
 #include "usage_error.hpp"
 
 namespace frodo::cli {
@@ -73,15 +74,15 @@ std::vector<Member> read_servers(std::istream& in, const std::string& name) {
     if (status == Line::too_long) fail("line is longer than " + std::to_string(max_line_bytes) + " bytes");
     std::vector<std::string_view> fields = fields_of(line);
     if (fields.empty() || fields.front().front() == '#') continue;
-    if (fields.size() > 2) fail("unexpected '" + std::string(fields[2]) + "' (expected ADDRESS [WEIGHT])");
+    if (fields.size() > 2) fail("unexpected '" + terminal_text(excerpt(fields[2])) + "' (expected ADDRESS [WEIGHT])");
     Member member;
     member.address = std::string(fields[0]);
     if (auto problem = address_problem(member.address)) {
-      fail("bad address '" + member.address + "': " + *problem);
+      fail("bad address '" + terminal_text(excerpt(member.address)) + "': " + *problem);
     }
     if (fields.size() == 2) {
       if (auto problem = parse_weight(fields[1], member.weight)) {
-        fail("bad weight '" + std::string(fields[1]) + "' for " + member.address + ": " + *problem);
+        fail("bad weight '" + terminal_text(excerpt(fields[1])) + "' for " + member.address + ": " + *problem);
       }
     }
     auto [it, inserted] = first_line.emplace(member.address, number);
