@@ -5,6 +5,7 @@
 // are different servers to the ring (the string is what gets hashed, as in frodo.io).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -23,5 +24,14 @@ std::optional<std::string> address_problem(std::string_view text);
 
 // Parses `text`; throws Error(invalid_argument) naming the text and the reason.
 Address parse_address(std::string_view text);
+
+// A server's zone (failure domain) is free text of at most this many bytes; empty is no zone.
+inline constexpr std::size_t max_zone_bytes = 256;
+
+// Why `zone` is not allowed, or nullopt if it is: at most max_zone_bytes bytes of valid UTF-8
+// holding no control character (C0, DEL or C1), so a zone prints as what it says. The reason
+// gives the offending byte's offset and does not repeat the zone: callers name it (escaped,
+// as it may hold the very bytes refused).
+std::optional<std::string> zone_problem(std::string_view zone);
 
 }  // namespace frodo

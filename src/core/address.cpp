@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdio>
 
+#include "core/utf8.hpp"
 #include "frodo/error.hpp"
 
 namespace frodo {
@@ -92,6 +94,28 @@ Address parse_address(std::string_view text) {
   std::from_chars(text.data() + colon + 1, text.data() + text.size(), port);
   address.port = static_cast<std::uint16_t>(port);
   return address;
+}
+
+std::optional<std::string> zone_problem(std::string_view zone) {
+  if (zone.size() > max_zone_bytes) {
+    return "zone is " + std::to_string(zone.size()) + " bytes long (at most " + std::to_string(max_zone_bytes) + ")";
+  }
+  for (std::size_t i = 0; i < zone.size();) {
+    detail::Utf8Char c = detail::decode_utf8(zone.substr(i));
+    char text[96];
+    if (c.length == 0) {
+      std::snprintf(text, sizeof text, "zone is not valid UTF-8 (byte 0x%02x at offset %zu)",
+                    static_cast<unsigned char>(zone[i]), i);
+      return text;
+    }
+    if (detail::is_control(c.code_point)) {
+      std::snprintf(text, sizeof text, "zone holds control character U+%04X at offset %zu",
+                    static_cast<unsigned>(c.code_point), i);
+      return text;
+    }
+    i += c.length;
+  }
+  return std::nullopt;
 }
 
 }  // namespace frodo

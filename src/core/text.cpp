@@ -1,44 +1,17 @@
 #include "text.hpp"
 
+#include "utf8.hpp"
+
 #include <cstdio>
 
 namespace frodo::detail {
 namespace {
 
-// The length of the valid UTF-8 sequence starting at text[i], or 0 if none starts there
-// (overlong forms, surrogates and code points above U+10FFFF are invalid).
-std::size_t utf8_length(std::string_view text, std::size_t i) {
-  auto byte = [&](std::size_t k) { return static_cast<unsigned char>(text[k]); };
-  unsigned char c = byte(i);
-  if (c < 0x80) return 1;
-  std::size_t n;
-  unsigned lo = 0x80, hi = 0xbf;  // bounds of the second byte
-  if (c >= 0xc2 && c <= 0xdf) {
-    n = 2;
-  } else if (c >= 0xe0 && c <= 0xef) {
-    n = 3;
-    if (c == 0xe0) lo = 0xa0;
-    if (c == 0xed) hi = 0x9f;
-  } else if (c >= 0xf0 && c <= 0xf4) {
-    n = 4;
-    if (c == 0xf0) lo = 0x90;
-    if (c == 0xf4) hi = 0x8f;
-  } else {
-    return 0;
-  }
-  if (i + n > text.size()) return 0;
-  if (byte(i + 1) < lo || byte(i + 1) > hi) return 0;
-  for (std::size_t k = 2; k < n; ++k) {
-    if (byte(i + k) < 0x80 || byte(i + k) > 0xbf) return 0;
-  }
-  return n;
-}
+// The length of the valid UTF-8 sequence at text[i], or 0 (utf8.hpp decides what is valid).
+std::size_t utf8_length(std::string_view text, std::size_t i) { return decode_utf8(text.substr(i)).length; }
 
-// C1 controls are U+0080..U+009F, encoded as C2 80..C2 9F.
 bool is_control(std::string_view text, std::size_t i, std::size_t length) {
-  auto c = static_cast<unsigned char>(text[i]);
-  if (length == 1) return c < 0x20 || c == 0x7f;
-  return length == 2 && c == 0xc2 && static_cast<unsigned char>(text[i + 1]) <= 0x9f;
+  return length > 0 && detail::is_control(decode_utf8(text.substr(i, length)).code_point);
 }
 
 }  // namespace

@@ -9,19 +9,30 @@
 namespace frodo::etcd {
 namespace {
 
+// Far more than any certificate chain; reading stops there, so a path such as /dev/zero
+// cannot use up the memory.
+constexpr std::size_t max_pem_bytes = 1 << 20;
+
 std::string read_pem(const std::string& path, const char* what) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(Errc::invalid_argument, std::string("cannot read TLS ") + what + " file '" + path + "'");
-  std::stringstream s;
-  s << in.rdbuf();
-  if (s.str().find("-----BEGIN") == std::string::npos) {
+  std::string pem(max_pem_bytes + 1, '\0');
+  in.read(pem.data(), static_cast<std::streamsize>(pem.size()));
+  pem.resize(static_cast<std::size_t>(in.gcount()));
+  if (pem.size() > max_pem_bytes) {
+    throw Error(Errc::invalid_argument, std::string("TLS ") + what + " file '" + path + "' is larger than " +
+                                            std::to_string(max_pem_bytes) + " bytes");
+  }
+  if (pem.find("-----BEGIN") == std::string::npos) {
     throw Error(Errc::invalid_argument, std::string("TLS ") + what + " file '" + path + "' is not PEM");
   }
-  return s.str();
+  return pem;
 }
 
 std::shared_ptr<grpc::ChannelCredentials> credentials(const EtcdOptions& options) {
-  if (!options.tls) return grpc::InsecureChannelCredentials();
+  if (!uses_tls(options)) return grpc::InsecureChannelCredentials();
+  // https:// without a CA of our own: the roots gRPC trusts by default (the system's).
+  if (!options.tls) return grpc::SslCredentials(grpc::SslCredentialsOptions{});
   const EtcdTls& tls = *options.tls;
   grpc::SslCredentialsOptions ssl;
   if (tls.ca_file.empty()) throw Error(Errc::invalid_argument, "TLS needs a CA file (ca_file)");
@@ -38,11 +49,47 @@ std::shared_ptr<grpc::ChannelCredentials> credentials(const EtcdOptions& options
 
 }  // namespace
 
-std::string strip_scheme(std::string endpoint) {
-  for (const char* scheme : {"http://", "https://"}) {
-    if (endpoint.rfind(scheme, 0) == 0) return endpoint.substr(std::char_traits<char>::length(scheme));
+ParsedEndpoint parse_endpoint(const std::string& entry) {
+  ParsedEndpoint parsed;
+  parsed.address = entry;
+  std::size_t separator = entry.find("://");
+  if (separator != std::string::npos) {
+    std::string scheme = entry.substr(0, separator);
+    for (char& c : scheme) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+    if (scheme == "http") {
+      parsed.scheme = Scheme::http;
+    } else if (scheme == "https") {
+      parsed.scheme = Scheme::https;
+    } else {
+      throw Error(Errc::invalid_argument, "bad etcd endpoint '" + entry + "': unsupported scheme '" +
+                                              entry.substr(0, separator) + "' (expected http:// or https://)");
+    }
+    parsed.address = entry.substr(separator + 3);
   }
-  return endpoint;
+  if (auto problem = address_problem(parsed.address)) {
+    throw Error(Errc::invalid_argument, "bad etcd endpoint '" + entry + "': " + *problem);
+  }
+  return parsed;
+}
+
+bool uses_tls(const EtcdOptions& options) {
+  const std::string* http = nullptr;
+  const std::string* https = nullptr;
+  for (const std::string& entry : options.endpoints) {
+    Scheme scheme = parse_endpoint(entry).scheme;
+    if (scheme == Scheme::http && !http) http = &entry;
+    if (scheme == Scheme::https && !https) https = &entry;
+  }
+  // A list that is half plaintext would send the password in the clear to some members.
+  if (http && https) {
+    throw Error(Errc::invalid_argument, "etcd endpoints mix plaintext '" + *http + "' and TLS '" + *https +
+                                            "': use https:// (or no scheme with TLS options) for every member");
+  }
+  if (http && options.tls) {
+    throw Error(Errc::invalid_argument, "etcd endpoint '" + *http +
+                                            "' is plaintext (http://) but TLS options are set: use https://");
+  }
+  return https || options.tls;
 }
 
 namespace {
@@ -120,10 +167,7 @@ Connection::Connection(EtcdOptions options) : options_(std::move(options)) {
   // shared with another client in the same process.
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   for (const std::string& raw : options_.endpoints) {
-    std::string address = strip_scheme(raw);
-    if (auto problem = address_problem(address)) {
-      throw Error(Errc::invalid_argument, "bad etcd endpoint '" + raw + "': " + *problem);
-    }
+    std::string address = parse_endpoint(raw).address;  // valid: credentials() checked every entry
     auto e = std::make_unique<Endpoint>();
     e->address = address;
     e->channel = grpc::CreateCustomChannel(address, creds, args);
@@ -261,13 +305,17 @@ std::vector<std::string> parse_endpoints(const std::string& list) {
   while (std::getline(in, item, ',')) {
     std::size_t b = item.find_first_not_of(" \t"), e = item.find_last_not_of(" \t");
     item = b == std::string::npos ? "" : item.substr(b, e - b + 1);
-    std::string endpoint = etcd::strip_scheme(item);
-    if (auto problem = address_problem(endpoint)) {
-      throw Error(Errc::invalid_argument, "bad etcd endpoint '" + item + "': " + *problem);
-    }
-    endpoints.push_back(endpoint);
+    etcd::ParsedEndpoint parsed = etcd::parse_endpoint(item);
+    // The scheme stays: it is what chooses TLS. "HTTPS://" is kept as "https://".
+    const char* scheme = parsed.scheme == etcd::Scheme::https ? "https://"
+                         : parsed.scheme == etcd::Scheme::http ? "http://"
+                                                                : "";
+    endpoints.push_back(scheme + parsed.address);
   }
   if (endpoints.empty()) throw Error(Errc::invalid_argument, "no etcd endpoints given (expected host:port,...)");
+  EtcdOptions check;
+  check.endpoints = endpoints;
+  etcd::uses_tls(check);  // refuses a list mixing http:// and https://
   return endpoints;
 }
 

@@ -81,7 +81,19 @@ class Connection {
 };
 
 bool is_invalid_token(const grpc::Status& status);
-// "http://h:1" and "https://h:1" -> "h:1".
-std::string strip_scheme(std::string endpoint);
+
+enum class Scheme { none, http, https };
+struct ParsedEndpoint {
+  Scheme scheme = Scheme::none;
+  std::string address;  // host:port, valid
+};
+// "https://h:1" -> {https, "h:1"}; the scheme is matched without regard to case. Throws
+// Error(invalid_argument) naming the entry for a scheme other than http or https, or a bad
+// host:port.
+ParsedEndpoint parse_endpoint(const std::string& entry);
+// Whether `options` call for TLS: when `tls` is set or an endpoint is https://. Throws
+// Error(invalid_argument) naming the entries for a bad entry, a list mixing http:// and
+// https://, or an http:// endpoint with `tls` set.
+bool uses_tls(const EtcdOptions& options);
 
 }  // namespace frodo::etcd

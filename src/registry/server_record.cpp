@@ -25,7 +25,7 @@ std::optional<std::string> server_problem(const ServerInfo& server) {
   if (auto problem = weight_problem(server.weight)) {
     return "bad weight " + weight_text(server.weight) + " for '" + server.address + "': " + *problem;
   }
-  if (auto problem = zone_text_problem(server.zone)) {
+  if (auto problem = zone_problem(server.zone)) {
     return "bad zone '" + printable(server.zone) + "' for '" + server.address + "': " + *problem;
   }
   for (const auto& [key, value] : server.meta) {
@@ -44,13 +44,6 @@ std::optional<std::string> server_problem(const ServerInfo& server) {
 
 std::string servers_prefix(const std::string& prefix, const std::string& context) {
   return prefix + "/" + context + "/servers/";
-}
-
-std::optional<std::string> zone_text_problem(std::string_view zone) {
-  if (zone.size() > max_zone_bytes) {
-    return "zone is " + std::to_string(zone.size()) + " bytes (at most " + std::to_string(max_zone_bytes) + ")";
-  }
-  return text_problem(zone);
 }
 
 std::string encode_server(const ServerInfo& server) {

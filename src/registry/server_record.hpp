@@ -19,8 +19,6 @@ namespace frodo::detail {
 // (a record nests at most {"meta":{"key":"value"}}: depth 2).
 constexpr std::size_t default_max_value_bytes = 64 * 1024;
 constexpr int max_record_depth = 4;
-// Longest zone, in bytes.
-constexpr std::size_t max_zone_bytes = 256;
 
 std::string servers_prefix(const std::string& prefix, const std::string& context);
 std::string encode_server(const ServerInfo& server);
@@ -33,7 +31,5 @@ std::optional<ServerInfo> decode_server(std::string_view key_address, std::strin
 // text, or a record whose encoding would exceed `max_value_bytes` (what this process would
 // refuse to read, it refuses to write).
 void validate_server(const ServerInfo& server, std::size_t max_value_bytes = default_max_value_bytes);
-// The problem with a zone (invalid UTF-8, a control character, too long), or nullopt.
-std::optional<std::string> zone_text_problem(std::string_view zone);
 
 }  // namespace frodo::detail

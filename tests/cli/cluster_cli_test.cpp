@@ -261,6 +261,32 @@ TEST_F(ClusterCliEtcd, AddPersistentAndRemove) {
   EXPECT_NE(bad.err.find("'no-port'"), std::string::npos) << bad.err;
 }
 
+TEST_F(ClusterCliEtcd, ControlCharactersFromEtcdAreEscapedForTheTerminal) {
+  // A record written by anyone with access to etcd: its zone would retitle the window and
+  // clear the screen if printed raw; JSON keeps it exact.
+  const std::string zone = "\x1b]0;pwned\x07\x1b[2J\xc2\x9b" "1m";
+  nlohmann::json record = {{"address", "10.6.0.1:1"}, {"weight", 1}, {"zone", zone}, {"meta", {{"note", "\x1b[5m"}}}};
+  etcd_.etcdctl({"put", "/frodo/cli-test/servers/10.6.0.1:1", record.dump()});
+  ASSERT_TRUE(wait_until([&] { return addresses().count("10.6.0.1:1") == 1; }, await_timeout));
+  const std::string shown = "\\x1b]0;pwned\\x07\\x1b[2J\\u009b1m";
+  for (const char* command : {"servers", "status"}) {
+    ProcessResult r = frodo(env_, {command});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.out.find(shown), std::string::npos) << r.out;
+    for (char raw : {'\x1b', '\x07'}) EXPECT_EQ(r.out.find(raw), std::string::npos) << command;
+    EXPECT_EQ(r.out.find("\xc2\x9b"), std::string::npos) << command;
+  }
+  nlohmann::json j = servers_json();
+  EXPECT_EQ(j["servers"][0]["zone"], zone);
+  EXPECT_EQ(j["servers"][0]["meta"]["note"], "\x1b[5m");
+
+  Child watch(env_, {"watch"}, path("watch.log"));
+  ASSERT_TRUE(wait_until([&] { return watch.log().find("10.6.0.1:1") != std::string::npos; }, await_timeout));
+  std::string log = watch.log();
+  EXPECT_NE(log.find("zone " + shown), std::string::npos) << log;
+  EXPECT_EQ(log.find('\x1b'), std::string::npos) << log;
+}
+
 TEST_F(ClusterCliEtcd, StatusJsonSharesSumToOne) {
   for (const char* address : {"10.3.0.1:1", "10.3.0.2:1", "10.3.0.3:1"}) {
     ASSERT_EQ(frodo(env_, {"add", address, "--persistent"}).exit_code, 0);
@@ -338,6 +364,85 @@ TEST_F(ClusterCli, TlsAndAuthFlagsReachASecuredEtcd) {
   ProcessResult half = frodo(env, {"--cacert", etcd.ca_file(), "--cert", etcd.client_cert_file(), "servers"});
   EXPECT_EQ(half.exit_code, 2);
   EXPECT_NE(half.err.find("--key"), std::string::npos) << half.err;
+}
+
+TEST_F(ClusterCli, HttpsEtcdMeansTls) {
+  // Against plaintext etcd, https:// fails (it used to succeed in plaintext, as etcdctl never does).
+  frodo::test::EtcdCluster plain;
+  ProcessResult refused = frodo({"https://" + plain.endpoint(0), "app"}, {"--timeout", "1000", "servers"});
+  EXPECT_EQ(refused.exit_code, 1) << refused.out;
+  EXPECT_EQ(refused.out, "");
+  EXPECT_NE(refused.err.find(plain.endpoint(0)), std::string::npos) << refused.err;
+  ProcessResult http = frodo({"http://" + plain.endpoint(0), "app"}, {"servers"});
+  EXPECT_EQ(http.exit_code, 0) << http.err;
+
+  // Against TLS etcd, https:// with --cacert works.
+  frodo::test::EtcdCluster secure({.tls = true});
+  ProcessResult tls = frodo({"https://" + secure.endpoint(0), "app"}, {"--cacert", secure.ca_file(), "servers"});
+  EXPECT_EQ(tls.exit_code, 0) << tls.err;
+  EXPECT_NE(tls.out.find("context app"), std::string::npos) << tls.out;
+}
+
+TEST_F(ClusterCli, EtcdSchemesOtherThanHttpAndHttpsExitTwoNamingThem) {
+  ProcessResult ftp = frodo({"", "app"}, {"--etcd", "ftp://127.0.0.1:1", "servers"});
+  EXPECT_EQ(ftp.exit_code, 2);
+  EXPECT_NE(ftp.err.find("unsupported scheme 'ftp'"), std::string::npos) << ftp.err;
+  ProcessResult mixed = frodo({"", "app"}, {"--etcd", "http://127.0.0.1:1,https://127.0.0.1:2", "servers"});
+  EXPECT_EQ(mixed.exit_code, 2);
+  EXPECT_NE(mixed.err.find("'http://127.0.0.1:1' and TLS 'https://127.0.0.1:2'"), std::string::npos) << mixed.err;
+  ProcessResult contradiction =
+      frodo({"", "app"}, {"--etcd", "http://127.0.0.1:1", "--cacert", file("ca.pem", "x"), "servers"});
+  EXPECT_EQ(contradiction.exit_code, 2);
+  EXPECT_NE(contradiction.err.find("'http://127.0.0.1:1' is plaintext"), std::string::npos) << contradiction.err;
+}
+
+TEST_F(ClusterCli, BadFlagValuesExitTwoBeforeContactingEtcd) {
+  // Nothing answers on 127.0.0.1:1: reaching etcd would be exit 1, not 2.
+  Env env{"127.0.0.1:1", "app"};
+  struct Case {
+    std::vector<std::string> args;
+    std::string message;
+  };
+  for (const Case& c : std::vector<Case>{
+           {{"add", "a:1", "--persistent", "--weight", "1e308"}, "bad weight '1e308': must be between 0.001 and 1000000"},
+           {{"register", "a:1", "--weight", "1.8e19"}, "bad weight '1.8e19': must be between 0.001 and 1000000"},
+           {{"add", "a:1", "--persistent", "--weight", "1e-320"}, "bad weight '1e-320': must be between"},
+           {{"add", "a:1", "--persistent", "--weight", "0"}, "bad weight '0': must be between"},
+           {{"add", "a:1", "--persistent", "--weight", "nan"}, "bad weight 'nan': not a number"},
+           {{"add", "a:1", "--persistent", "--weight", "2kg"}, "bad weight '2kg': not a number"},
+           // The bad bytes are named escaped, never written to the terminal as they are.
+           {{"add", "a:1", "--persistent", "--zone", "\xff"}, "bad zone '\\xff': zone is not valid UTF-8 (byte 0xff at offset 0)"},
+           {{"register", "a:1", "--zone", "eu\x1b[2J"}, "bad zone 'eu\\x1b[2J': zone holds control character U+001B at offset 2"},
+           {{"register", "a:1", "--zone", std::string(257, 'z')}, "zone is 257 bytes long (at most 256)"},
+       }) {
+    ProcessResult r = frodo(env, c.args);
+    EXPECT_EQ(r.exit_code, 2) << join(c.args, " ") << ": " << r.err;
+    EXPECT_NE(r.err.find(c.message), std::string::npos) << r.err;
+    EXPECT_EQ(r.err.find('\x1b'), std::string::npos) << r.err;
+    EXPECT_EQ(r.out, "");
+  }
+}
+
+TEST_F(ClusterCli, OutOfRangeFlagsExitTwo) {
+  Env env{"127.0.0.1:1", "app"};
+  for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
+           {"lookup", "--count", "0", "id"},
+           {"lookup", "--count", "65536", "id"},
+           {"lookup", "--count", "99999999999999999999999", "id"},
+           {"lookup", "--count", "-1", "id"},
+           {"--timeout", "0", "servers"},
+           {"--timeout", "-5", "servers"},
+           {"--timeout", "3600001", "servers"},
+           {"--timeout", "99999999999", "servers"},
+           {"register", "a:1", "--ttl", "0"},
+           {"register", "a:1", "--ttl", "-1"},
+           {"register", "a:1", "--ttl", "99999999999"},
+           {"--algorithm", "rendezvous", "servers"},
+       }) {
+    ProcessResult r = frodo(env, args);
+    EXPECT_EQ(r.exit_code, 2) << join(args, " ") << ": " << r.err;
+    EXPECT_EQ(r.out, "");
+  }
 }
 
 TEST_F(ClusterCli, BadContextExitsTwoNamingIt) {

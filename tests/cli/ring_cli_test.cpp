@@ -142,6 +142,10 @@ TEST_F(RingCli, BadInputExitsTwoNamingTheProblemAndPrintsNoOwners) {
            {"a:1 0\n", ":1: bad weight '0' for a:1"},
            {"a:1 -3\n", ":1: bad weight '-3' for a:1"},
            {"a:1 x\n", ":1: bad weight 'x' for a:1: not a number"},
+           // Two weights this large made the total infinite (every share 0, lookups crashed).
+           {"a:1 1e308\nb:1 1e308\n", ":1: bad weight '1e308' for a:1: must be between 0.001 and 1000000"},
+           {"a:1\nb:1 1.8e19\n", ":2: bad weight '1.8e19' for b:1: must be between 0.001 and 1000000"},
+           {"a:1\nb:1 1e-320\n", ":2: bad weight '1e-320' for b:1: must be between 0.001 and 1000000"},
            {"# nothing\n", ": no servers"},
        }) {
     std::string servers = file("bad", c.servers_text);
@@ -156,12 +160,56 @@ TEST_F(RingCli, BadInputExitsTwoNamingTheProblemAndPrintsNoOwners) {
   EXPECT_NE(missing.err.find("cannot open servers file " + (dir_ / "absent").string()), std::string::npos);
 }
 
+TEST_F(RingCli, WeightBoundsAreAccepted) {
+  std::string servers = file("s", "a:1 0.001\nb:1 1000000\nc:1 1\n");
+  frodo::Ring ring({{"a:1", 0.001, ""}, {"b:1", 1000000, ""}, {"c:1", 1, ""}});
+  Result lookup = run({"ring", "lookup", "--servers", servers, "--count", "3"}, "x\n");
+  EXPECT_EQ(lookup.status, 0) << lookup.err;
+  std::string expected;
+  for (std::string_view owner : ring.owners("x", 3)) expected += (expected.empty() ? "" : "\t") + std::string(owner);
+  EXPECT_EQ(lookup.out, expected + "\n");
+  Result stats = run({"ring", "stats", "--servers", servers, "--json"});
+  ASSERT_EQ(stats.status, 0) << stats.err;
+  EXPECT_EQ(nlohmann::json::parse(stats.out)["members"][1]["weight"], 1000000.0);
+}
+
+TEST_F(RingCli, OverlongLinesExitTwoNamingTheLine) {
+  std::string servers = file("s", "a:1\nb:1\n");
+  frodo::Ring ring({{"a:1", 1, ""}, {"b:1", 1, ""}});
+  // Ids: up to 64 KiB each; the answers before a longer one are printed, then exit 2.
+  std::string longest(65536, 'i');
+  Result ok = run({"ring", "lookup", "--servers", servers}, longest + "\n");
+  EXPECT_EQ(ok.status, 0) << ok.err;
+  EXPECT_EQ(ok.out, std::string(*ring.owner(longest)) + "\n");
+  Result r = run({"ring", "lookup", "--servers", servers}, "x\n" + std::string(4 << 20, 'i'));
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_EQ(r.out, std::string(*ring.owner("x")) + "\n");
+  EXPECT_NE(r.err.find("the id on line 2 is longer than 65536 bytes"), std::string::npos) << r.err;
+  // Servers files: lines up to 64 KiB.
+  std::string long_line = file("long", "a:1\n" + std::string(70000, 'x') + "\n");
+  Result s2 = run({"ring", "stats", "--servers", long_line});
+  EXPECT_EQ(s2.status, 2);
+  EXPECT_NE(s2.err.find(long_line + ":2: line is longer than 65536 bytes"), std::string::npos) << s2.err;
+}
+
+TEST_F(RingCli, HostileBytesInErrorsAreEscaped) {
+  std::string servers = file("s", "a:1\n\x1b]0;pwned\x07:80\n");
+  Result r = run({"ring", "lookup", "--servers", servers}, "x\n");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find(":2: bad address '\\x1b]0;pwned\\x07:80'"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find('\x1b'), std::string::npos) << r.err;
+}
+
 TEST_F(RingCli, BadFlagsExitTwo) {
   std::string servers = file("s", "a:1\n");
   for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
            {"ring", "lookup"},
            {"ring", "lookup", "--servers", servers, "--algorithm", "rendezvous"},
            {"ring", "lookup", "--servers", servers, "--count", "0"},
+           {"ring", "lookup", "--servers", servers, "--count", "65536"},
+           {"ring", "lookup", "--servers", servers, "--count", "18446744073709551616"},
+           {"ring", "lookup", "--servers", servers, "--count", "-1"},
+           {"ring", "stats", "--servers", servers, "--algorithm", ""},
            {"ring", "lookup", "--servers", servers, "--count", "two"},
            {"ring", "lookup", "--servers", servers, "--bogus"},
            {"ring"},

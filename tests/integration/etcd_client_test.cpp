@@ -361,7 +361,9 @@ TEST(EtcdOptionsTest, BadOptionsAreRefusedNamingTheValue) {
   refused({.endpoints = {"h:1"}, .call_timeout = 0ms}, "timeout");
   refused({.endpoints = {"h:1"}, .tls = EtcdTls{"/nonexistent/ca.pem", "", ""}}, "'/nonexistent/ca.pem'");
   refused({.endpoints = {"h:1"}, .user = "", .password = "pw"}, "without a user");
-  EXPECT_EQ(parse_endpoints("a:1, http://b:2,https://[::1]:3"), (std::vector<std::string>{"a:1", "b:2", "[::1]:3"}));
+  EXPECT_EQ(parse_endpoints("a:1, http://b:2"), (std::vector<std::string>{"a:1", "http://b:2"}));
+  EXPECT_EQ(parse_endpoints("https://[::1]:3"), (std::vector<std::string>{"https://[::1]:3"}));
+  EXPECT_THROW(parse_endpoints("http://b:2,https://[::1]:3"), Error);  // half plaintext: refused
   EXPECT_THROW(parse_endpoints(""), Error);
   EXPECT_THROW(parse_endpoints("a:1,,b:2"), Error);
 }

@@ -46,6 +46,38 @@ TEST(EtcdTls, ServerCertificateCheckedAgainstTheCa) {
   EXPECT_NE(message.find(etcd.endpoint(0)), std::string::npos) << message;
 }
 
+TEST(EtcdTls, HttpsNeverFallsBackToPlaintext) {
+  // https:// used to be stripped and the call made in plaintext, password included. Against
+  // a plaintext member it must now fail the TLS handshake instead of answering.
+  test::EtcdCluster etcd;
+  std::string message;
+  EtcdOptions https{.endpoints = {"https://" + etcd.endpoint(0)}, .call_timeout = 1000ms};
+  EXPECT_EQ(error_code_of([&] { Kv(std::make_shared<Connection>(https)).put("/plain/a", "1"); }, &message),
+            Errc::unavailable);
+  EXPECT_NE(message.find(etcd.endpoint(0)), std::string::npos) << message;
+  EXPECT_EQ(etcd.etcdctl({"get", "/plain/a"}), "");  // nothing was written
+  // http:// and no scheme are plaintext, and work.
+  Kv(std::make_shared<Connection>(EtcdOptions{.endpoints = {"http://" + etcd.endpoint(0)}})).put("/plain/a", "1");
+  EXPECT_EQ(Kv(std::make_shared<Connection>(EtcdOptions{.endpoints = {etcd.endpoint(0)}})).get("/plain/a").kvs.at(0).value,
+            "1");
+}
+
+TEST(EtcdTls, HttpsTrustsTheGivenCaElseTheSystemRoots) {
+  test::EtcdCluster etcd({.tls = true});
+  EtcdOptions with_ca{.endpoints = {"https://" + etcd.endpoint(0)}, .call_timeout = 2000ms,
+                      .tls = EtcdTls{etcd.ca_file(), "", ""}};
+  Kv kv(std::make_shared<Connection>(with_ca));
+  kv.put("/tls/c", "3");
+  EXPECT_EQ(kv.get("/tls/c").kvs.at(0).value, "3");
+  // Without a CA of its own, https:// is TLS against the system's roots, which do not know
+  // the test CA: the handshake is refused.
+  std::string message;
+  EtcdOptions system_roots{.endpoints = {"https://" + etcd.endpoint(0)}, .call_timeout = 1000ms};
+  EXPECT_EQ(error_code_of([&] { Kv(std::make_shared<Connection>(system_roots)).get("/tls/c"); }, &message),
+            Errc::unavailable);
+  EXPECT_NE(message.find(etcd.endpoint(0)), std::string::npos) << message;
+}
+
 TEST(EtcdTls, ClientCertificateRequiredWhenTheServerAsks) {
   test::EtcdCluster etcd({.tls = true, .client_cert_auth = true});
   EtcdOptions with_cert{.endpoints = etcd.endpoints(),

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <vector>
+
 #include "frodo/error.hpp"
 
 namespace frodo {
@@ -62,6 +65,40 @@ TEST(Address, ParseThrowsNamingTheValue) {
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), Errc::invalid_argument);
     EXPECT_NE(std::string(e.what()).find("'db:99999'"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Zone, AcceptsUtf8TextUpToTheLimit) {
+  for (std::string good : {std::string(), std::string("eu-west-1a"), std::string("rack 7 / row B"),
+                           std::string("z\xc3\xbcrich"), std::string("\xe6\x97\xa5\xe6\x9c\xac"),
+                           std::string("\xf0\x9f\x8c\x8d earth"), std::string("\xc2\xa0nbsp"),
+                           std::string(max_zone_bytes, 'z')}) {
+    EXPECT_EQ(zone_problem(good), std::nullopt) << good;
+  }
+}
+
+TEST(Zone, RefusesControlsInvalidUtf8AndLongZonesSayingWhere) {
+  struct Case {
+    std::string zone;
+    std::string reason;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"\xff", "zone is not valid UTF-8 (byte 0xff at offset 0)"},
+           {"ab\x80", "zone is not valid UTF-8 (byte 0x80 at offset 2)"},
+           {"\xc0\xaf", "zone is not valid UTF-8 (byte 0xc0 at offset 0)"},          // overlong '/'
+           {"\xe0\x80\xaf", "zone is not valid UTF-8 (byte 0xe0 at offset 0)"},      // overlong
+           {"\xed\xa0\x80", "zone is not valid UTF-8 (byte 0xed at offset 0)"},      // surrogate
+           {"\xf4\x90\x80\x80", "zone is not valid UTF-8 (byte 0xf4 at offset 0)"},  // above U+10FFFF
+           {"z\xe6\x97", "zone is not valid UTF-8 (byte 0xe6 at offset 1)"},          // cut short
+           {"red\x1b[31m", "zone holds control character U+001B at offset 3"},
+           {std::string("a\0b", 3), "zone holds control character U+0000 at offset 1"},
+           {"tab\there", "zone holds control character U+0009 at offset 3"},
+           {"line\n", "zone holds control character U+000A at offset 4"},
+           {"del\x7f", "zone holds control character U+007F at offset 3"},
+           {"csi\xc2\x9b", "zone holds control character U+009B at offset 3"},
+           {std::string(max_zone_bytes + 1, 'z'), "zone is 257 bytes long (at most 256)"},
+       }) {
+    EXPECT_EQ(zone_problem(c.zone), c.reason);
   }
 }
 

@@ -48,6 +48,27 @@ TEST_P(RingContract, RejectsBadMembersNamingTheValue) {
   expect_invalid(too_many, GetParam(), "too many members: 65536");
 }
 
+TEST_P(RingContract, WeightsOutsideTheRangeAreRefusedAndTheBoundsAccepted) {
+  // Two weights of 1e308 made the total infinite: every member got 0 points and no owner.
+  expect_invalid({{"a:1", 1e308, ""}, {"b:1", 1e308, ""}}, GetParam(), "for 'a:1': must be between 0.001 and 1000000");
+  expect_invalid({{"a:1", 1, ""}, {"b:1", 1.8e19, ""}}, GetParam(), "for 'b:1': must be between 0.001 and 1000000");
+  expect_invalid({{"a:1", 1e-320, ""}}, GetParam(), "for 'a:1': must be between");
+  expect_invalid({{"a:1", std::nextafter(Ring::min_weight, 0.0), ""}}, GetParam(), "for 'a:1'");
+  expect_invalid({{"a:1", std::nextafter(Ring::max_weight, 2e6), ""}}, GetParam(), "for 'a:1'");
+  Ring ring({{"a:1", Ring::min_weight, ""}, {"b:1", Ring::max_weight, ""}}, GetParam());
+  EXPECT_TRUE(ring.owner("x").has_value());
+  EXPECT_EQ(ring.members()[1].weight, Ring::max_weight);
+}
+
+TEST(Ring, WeightProblemNamesTheRange) {
+  for (double good : {Ring::min_weight, 0.5, 1.0, 2.5, Ring::max_weight}) EXPECT_EQ(weight_problem(good), std::nullopt) << good;
+  for (double bad : {0.0, -0.0, -1.0, 1e-320, 0.000999, 1000000.5, 1.8e19, 1e308,
+                     std::numeric_limits<double>::infinity(), -std::numeric_limits<double>::infinity(),
+                     std::numeric_limits<double>::quiet_NaN()}) {
+    EXPECT_EQ(weight_problem(bad), "must be between 0.001 and 1000000") << bad;
+  }
+}
+
 TEST_P(RingContract, EmptyRingHasNoOwner) {
   Ring ring({}, GetParam());
   EXPECT_TRUE(ring.empty());

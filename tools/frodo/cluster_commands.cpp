@@ -22,6 +22,8 @@
 #include "frodo/cluster.hpp"
 #include "frodo/error.hpp"
 #include "lookup_output.hpp"
+#include "servers_file.hpp"
+#include "terminal_text.hpp"
 #include "termination_signals.hpp"
 #include "text_bars.hpp"
 #include "usage_error.hpp"
@@ -45,7 +47,7 @@ struct CommandOptions {
   std::size_t count = 0;  // lookup: 0 is one owner per line
   std::vector<std::string> ids;
   std::string address;
-  double weight = 1;
+  std::string weight = "1";  // as typed: parse_weight names it when it is refused
   std::string zone;
   int ttl = 5;
   bool persistent = false;
@@ -77,7 +79,11 @@ void write_out(const std::string& text) {
   }
 }
 
-void warn(const std::string& message) { std::fprintf(stderr, "frodo: warning: %s\n", message.c_str()); }
+// Warnings name values from etcd (keys, records): made safe for the terminal here, in case
+// one was not escaped where the warning was written.
+void warn(const std::string& message) {
+  std::fprintf(stderr, "frodo: warning: %s\n", terminal_line(message).c_str());
+}
 
 // A ClusterOptions from the global options, or a UsageError naming the bad flag.
 ClusterOptions cluster_options(const GlobalOptions& g, std::chrono::seconds lease_ttl) {
@@ -125,14 +131,29 @@ std::unique_ptr<Cluster> connect(const GlobalOptions& g, std::chrono::seconds le
 }
 
 void check_address(const std::string& address) {
-  if (auto problem = address_problem(address)) throw UsageError("bad address '" + address + "': " + *problem);
-}
-
-void check_weight(double weight) {
-  if (!std::isfinite(weight) || weight <= 0) {
-    throw UsageError("bad weight " + weight_text(weight) + ": must be a finite number > 0");
+  if (auto problem = address_problem(address)) {
+    throw UsageError("bad address '" + terminal_text(excerpt(address)) + "': " + *problem);
   }
 }
+
+// The --zone value, or a UsageError naming it, escaped: it may hold the very bytes refused.
+void check_zone(const std::string& zone) {
+  if (auto problem = zone_problem(zone)) {
+    throw UsageError("bad zone '" + terminal_text(excerpt(zone)) + "': " + *problem);
+  }
+}
+
+// The --weight value, read as a servers file reads one, or a UsageError naming it.
+double check_weight(const std::string& text) {
+  double weight = 0;
+  if (auto problem = parse_weight(text, weight)) {
+    throw UsageError("bad weight '" + terminal_text(excerpt(text)) + "': " + *problem);
+  }
+  return weight;
+}
+
+// The zone column of human output: "-" for none, else the zone escaped for the terminal.
+std::string zone_text(const ServerInfo& s) { return s.zone.empty() ? "-" : terminal_text(s.zone); }
 
 nlohmann::json server_json(const ServerInfo& s) {
   nlohmann::json meta = nlohmann::json::object();
@@ -164,17 +185,17 @@ int run_servers(const GlobalOptions& g, const CommandOptions& c) {
   if (c.json) {
     nlohmann::json j = view_json(g, s);
     for (const ServerInfo& server : s.servers) j["servers"].push_back(server_json(server));
-    write_out(j.dump(2) + "\n");
+    write_out(json_text(j, 2) + "\n");
     return exit_ok;
   }
   std::string out = view_header(g, s);
   if (!s.servers.empty()) {
     std::size_t width = 7;
-    for (const ServerInfo& server : s.servers) width = std::max(width, server.address.size());
+    for (const ServerInfo& server : s.servers) width = std::max(width, terminal_text(server.address).size());
     out += pad("address", width) + "  " + pad_left("weight", 8) + "  zone\n";
     for (const ServerInfo& server : s.servers) {
-      out += pad(server.address, width) + "  " + pad_left(weight_text(server.weight), 8) + "  " +
-             (server.zone.empty() ? "-" : server.zone) + "\n";
+      out += pad(terminal_text(server.address), width) + "  " + pad_left(weight_text(server.weight), 8) + "  " +
+             zone_text(server) + "\n";
     }
   }
   write_out(out);
@@ -199,7 +220,8 @@ int run_lookup(const GlobalOptions& g, const CommandOptions& c) {
 
 int run_register(const GlobalOptions& g, const CommandOptions& c) {
   check_address(c.address);
-  check_weight(c.weight);
+  const double weight = check_weight(c.weight);
+  check_zone(c.zone);
   TerminationSignals signals;  // before the Cluster starts its threads
   auto cluster = connect(g, std::chrono::seconds(c.ttl));
   std::atomic<bool> leaving{false};
@@ -217,7 +239,7 @@ int run_register(const GlobalOptions& g, const CommandOptions& c) {
                   std::chrono::seconds(c.ttl);
   while (true) {
     try {
-      cluster->add_server(c.address, {.weight = c.weight, .zone = c.zone});
+      cluster->add_server(c.address, {.weight = weight, .zone = c.zone});
       break;
     } catch (const Error& e) {
       if (e.code() != Errc::lease_lost || std::chrono::steady_clock::now() >= deadline) throw;
@@ -243,9 +265,10 @@ int run_add(const GlobalOptions& g, const CommandOptions& c) {
         " --persistent` to store it until `frodo remove`.");
   }
   check_address(c.address);
-  check_weight(c.weight);
+  const double weight = check_weight(c.weight);
+  check_zone(c.zone);
   auto cluster = connect(g);
-  cluster->add_server(c.address, {.weight = c.weight, .zone = c.zone, .persistent = true});
+  cluster->add_server(c.address, {.weight = weight, .zone = c.zone, .persistent = true});
   write_out("added " + c.address + " to " + g.context + " (persistent: stays until `frodo remove " + c.address +
             "`)\n");
   return exit_ok;
@@ -280,12 +303,12 @@ class WatchPrinter {
                           {"checksum", s.ring.checksum_hex()},
                           {"servers", nlohmann::json::array()}};
       for (const ServerInfo& server : s.servers) j["servers"].push_back(server_json(server));
-      write_out(j.dump() + "\n");
+      write_out(json_text(j) + "\n");
     } else {
       std::string out = view_header(g_, s);
       for (const ServerInfo& server : s.servers) {
-        out += "  " + server.address + "  weight " + weight_text(server.weight) +
-               (server.zone.empty() ? "" : "  zone " + server.zone) + "\n";
+        out += "  " + terminal_text(server.address) + "  weight " + weight_text(server.weight) +
+               (server.zone.empty() ? "" : "  zone " + terminal_text(server.zone)) + "\n";
       }
       write_out(out);
     }
@@ -333,13 +356,13 @@ class WatchPrinter {
                           {"moved", moved}};
       for (const ServerInfo* s : added) j["added"].push_back(server_json(*s));
       for (const ServerInfo* s : changed) j["changed"].push_back(server_json(*s));
-      write_out(j.dump() + "\n");
+      write_out(json_text(j) + "\n");
       return;
     }
     std::string out = "revision " + std::to_string(after.revision) + " ";
-    for (const ServerInfo* s : added) out += " +" + s->address;
-    for (const std::string& a : removed) out += " -" + a;
-    for (const ServerInfo* s : changed) out += " ~" + s->address;
+    for (const ServerInfo* s : added) out += " +" + terminal_text(s->address);
+    for (const std::string& a : removed) out += " -" + terminal_text(a);
+    for (const ServerInfo* s : changed) out += " ~" + terminal_text(s->address);
     char share[32];
     std::snprintf(share, sizeof share, "%.2f%%", moved * 100);
     out += "  moved " + std::string(share) + " of ids  " + std::to_string(after.servers.size()) + " server" +
@@ -376,7 +399,7 @@ int run_status(const GlobalOptions& g, const CommandOptions& c) {
       server["share"] = shares[i];
       j["servers"].push_back(server);
     }
-    write_out(j.dump(2) + "\n");
+    write_out(json_text(j, 2) + "\n");
     return exit_ok;
   }
   std::string out = view_header(g, s);
@@ -387,15 +410,15 @@ int run_status(const GlobalOptions& g, const CommandOptions& c) {
   double peak = *std::max_element(shares.begin(), shares.end());
   std::size_t width = 6, zone_width = 4;
   for (const ServerInfo& server : s.servers) {
-    width = std::max(width, server.address.size());
-    zone_width = std::max(zone_width, server.zone.size());
+    width = std::max(width, terminal_text(server.address).size());
+    zone_width = std::max(zone_width, zone_text(server).size());
   }
   out += "\n" + pad("server", width) + "  " + pad_left("weight", 8) + "  " + pad("zone", zone_width) + "  " +
          pad_left("share", 7) + "\n";
   for (std::size_t i = 0; i < s.servers.size(); ++i) {
     const ServerInfo& server = s.servers[i];
-    out += pad(server.address, width) + "  " + pad_left(weight_text(server.weight), 8) + "  " +
-           pad(server.zone.empty() ? "-" : server.zone, zone_width) + "  " + percent(shares[i]) + "  " +
+    out += pad(terminal_text(server.address), width) + "  " + pad_left(weight_text(server.weight), 8) + "  " +
+           pad(zone_text(server), zone_width) + "  " + percent(shares[i]) + "  " +
            text_bar(shares[i] / peak, 40) + "\n";
   }
   write_out(out);
@@ -403,7 +426,7 @@ int run_status(const GlobalOptions& g, const CommandOptions& c) {
 }
 
 const char* const global_footer =
-    "\nGlobal options (before or after the command; see `frodo --help`): --etcd HOST:PORT,... (FRODO_ETCD),\n"
+    "\nGlobal options (before or after the command; see `frodo --help`): --etcd [https://]HOST:PORT,... (FRODO_ETCD),\n"
     "--context NAME (FRODO_CONTEXT, required), --prefix, --algorithm, --timeout MS, --cacert/--cert/--key,\n"
     "--user/--password (FRODO_ETCD_PASSWORD).";
 
@@ -412,7 +435,9 @@ const char* const global_footer =
 void add_cluster_commands(CLI::App& app, int& status) {
   auto g = std::make_shared<GlobalOptions>();
   const std::string group = "Live commands (etcd)";
-  app.add_option("--etcd", g->etcd, "etcd endpoints, comma-separated")
+  app.add_option("--etcd", g->etcd,
+                 "etcd endpoints, comma-separated; https://HOST:PORT is TLS (system roots unless --cacert), "
+                 "http:// or none plaintext (TLS with --cacert)")
       ->envname("FRODO_ETCD")
       ->type_name("HOST:PORT,...")
       ->default_str(g->etcd)
@@ -454,10 +479,13 @@ void add_cluster_commands(CLI::App& app, int& status) {
   };
   auto json_flag = [c](CLI::App* cmd) { cmd->add_flag("--json", c->json, "Machine-readable output"); };
   auto weight_zone = [c](CLI::App* cmd) {
-    cmd->add_option("--weight", c->weight, "Relative weight: shares are proportional to weights")
+    cmd->add_option("--weight", c->weight, "Relative weight, 0.001 to 1000000: shares are proportional to weights")
         ->type_name("W")
         ->default_str("1");
-    cmd->add_option("--zone", c->zone, "Failure domain (owners --count prefers distinct zones)")->type_name("Z");
+    cmd->add_option("--zone", c->zone,
+                    "Failure domain (owners --count prefers distinct zones): UTF-8 text without control "
+                    "characters, at most 256 bytes")
+        ->type_name("Z");
   };
 
   CLI::App* servers =

@@ -1,25 +1,36 @@
 #include "lookup_output.hpp"
 
+#include <algorithm>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string_view>
+
+#include "usage_error.hpp"
 
 namespace frodo::cli {
 namespace {
 
 class OwnerWriter {
  public:
-  OwnerWriter(const Ring& ring, std::size_t count, std::FILE* out) : ring_(ring), count_(count), out_(out) {
-    if (ring_.empty()) throw std::logic_error("print_owners needs a non-empty ring");
+  // `where` names an id's position in errors: "on line" (stdin) or "argument".
+  OwnerWriter(const Ring& ring, std::size_t count, std::FILE* out, const char* where)
+      : ring_(ring), count_(count), out_(out), where_(where) {
     buffer_.reserve(1 << 17);
   }
 
-  void answer(std::string_view id) {
+  // Answers the id numbered `number` (from 1) in its input.
+  void answer(std::string_view id, std::size_t number) {
+    if (id.size() > max_id_bytes) too_long(number);
     if (count_ == 0) {
-      buffer_ += *ring_.owner(id);
+      std::optional<std::string_view> owner = ring_.owner(id);
+      if (!owner) no_owner(number);
+      buffer_ += *owner;
     } else {
+      std::vector<std::string_view> owners = ring_.owners(id, count_);
+      if (owners.empty()) no_owner(number);
       bool first = true;
-      for (std::string_view owner : ring_.owners(id, count_)) {
+      for (std::string_view owner : owners) {
         if (!first) buffer_ += '\t';
         buffer_ += owner;
         first = false;
@@ -35,6 +46,24 @@ class OwnerWriter {
   }
 
  private:
+  // An empty line would read as an answer (the empty string is no server, but a script may
+  // not check), so the output stops at the last id that has an owner and the command fails.
+  [[noreturn]] void no_owner(std::size_t number) {
+    write();
+    std::fflush(out_);
+    throw std::runtime_error("no server owns the id " + std::string(where_) + " " + std::to_string(number) +
+                             (ring_.empty() ? ": the ring is empty"
+                                            : ": no server holds a point of the ring (weights too small)") +
+                             "; the lines printed answer the ids before it");
+  }
+
+  [[noreturn]] void too_long(std::size_t number) {
+    write();
+    std::fflush(out_);
+    throw UsageError("the id " + std::string(where_) + " " + std::to_string(number) + " is longer than " +
+                     std::to_string(max_id_bytes) + " bytes; the lines printed answer the ids before it");
+  }
+
   void write() {
     if (std::fwrite(buffer_.data(), 1, buffer_.size(), out_) != buffer_.size()) {
       throw std::runtime_error("error writing to stdout");
@@ -45,13 +74,21 @@ class OwnerWriter {
   const Ring& ring_;
   std::size_t count_;
   std::FILE* out_;
+  const char* where_;
   std::string buffer_;
 };
+
+// Appends at most one byte more than an id may hold: enough to know the id is too long.
+void append_bounded(std::string& pending, std::string_view part) {
+  std::size_t room = max_id_bytes + 1 - std::min(pending.size(), max_id_bytes + 1);
+  pending.append(part.substr(0, room));
+}
 
 }  // namespace
 
 void print_owners(const Ring& ring, std::size_t count, std::FILE* in, std::FILE* out) {
-  OwnerWriter writer(ring, count, out);
+  OwnerWriter writer(ring, count, out, "on line");
+  std::size_t line = 0;
   std::string pending;
   std::unique_ptr<char[]> buffer(new char[1 << 16]);
   std::size_t n;
@@ -60,23 +97,26 @@ void print_owners(const Ring& ring, std::size_t count, std::FILE* in, std::FILE*
     std::size_t start = 0;
     for (std::size_t nl; (nl = chunk.find('\n', start)) != std::string_view::npos; start = nl + 1) {
       if (pending.empty()) {
-        writer.answer(chunk.substr(start, nl - start));
+        writer.answer(chunk.substr(start, nl - start), ++line);
       } else {
-        pending.append(chunk.substr(start, nl - start));
-        writer.answer(pending);
+        append_bounded(pending, chunk.substr(start, nl - start));
+        writer.answer(pending, ++line);
         pending.clear();
       }
     }
-    pending.append(chunk.substr(start));
+    append_bounded(pending, chunk.substr(start));
+    // An id already too long is refused now rather than held while the rest of its line
+    // (a gigabyte without a newline, say) is read.
+    if (pending.size() > max_id_bytes) writer.answer(pending, ++line);
   }
   if (std::ferror(in)) throw std::runtime_error("error reading ids from stdin");
-  if (!pending.empty()) writer.answer(pending);
+  if (!pending.empty()) writer.answer(pending, ++line);
   writer.finish();
 }
 
 void print_owners(const Ring& ring, std::size_t count, const std::vector<std::string>& ids, std::FILE* out) {
-  OwnerWriter writer(ring, count, out);
-  for (const std::string& id : ids) writer.answer(id);
+  OwnerWriter writer(ring, count, out, "argument");
+  for (std::size_t i = 0; i < ids.size(); ++i) writer.answer(ids[i], i + 1);
   writer.finish();
 }
 

@@ -1,10 +1,13 @@
 // The `frodo` command. Exit status: 0 ok, 1 runtime failure, 2 usage or input error.
+// Error messages name bad values (a file's line, an etcd key), escaped where they were
+// written; terminal_line() here is the safety net for any that was not.
 #include <CLI/CLI.hpp>
 
 #include <iostream>
 
 #include "commands.hpp"
 #include "frodo/error.hpp"
+#include "terminal_text.hpp"
 #include "usage_error.hpp"
 
 int main(int argc, char** argv) {
@@ -28,13 +31,13 @@ int main(int argc, char** argv) {
     app.exit(e);
     return exit_usage;
   } catch (const UsageError& e) {
-    std::cerr << "frodo: " << e.what() << '\n';
+    std::cerr << "frodo: " << terminal_line(e.what()) << '\n';
     return exit_usage;
   } catch (const frodo::Error& e) {
-    std::cerr << "frodo: " << e.what() << '\n';
+    std::cerr << "frodo: " << terminal_line(e.what()) << '\n';
     return e.code() == frodo::Errc::invalid_argument ? exit_usage : exit_failure;
   } catch (const std::exception& e) {
-    std::cerr << "frodo: " << e.what() << '\n';
+    std::cerr << "frodo: " << terminal_line(e.what()) << '\n';
     return exit_failure;
   }
   return status;
