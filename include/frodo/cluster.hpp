@@ -111,6 +111,8 @@ class Cluster {
   bool wait_revision(std::int64_t revision, std::chrono::milliseconds timeout) const;
   // The lease's local deadline has not passed (a frozen process that wakes up late sees false).
   bool lease_alive() const;
+  // The TTL of this Cluster's lease (ClusterOptions::lease_ttl).
+  std::chrono::seconds lease_ttl() const;
 
   // Adds a callback, called with the old and the new snapshot after each change of the
   // servers (their records, meta included); callbacks run in the order they were added. A

@@ -20,11 +20,22 @@
 // A server whose lease deadline has passed by its own clock admits nothing until it has a
 // live lease again. Tokens grow along every handoff, so a store that refuses a token older
 // than the newest it accepted for an id turns a late write of a paused process into a no-op.
+//
+// Records come from anyone who can write to etcd. A record whose released or epoch value is
+// at or above the revision of the view it appears in was written by no guard: it is neither
+// waited for nor answered, and one warning names it. A guarded peer that has not released
+// the epoch it is waited for within release_timeout, while its record stays, is given up on
+// (one warning) until it releases it: gained ids are then protected by their fencing token
+// only. Each peer epoch is answered with at most one release, and a guard keeps at most
+// max_unsettled_rings rings of history.
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -40,6 +51,17 @@ struct GuardOptions {
   // How long admit() waits for this server's view to reach a client's newer revision
   // before it answers `wait`.
   std::chrono::milliseconds catch_up{1000};
+  // How long this server waits for a guarded peer whose record stays registered (its lease
+  // alive, or no lease at all) but which does not release the epoch it is waited for. Past
+  // it, the peer is no longer waited for (one warning naming it) until it releases again;
+  // ids then move to this server protected by their fencing token only (see
+  // docs/ownership-guard.md, "A peer that never releases"). Unset: 6 x the Cluster's
+  // lease TTL (30 s by default). milliseconds::max(): wait for ever.
+  std::optional<std::chrono::milliseconds> release_timeout;
+  // Where the guard's warnings go (a peer given up on, a record that cannot be a guard's, a
+  // failed write); default: stderr. Never called under the guard's lock; may be called from
+  // several threads at once (the Cluster's, the guard's worker, admit's callers).
+  std::function<void(const std::string& message)> logger;
 };
 
 class Admission {
@@ -83,12 +105,18 @@ struct GuardStats {
   std::int64_t epoch = 0;      // the current epoch
   std::int64_t released = 0;   // the epoch it last published as released
   bool settled = false;        // every guarded server has released the current epoch
+                               // (or has been given up on, see release_timeout)
+  std::size_t unsettled = 0;   // rings kept since the last settled epoch (at most max_unsettled_rings)
 };
+
+// The most rings a guard keeps while it is not settled (see docs/ownership-guard.md).
+inline constexpr std::size_t max_unsettled_rings = 32;
 
 class Guard {
  public:
   // Registers `address` in `cluster` (on the Cluster's lease) as a guarded server.
-  // Throws Error(invalid_argument) for a bad address or a persistent AddOptions.
+  // Throws Error(invalid_argument) for a bad address, a persistent AddOptions, the guard's
+  // own meta keys in it, or a release_timeout that is not positive.
   Guard(Cluster& cluster, std::string address, GuardOptions options = {});
   // Leaves (see leave()) if it has not, without waiting for others.
   ~Guard();

@@ -5,6 +5,13 @@
 // the context's server records, whose meta carry each guarded server's released epoch. So a
 // server that sees another's release also sees every membership change before it; that is
 // what makes "released >= my epoch" mean "has finished everything it admitted before".
+//
+// Records come from anyone who can write to etcd, so the guard trusts none of them beyond
+// what the protocol makes checkable: a guard only ever publishes values its own view had
+// reached, and its write lands at a later revision, so a record whose released or epoch is
+// at or above the revision of the view it appears in was not written by a guard (it is
+// neither waited for nor answered); and a plausible record that does not release is waited
+// for at most release_timeout.
 #include "frodo/guard.hpp"
 
 #include <algorithm>
@@ -14,6 +21,7 @@
 #include <map>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "frodo/address.hpp"
 #include "frodo/error.hpp"
@@ -21,7 +29,11 @@
 namespace frodo {
 namespace {
 
+using Clock = std::chrono::steady_clock;
+
 constexpr const char* epoch_meta_key = "frodo.epoch";
+// Unset GuardOptions::release_timeout: this many lease TTLs (docs/ownership-guard.md).
+constexpr int release_timeout_ttls = 6;
 
 std::int64_t meta_number(const ServerInfo& server, const char* key) {
   auto it = server.meta.find(key);
@@ -50,6 +62,7 @@ struct Guard::State {
   Cluster& cluster;
   std::string address;
   GuardOptions options;
+  std::chrono::milliseconds release_timeout;
 
   mutable std::mutex mutex;
   std::condition_variable changed;  // view, in-flight work or stop
@@ -68,6 +81,21 @@ struct Guard::State {
   std::int64_t highest_peer_epoch = 0;   // the highest epoch another guarded server published
   std::string waiting_for;               // a guarded server that has not released our epoch
 
+  // Guarded peers that have not released our epoch, by address: since when we have waited
+  // for them to release `awaited`, and whether we gave up (release_timeout passed). A peer
+  // stays given up on until it releases `awaited`; then it is waited for afresh.
+  struct Lagging {
+    std::int64_t released = 0;  // what its record says
+    std::int64_t awaited = 0;   // our epoch when we started timing it
+    Clock::time_point since;
+    bool given_up = false;
+  };
+  std::map<std::string, Lagging> lagging;
+  // Records with the guard's keys but values no guard writes, already warned about:
+  // address -> "released/epoch" as last seen (a rewrite with other values warns again).
+  std::map<std::string, std::string> implausible;
+  std::vector<std::string> warnings;  // to log once the lock is released
+
   // Work admitted and not done yet, per epoch it was admitted under.
   std::map<std::int64_t, std::int64_t> in_flight;
 
@@ -78,30 +106,62 @@ struct Guard::State {
   GuardStats counters;
   std::thread worker;
 
-  State(Cluster& c, std::string a, GuardOptions o) : cluster(c), address(std::move(a)), options(std::move(o)) {}
+  State(Cluster& c, std::string a, GuardOptions o)
+      : cluster(c),
+        address(std::move(a)),
+        options(std::move(o)),
+        release_timeout(options.release_timeout ? *options.release_timeout
+                                                : std::chrono::milliseconds(cluster.lease_ttl()) * release_timeout_ttls) {}
 
   void log(const std::string& message) const noexcept {
     try {
-      std::cerr << "frodo guard " << address << ": " << message << '\n';
+      if (options.logger) {
+        options.logger("guard " + address + ": " + message);
+      } else {
+        std::cerr << "frodo guard " << address << ": " << message << '\n';
+      }
     } catch (...) {
     }
   }
 
-  // Takes in a snapshot (lock held); older or equal revisions add nothing.
-  void observe(const Snapshot& s) {
-    if (s.revision <= revision) return;
+  // Logs the warnings gathered under the lock; `lock` is released meanwhile.
+  void flush(std::unique_lock<std::mutex>& lock) {
+    if (warnings.empty()) return;
+    std::vector<std::string> out;
+    out.swap(warnings);
+    lock.unlock();
+    for (const std::string& message : out) log(message);
+    lock.lock();
+  }
+
+  // Takes in a snapshot and re-checks the release timeouts (lock held); older or equal
+  // revisions add nothing but the latter.
+  void observe(const Snapshot& s, Clock::time_point now) {
+    bool fresh = s.revision > revision;
+    if (fresh) take_in(s, now);
+    if (fresh || !lagging.empty()) evaluate(now);
+  }
+
+  void take_in(const Snapshot& s, Clock::time_point now) {
     revision = s.revision;
     const std::vector<Member>& members = s.ring.members();
     if (unsettled.empty() || members != ring_members) {
       ring_members = members;
       epoch = s.revision;
+      // Without a settled ring at the front the chain proves nothing (an id waits for
+      // settlement whatever it holds), so only the current ring is kept; with one, at most
+      // max_unsettled_rings. Dropping the chain only makes ids wait: never unsafe.
+      if (!front_settled || unsettled.size() >= max_unsettled_rings) {
+        unsettled.clear();
+        front_settled = false;
+      }
       unsettled.push_back(s.ring);
     }
     registered = false;
     seen_released = -1;
     highest_peer_epoch = 0;
-    waiting_for.clear();
-    bool all_released = true;
+    std::map<std::string, Lagging> still_lagging;
+    std::map<std::string, std::string> still_implausible;
     for (const ServerInfo& server : s.servers) {
       std::int64_t released = meta_number(server, released_meta_key);
       if (server.address == address) {
@@ -110,18 +170,61 @@ struct Guard::State {
         continue;
       }
       if (released < 0) continue;  // not a guarded server: it admits nothing through a guard
-      highest_peer_epoch = std::max(highest_peer_epoch, meta_number(server, epoch_meta_key));
-      if (released < epoch && all_released) {
-        all_released = false;
-        waiting_for = server.address;
+      std::int64_t peer_epoch = meta_number(server, epoch_meta_key);
+      if (released >= revision || peer_epoch >= revision) {
+        // No guard wrote this: ignored (neither waited for nor answered), said once.
+        std::string values = std::to_string(released) + "/" + std::to_string(peer_epoch);
+        auto seen = implausible.find(server.address);
+        if (seen == implausible.end() || seen->second != values) {
+          warnings.push_back("ignoring the record of " + server.address + ": its " + released_meta_key + " " +
+                             std::to_string(released) + " or " + epoch_meta_key + " " + std::to_string(peer_epoch) +
+                             " is not below the revision " + std::to_string(revision) +
+                             " it appears at, which no guard writes; it is not waited for nor answered");
+        }
+        still_implausible.emplace(server.address, std::move(values));
+        continue;
+      }
+      highest_peer_epoch = std::max(highest_peer_epoch, peer_epoch);
+      auto was = lagging.find(server.address);
+      bool was_given_up = was != lagging.end() && was->second.given_up;
+      if (released < epoch) {
+        Lagging l{released, epoch, now, false};
+        if (was != lagging.end() && released < was->second.awaited) {
+          l = was->second;  // no release since we started timing it: the clock keeps running
+          l.released = released;
+        } else if (was_given_up) {
+          warnings.push_back(server.address + " released " + std::to_string(released) + "; waiting for its release again");
+        }
+        still_lagging.emplace(server.address, l);
+      } else if (was_given_up) {
+        warnings.push_back(server.address + " released " + std::to_string(released) + "; waiting for its release again");
       }
     }
-    settled = all_released;
+    lagging.swap(still_lagging);
+    implausible.swap(still_implausible);
+    changed.notify_all();
+  }
+
+  // Whether every guarded peer has released our epoch or been given up on (lock held).
+  void evaluate(Clock::time_point now) {
+    bool was = settled;
+    waiting_for.clear();
+    for (auto& [peer, l] : lagging) {
+      if (!l.given_up && std::chrono::duration_cast<std::chrono::milliseconds>(now - l.since) >= release_timeout) {
+        l.given_up = true;
+        warnings.push_back("guarded server " + peer + " has not released epoch " + std::to_string(l.awaited) + " within " +
+                           std::to_string(release_timeout.count()) + " ms (its record says " + released_meta_key + " " +
+                           std::to_string(l.released) + ") while its record stays: no longer waiting for it; " +
+                           "the ids it lost move here protected only by their fencing tokens");
+      }
+      if (!l.given_up && waiting_for.empty()) waiting_for = peer;
+    }
+    settled = waiting_for.empty();
     if (settled) {
       while (unsettled.size() > 1) unsettled.pop_front();
       front_settled = true;
     }
-    changed.notify_all();
+    if (settled != was) changed.notify_all();
   }
 
   bool drained_before(std::int64_t e) const { return in_flight.empty() || in_flight.begin()->first >= e; }
@@ -132,7 +235,9 @@ struct Guard::State {
     if (published < epoch) return drained_before(epoch) ? epoch : 0;
     // A server whose epoch came from a listing asks for more than the change's revision:
     // our view is newer than its epoch and we have drained, so our revision answers it.
-    if (highest_peer_epoch > published && revision > published) return revision;
+    // Peers' epochs are below our revision (take_in ignores the others), so once this
+    // answer is published, published >= every epoch we saw: each is answered once.
+    if (highest_peer_epoch > published && revision > highest_peer_epoch) return revision;
     return 0;
   }
 
@@ -152,6 +257,10 @@ struct Guard::State {
   void publish_releases() {
     std::unique_lock lock(mutex);
     while (!stopping) {
+      if (!warnings.empty()) {
+        flush(lock);
+        continue;
+      }
       std::int64_t due = release_due();
       bool mark_leaving = leaving && !leaving_published;
       if (due == 0 && !mark_leaving) {
@@ -174,7 +283,7 @@ struct Guard::State {
       }
       std::shared_ptr<const Snapshot> s = cluster.snapshot();
       lock.lock();
-      observe(*s);
+      observe(*s, Clock::now());
       if (ok) {
         if (due > published) {
           published = due;
@@ -214,8 +323,9 @@ struct Guard::State {
 
   void sync() {
     std::shared_ptr<const Snapshot> s = cluster.snapshot();
-    std::lock_guard lock(mutex);
-    observe(*s);
+    std::unique_lock lock(mutex);
+    observe(*s, Clock::now());
+    flush(lock);
   }
 };
 
@@ -243,6 +353,9 @@ Guard::Guard(Cluster& cluster, std::string address, GuardOptions options) : addr
   }
   for (const char* key : {released_meta_key, leaving_meta_key, epoch_meta_key}) {
     if (options.server.meta.contains(key)) throw Error(Errc::invalid_argument, std::string("meta key '") + key + "' is the guard's");
+  }
+  if (options.release_timeout && options.release_timeout->count() <= 0) {
+    throw Error(Errc::invalid_argument, "release_timeout must be positive");
   }
   state_ = std::make_shared<State>(cluster, address_, std::move(options));
   std::weak_ptr<State> weak = state_;
@@ -281,8 +394,10 @@ Admission Guard::admit(std::string_view id, std::int64_t client_revision) {
   }
   std::shared_ptr<const Snapshot> snapshot = s.cluster.snapshot();
   bool lease_alive = s.cluster.lease_alive();
-  std::lock_guard lock(s.mutex);
-  s.observe(*snapshot);
+  Clock::time_point now = Clock::now();
+  std::unique_lock lock(s.mutex);
+  s.observe(*snapshot, now);
+  s.flush(lock);  // rare (a record warned about); the verdict is made from the state after it
   a.revision_ = s.revision;
   a.owner_ = address_;
   if (!lease_alive) {
@@ -345,6 +460,7 @@ GuardStats Guard::stats() const {
   stats.epoch = state_->epoch;
   stats.released = state_->published;
   stats.settled = state_->settled;
+  stats.unsettled = state_->unsettled.size();
   return stats;
 }
 
