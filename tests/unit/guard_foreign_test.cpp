@@ -13,6 +13,7 @@
 
 #include "frodo/error.hpp"
 #include "frodo/guard.hpp"
+#include "guard_support.hpp"
 
 namespace frodo {
 namespace {
@@ -23,30 +24,10 @@ using Clock = std::chrono::steady_clock;
 constexpr const char* epoch_key = "frodo.epoch";  // the guard's epoch meta key (docs/etcd-schema.md)
 const std::string foreign = "127.0.0.9:1";
 
-ClusterOptions options() {
-  ClusterOptions o;
-  o.context = "alerts";
-  o.logger = [](const std::string&) {};
-  return o;
-}
+ClusterOptions options() { return test::guard_test_options(); }
+using test::eventually;
+using test::id_owned_by;
 
-bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds limit = 5s) {
-  auto deadline = Clock::now() + limit;
-  while (Clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(1ms);
-  }
-  return condition();
-}
-
-std::string id_owned_by(const Cluster& cluster, const std::string& owner, int start = 0) {
-  for (int i = start; i < start + 100000; ++i) {
-    std::string id = "host-" + std::to_string(i);
-    if (cluster.server_by_id(id) == owner) return id;
-  }
-  ADD_FAILURE() << "no id owned by " << owner;
-  return "";
-}
 
 // A guard's warnings, kept for the test to read.
 class Log {

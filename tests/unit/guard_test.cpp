@@ -1,6 +1,7 @@
 // The ownership guard's rules over the in-memory registry: one Cluster per simulated
 // process, a simulated lease clock for frozen processes, no etcd.
 #include "frodo/guard.hpp"
+#include "guard_support.hpp"
 
 #include <gtest/gtest.h>
 
@@ -16,33 +17,9 @@ namespace {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-ClusterOptions options() {
-  ClusterOptions o;
-  o.context = "alerts";
-  o.logger = [](const std::string&) {};
-  return o;
-}
-
-// Waits for a condition with a bounded deadline (the guard's releases are published by its
-// own thread).
-bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds limit = 5s) {
-  auto deadline = Clock::now() + limit;
-  while (Clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(1ms);
-  }
-  return condition();
-}
-
-// An id that `owner` owns in `cluster`'s current view.
-std::string id_owned_by(const Cluster& cluster, const std::string& owner, int start = 0) {
-  for (int i = start; i < start + 100000; ++i) {
-    std::string id = "host-" + std::to_string(i);
-    if (cluster.server_by_id(id) == owner) return id;
-  }
-  ADD_FAILURE() << "no id owned by " << owner;
-  return "";
-}
+ClusterOptions options() { return test::guard_test_options(); }
+using test::eventually;
+using test::id_owned_by;
 
 bool settled(const Guard& guard) { return guard.stats().settled; }
 

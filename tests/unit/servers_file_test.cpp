@@ -64,6 +64,9 @@ TEST(ServersFile, WeightsOutsideTheRingRangeAreRefusedNamingLineAndValue) {
   EXPECT_EQ(error_of("a:1\nb:1 1.8e19\n"),
             "servers.txt:2: bad weight '1.8e19' for b:1: must be between 0.001 and 1000000");
   EXPECT_EQ(error_of("a:1 1e-320"), "servers.txt:1: bad weight '1e-320' for a:1: must be between 0.001 and 1000000");
+  // Found by tests/fuzz/fuzz_servers_file: accepted here once, then refused by Ring.
+  EXPECT_EQ(error_of("a:1 2222222222"),
+            "servers.txt:1: bad weight '2222222222' for a:1: must be between 0.001 and 1000000");
   EXPECT_EQ(error_of("a:1 1e400"), "servers.txt:1: bad weight '1e400' for a:1: must be between 0.001 and 1000000");
   EXPECT_EQ(error_of("a:1 0.000999"),
             "servers.txt:1: bad weight '0.000999' for a:1: must be between 0.001 and 1000000");
@@ -93,19 +96,6 @@ TEST(ServersFile, ADirectoryIsAReadErrorNamingIt) {
   } catch (const UsageError& e) {
     EXPECT_EQ(std::string(e.what()), "/: read error: Is a directory");
   }
-}
-
-TEST(ServersFile, WeightsFoundByTheFuzzerAreRefusedNotPassedOn) {
-  // Found by tests/fuzz/fuzz_servers_file: these were accepted here and then refused by Ring.
-  EXPECT_EQ(error_of("a:1 2222222222"),
-            "servers.txt:1: bad weight '2222222222' for a:1: must be between 0.001 and 1000000");
-  EXPECT_EQ(error_of("a:1 1\nb:1 0.0009"),
-            "servers.txt:2: bad weight '0.0009' for b:1: must be between 0.001 and 1000000");
-  std::vector<Member> edges = parse("a:1 0.001\nb:1 1000000\n");
-  ASSERT_EQ(edges.size(), 2u);
-  EXPECT_EQ(edges[0].weight, Ring::min_weight);
-  EXPECT_EQ(edges[1].weight, Ring::max_weight);
-  EXPECT_NO_THROW(Ring{edges});
 }
 
 TEST(ServersFile, MissingFileIsNamed) {
