@@ -124,7 +124,8 @@ int main(int argc, char** argv) {
       _exit(127);
     }
     auto registered = [&] {
-      for (const auto& s : reader.snapshot()->servers) {
+      std::shared_ptr<const frodo::Snapshot> view = reader.snapshot();
+      for (const auto& s : view->servers) {
         if (s.address == address) return true;
       }
       return false;

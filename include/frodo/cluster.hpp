@@ -104,6 +104,12 @@ class Cluster {
   // Whether server_by_id(id) is one of the servers this Cluster registered.
   bool owns(std::string_view id) const;
 
+  // The current view. Hold the returned pointer for as long as you use what it points to: a
+  // replaced view is freed as soon as nobody holds it, so
+  //   for (const ServerInfo& s : cluster.snapshot()->servers)   // wrong: the pointer dies first
+  // reads freed memory when a change lands meanwhile; write
+  //   std::shared_ptr<const Snapshot> view = cluster.snapshot();
+  //   for (const ServerInfo& s : view->servers)                 // right
   std::shared_ptr<const Snapshot> snapshot() const;
   // Waits until the first view has arrived; false on timeout.
   bool wait_ready(std::chrono::milliseconds timeout) const;

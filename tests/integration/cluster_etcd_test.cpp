@@ -35,7 +35,8 @@ ClusterOptions options_for(const test::EtcdCluster& etcd, const std::string& con
 
 std::set<std::string> addresses(const Cluster& c) {
   std::set<std::string> out;
-  for (const auto& s : c.snapshot()->servers) out.insert(s.address);
+  std::shared_ptr<const Snapshot> view = c.snapshot();  // held while its servers are read
+  for (const auto& s : view->servers) out.insert(s.address);
   return out;
 }
 
@@ -55,7 +56,8 @@ TEST(ClusterEtcd, TwoProcessesAgreeAndSeeEachOthersServers) {
     std::string id = "host-" + std::to_string(i);
     ASSERT_EQ(a.server_by_id(id), b.server_by_id(id));
   }
-  const auto& servers = a.snapshot()->servers;
+  std::shared_ptr<const Snapshot> view = a.snapshot();
+  const auto& servers = view->servers;
   auto it = std::find_if(servers.begin(), servers.end(), [](const ServerInfo& s) { return s.address == "10.0.0.9:3030"; });
   ASSERT_NE(it, servers.end());
   EXPECT_EQ(it->weight, 2);

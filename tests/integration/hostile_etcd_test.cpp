@@ -68,7 +68,8 @@ ClusterOptions options_for(const test::EtcdCluster& etcd, Warnings* warnings = n
 
 std::set<std::string> addresses(const Cluster& c) {
   std::set<std::string> out;
-  for (const auto& s : c.snapshot()->servers) out.insert(s.address);
+  std::shared_ptr<const Snapshot> view = c.snapshot();  // held while its servers are read
+  for (const auto& s : view->servers) out.insert(s.address);
   return out;
 }
 

@@ -85,7 +85,8 @@ TEST(Cluster, AServerWhoseLeaseEndsLeavesEveryView) {
   registry->end_lease(1);  // process a "dies"
   ASSERT_TRUE(b.wait_revision(registry->revision(), 1s));
   std::vector<std::string> left;
-  for (const auto& s : b.snapshot()->servers) left.push_back(s.address);
+  std::shared_ptr<const Snapshot> view = b.snapshot();
+  for (const auto& s : view->servers) left.push_back(s.address);
   EXPECT_EQ(left, (std::vector<std::string>{"b:1", "p:1"}));  // the persistent one stays
   EXPECT_EQ(lost, 1);
   EXPECT_EQ(reason.load(), LeaseLossReason::expired);

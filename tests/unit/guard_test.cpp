@@ -35,7 +35,8 @@ TEST(Guard, LoneServerAdmitsEveryIdWithItsEpochAsToken) {
   EXPECT_GT(a.token(), 0);
   EXPECT_EQ(a.owner(), "a:1");
   // The release is published in the server record, beside the ring's own fields.
-  const auto& servers = cluster.snapshot()->servers;
+  std::shared_ptr<const Snapshot> view = cluster.snapshot();
+  const auto& servers = view->servers;
   ASSERT_EQ(servers.size(), 1u);
   EXPECT_EQ(servers[0].meta.at(released_meta_key), std::to_string(guard.stats().epoch));
 }
