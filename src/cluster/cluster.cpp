@@ -102,8 +102,9 @@ struct Cluster::State {
     }
     auto snapshot = std::make_shared<Snapshot>();
     bool same_members = before && before->servers == next.servers;
-    std::vector<Member> members = ring_members(next.servers);
-    if (before && before->ring.members() == members) {
+    // Same records (a progress notification, a redelivery): same ring, nothing to compare.
+    std::vector<Member> members = same_members ? std::vector<Member>{} : ring_members(next.servers);
+    if (same_members || (before && before->ring.members() == members)) {
       snapshot->ring = before->ring;  // copies share the built tables
     } else {
       lock.unlock();  // building a ring is the slow part; do it outside the lock

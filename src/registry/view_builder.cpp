@@ -65,16 +65,15 @@ ViewBuilder::Step ViewBuilder::relist(const etcd::RangeResult& list) {
 
 ViewBuilder::Step ViewBuilder::apply(const std::vector<etcd::WatchEvent>& events, std::int64_t revision) {
   Step step;
-  std::map<std::string, ServerList::Record> servers = servers_;  // pointers only
+  // In place: put() compares with the current record before it replaces it.
   for (const etcd::WatchEvent& e : events) {
     if (e.type == etcd::WatchEvent::Type::remove) {
-      servers.erase(e.kv.key.substr(std::min(prefix_.size(), e.kv.key.size())));
+      servers_.erase(e.kv.key.substr(std::min(prefix_.size(), e.kv.key.size())));
       skipped_.erase(e.kv.key);
     } else {
-      put(servers, e.kv, skipped_, step.warnings);
+      put(servers_, e.kv, skipped_, step.warnings);
     }
   }
-  servers_ = std::move(servers);
   revision_ = std::max(revision_, revision);
   step.view.servers = current();
   step.view.revision = revision_;
