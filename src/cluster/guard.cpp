@@ -71,12 +71,17 @@ struct Guard::State {
   std::int64_t revision = 0;            // the snapshot's revision
   std::int64_t epoch = 0;               // revision at which the ring's members last changed
   std::vector<Member> ring_members;     // of the current epoch
+  // The identity (create revision, lease) of each ring member's record, in ring order: a
+  // server deleted and registered again, or moved to a new lease, starts an epoch too.
+  std::vector<std::pair<std::int64_t, std::int64_t>> ring_records;
   // Rings of the epochs observed since the last settled one (front: that settled epoch, back:
   // the current one). An id owned in all of them has never been anyone else's meanwhile.
   std::deque<Ring> unsettled;
   bool front_settled = false;  // unsettled.front() is a settled epoch's ring
   bool settled = false;
   bool registered = false;               // our record is in the view
+  std::int64_t own_created = 0;          // our record's identity, as last seen (0: never seen)
+  std::int64_t own_lease = 0;
   std::int64_t seen_released = -1;       // our record's released value, as seen in the view
   std::int64_t highest_peer_epoch = 0;   // the highest epoch another guarded server published
   std::string waiting_for;               // a guarded server that has not released our epoch
@@ -145,8 +150,31 @@ struct Guard::State {
   void take_in(const Snapshot& s, Clock::time_point now) {
     revision = s.revision;
     const std::vector<Member>& members = s.ring.members();
-    if (unsettled.empty() || members != ring_members) {
+    std::vector<std::pair<std::int64_t, std::int64_t>> records;
+    records.reserve(members.size());
+    const ServerInfo* own = nullptr;
+    for (const ServerInfo& server : s.servers) {
+      if (server.address == address) own = &server;
+      if (!server.meta.contains(leaving_meta_key)) records.emplace_back(server.created, server.lease);
+    }
+    // Our record came back as another one (our lease was lost: etcd deleted the record and
+    // the session registered it again, or moved it to a new lease), or came back at all. In
+    // between, others may have taken our ids over in views this process never saw (one watch
+    // response can carry the delete and the re-add), so no id we own has a known unbroken
+    // history: we start over as a new member, and every id waits for settlement.
+    bool reborn = own != nullptr && (own->created != own_created || own->lease != own_lease);
+    if (own != nullptr) {
+      own_created = own->created;
+      own_lease = own->lease;
+    }
+    if (reborn && (!unsettled.empty() || front_settled)) {
+      unsettled.clear();
+      front_settled = false;
+      settled = false;
+    }
+    if (unsettled.empty() || members != ring_members || records != ring_records) {
       ring_members = members;
+      ring_records = std::move(records);
       epoch = s.revision;
       // Without a settled ring at the front the chain proves nothing (an id waits for
       // settlement whatever it holds), so only the current ring is kept; with one, at most
@@ -394,6 +422,7 @@ Admission Guard::admit(std::string_view id, std::int64_t client_revision) {
   }
   std::shared_ptr<const Snapshot> snapshot = s.cluster.snapshot();
   bool lease_alive = s.cluster.lease_alive();
+  std::int64_t lease = s.cluster.lease_id();
   Clock::time_point now = Clock::now();
   std::unique_lock lock(s.mutex);
   s.observe(*snapshot, now);
@@ -402,6 +431,10 @@ Admission Guard::admit(std::string_view id, std::int64_t client_revision) {
   a.owner_ = address_;
   if (!lease_alive) {
     a.reason_ = "lease expired";
+  } else if (!s.registered || s.own_lease != lease) {
+    // Our record in this view is not the one on our current lease (the lease was re-granted
+    // and the view does not show the new record yet), or is not there at all.
+    a.reason_ = "rejoining";
   } else if (s.leaving) {
     a.reason_ = "leaving";
   } else if (s.unsettled.empty()) {
