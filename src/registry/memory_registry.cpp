@@ -2,6 +2,7 @@
 // use. Every change bumps one revision counter, like etcd's; views are delivered
 // synchronously on the thread that made the change, outside the registry's lock.
 #include <algorithm>
+#include <atomic>
 #include <iostream>
 
 #include "frodo/error.hpp"
@@ -35,9 +36,18 @@ struct MemoryRegistry::Impl {
     bool pending = false;  // a view was held back
     std::chrono::steady_clock::time_point renewed{};
     std::map<std::string, ServerInfo> mine;  // registered on a lease, put back by regrant()
+    // `lease` while `lease_alive`, else 0: what lease_alive() and lease_id() read without the
+    // lock (they are on the guard's lookup path).
+    std::atomic<std::int64_t> held_lease{0};
+    void set_lease(std::int64_t id, bool alive) {
+      lease = id;
+      lease_alive = alive;
+      held_lease.store(alive ? id : 0, std::memory_order_release);
+    }
   };
   std::function<std::chrono::steady_clock::time_point()> clock;  // set: simulated lease clocks
   std::chrono::milliseconds ttl{0};
+  std::atomic<bool> simulated{false};  // clock is set
 
   bool alive(const Session& session) const {
     return session.lease_alive && (!clock || clock() < session.renewed + ttl);
@@ -117,7 +127,8 @@ void deliver(const std::vector<std::function<void()>>& calls) {
 
 class MemorySession : public RegistrySession {
  public:
-  MemorySession(std::shared_ptr<MemoryRegistry::Impl> impl, std::size_t number) : impl_(std::move(impl)), number_(number) {}
+  MemorySession(std::shared_ptr<MemoryRegistry::Impl> impl, std::size_t number)
+      : impl_(std::move(impl)), number_(number), session_(impl_->sessions[number - 1]) {}
   ~MemorySession() override { close(); }
 
   std::int64_t put(const ServerInfo& server, bool persistent) override {
@@ -152,15 +163,12 @@ class MemorySession : public RegistrySession {
   }
 
   bool lease_alive() const override {
+    if (!impl_->simulated.load(std::memory_order_acquire)) return session_->held_lease.load(std::memory_order_acquire) != 0;
     std::lock_guard lock(impl_->mutex);
-    return impl_->alive(*impl_->sessions[number_ - 1]);
+    return impl_->alive(*session_);
   }
 
-  std::int64_t lease_id() const override {
-    std::lock_guard lock(impl_->mutex);
-    const auto& session = *impl_->sessions[number_ - 1];
-    return session.lease_alive ? session.lease : 0;
-  }
+  std::int64_t lease_id() const override { return session_->held_lease.load(std::memory_order_acquire); }
 
   void close() override {
     std::vector<std::function<void()>> calls;
@@ -169,7 +177,7 @@ class MemorySession : public RegistrySession {
       auto& session = *impl_->sessions[number_ - 1];
       if (!session.open) return;
       session.open = false;
-      session.lease_alive = false;
+      session.set_lease(session.lease, false);
       auto& servers = impl_->contexts[session.context];
       std::size_t before = servers.size();
       std::erase_if(servers, [&](const auto& kv) { return kv.second.session == number_; });
@@ -184,6 +192,7 @@ class MemorySession : public RegistrySession {
  private:
   std::shared_ptr<MemoryRegistry::Impl> impl_;
   std::size_t number_;
+  std::shared_ptr<MemoryRegistry::Impl::Session> session_;  // the same as impl_->sessions[number_ - 1]
 };
 
 MemoryRegistry::MemoryRegistry() : impl_(std::make_shared<Impl>()) {}
@@ -195,8 +204,11 @@ std::unique_ptr<RegistrySession> MemoryRegistry::open(const std::string& context
   RegistryView current;
   {
     std::lock_guard lock(impl_->mutex);
-    impl_->sessions.push_back(std::make_shared<Impl::Session>(Impl::Session{context, events}));
-    impl_->sessions.back()->lease = ++impl_->last_lease;
+    auto session = std::make_shared<Impl::Session>();
+    session->context = context;
+    session->events = events;
+    session->set_lease(++impl_->last_lease, true);
+    impl_->sessions.push_back(std::move(session));
     if (impl_->clock) impl_->sessions.back()->renewed = impl_->clock();
     number = impl_->sessions.size();
     current = impl_->view(context);
@@ -211,7 +223,7 @@ void MemoryRegistry::end_lease(std::size_t session_number, LeaseLossReason reaso
     std::lock_guard lock(impl_->mutex);
     auto& session = impl_->session(session_number);
     if (!session.lease_alive) return;
-    session.lease_alive = false;
+    session.set_lease(session.lease, false);
     auto& servers = impl_->contexts[session.context];
     std::erase_if(servers, [&](const auto& kv) { return kv.second.session == session_number; });
     ++impl_->revision;
@@ -228,6 +240,7 @@ void MemoryRegistry::simulate_lease_clock(std::function<std::chrono::steady_cloc
                                           std::chrono::milliseconds ttl) {
   std::lock_guard lock(impl_->mutex);
   impl_->clock = std::move(now);
+  impl_->simulated.store(true, std::memory_order_release);
   impl_->ttl = ttl;
   for (auto& session : impl_->sessions) session->renewed = impl_->clock();
 }
@@ -244,8 +257,7 @@ void MemoryRegistry::regrant(std::size_t session_number) {
     std::lock_guard lock(impl_->mutex);
     auto& session = impl_->session(session_number);
     if (session.lease_alive || !session.open) return;
-    session.lease = ++impl_->last_lease;
-    session.lease_alive = true;
+    session.set_lease(++impl_->last_lease, true);
     if (impl_->clock) session.renewed = impl_->clock();
     // One put per server, as the etcd session does; views of each are delivered in order.
     std::map<std::string, ServerInfo> mine = session.mine;
