@@ -16,6 +16,7 @@
 #include "registry/etcd_registry.hpp"
 #include "registry/server_record.hpp"
 #include "published.hpp"
+#include "ring_members.hpp"
 
 namespace frodo {
 
@@ -31,8 +32,6 @@ void validate_context(const std::string& context) {
   }
 }
 
-// The ring's members: every registered server but those leaving (a guarded server draining
-// before it removes itself, see guard.hpp).
 std::vector<Member> ring_members(const ServerList& servers) {
   std::vector<Member> members;
   members.reserve(servers.size());
