@@ -161,6 +161,7 @@ GuardCore::GuardCore(std::string address, std::chrono::milliseconds release_time
 }
 
 GuardCore::~GuardCore() {
+  if (!waker_) return;  // kept for admissions that outlive us (keep_in_flight)
   std::lock_guard lock(waker_->mutex);
   waker_->wake = nullptr;
 }

@@ -41,6 +41,9 @@ struct Options {
   // Replay: keep only these churn steps of the plan (indexes); empty: all of them.
   std::vector<int> only;
   bool trace = false;  // keep a trace of every event
+  // Servers without the guard: they admit an id whenever it is theirs in their view, with
+  // token 0 (what `frodo demo --no-guard` runs). For testing the checker.
+  bool unguarded = false;
 };
 
 enum class Property { none, order, token, overlap, liveness };
@@ -50,6 +53,7 @@ struct Result {
   std::uint64_t seed = 0;
   Property failed = Property::none;
   std::string failure;             // what broke, naming the id, servers, tokens and times
+  std::string failed_id;           // the id it broke for
   std::vector<std::string> plan;   // the churn steps run, "index: time what"
   std::vector<int> steps;          // their indexes in the seed's full plan
   std::vector<std::string> trace;  // with Options::trace

@@ -101,7 +101,15 @@ int main(int argc, char** argv) {
                 << frodo::to_string(o.algorithm) << "): " << frodo::sim::to_string(r.failed) << ": " << r.failure << "\n"
                 << "churn steps:\n";
       for (const std::string& step : r.plan) std::cout << "  " << step << "\n";
-      for (const std::string& line : r.trace) std::cout << "  | " << line << "\n";
+      // The trace, cut to what concerns the id that failed: its admissions, writes and
+      // waits, and every membership, lease and churn event.
+      std::cout << "trace (" << r.failed_id << " and membership):\n";
+      for (const std::string& line : r.trace) {
+        bool other_id = line.find("host-") != std::string::npos && !r.failed_id.empty() &&
+                        line.find(r.failed_id + " ") == std::string::npos &&
+                        line.find(r.failed_id + ":") == std::string::npos;
+        if (!other_id) std::cout << "  | " << line << "\n";
+      }
       std::cout << "replay: frodo_guard_sim --seed " << r.seed << " --fencing " << (o.fencing ? "on" : "off")
                 << " --algorithm " << frodo::to_string(o.algorithm) << " --only "
                 << (r.steps.empty() ? "-1" : join(r.steps)) << " --trace\n";
