@@ -44,8 +44,8 @@ constexpr Ms release_timeout = 6 * ttl;
 constexpr Ms leave_timeout = 3 * ttl;
 constexpr Ms churn_end = 6000;
 constexpr Ms quiet_at = churn_end + 3 * ttl;      // every fault has ended by then
-constexpr Ms settle_at = quiet_at + 8 * ttl;      // leases expired, handoffs done
-constexpr Ms liveness_window = 3000;              // every id written again within this
+constexpr Ms settle_at = quiet_at + 3 * ttl;      // leases expired, leaves and handoffs done
+constexpr Ms liveness_window = 2000;              // every id written again within this
 constexpr Ms end_at = settle_at + liveness_window;
 constexpr Ms client_timeout = 2000;  // above the slowest handler
 
@@ -199,13 +199,13 @@ class World {
     ids_.resize(static_cast<std::size_t>(o_.ids));
     for (int i = 0; i < o_.ids; ++i) schedule(10 + i, [this, i] { send(i); });
     while (!queue_.empty() && result_.failed == Property::none) {
-      Event e = queue_.top();
-      queue_.pop();
+      std::pop_heap(queue_.begin(), queue_.end(), later);
+      Event e = std::move(queue_.back());
+      queue_.pop_back();
       if (e.time > end_at) break;
       now_ = e.time;
       ++result_.events;
-      actions_[e.action]();
-      actions_.erase(e.action);
+      e.action();
     }
     result_.virtual_ms = now_;
     if (result_.failed == Property::none) check_end();
@@ -218,31 +218,30 @@ class World {
   struct Event {
     Ms time;
     std::uint64_t order;
-    std::uint64_t action;
-    bool operator<(const Event& other) const {
-      return time != other.time ? time > other.time : order > other.order;  // a min-heap
-    }
+    std::function<void()> action;
   };
+  // Orders the heap so that the earliest event (then the first scheduled) is at the front.
+  static bool later(const Event& a, const Event& b) { return a.time != b.time ? a.time > b.time : a.order > b.order; }
 
   Ms draw(Ms lo, Ms hi) { return lo + static_cast<Ms>(rng_() % static_cast<std::uint64_t>(hi - lo + 1)); }
   bool chance(int percent) { return static_cast<int>(rng_() % 100) < percent; }
 
   void schedule(Ms time, std::function<void()> f) {
-    std::uint64_t id = next_action_++;
-    actions_.emplace(id, std::move(f));
-    queue_.push({time, next_order_++, id});
+    queue_.push_back({time, next_order_++, std::move(f)});
+    std::push_heap(queue_.begin(), queue_.end(), later);
   }
 
   void note(const std::string& what) {
     if (o_.trace) result_.trace.push_back(std::to_string(now_) + " ms: " + what);
   }
 
-  void fail(Property property, const std::string& id, const std::string& what) {
+  void fail(Property property, const std::string& id, const std::string& what, Ms when) {
     if (result_.failed != Property::none) return;
     result_.failed = property;
     result_.failed_id = id;
+    result_.failed_at = when;
     result_.failure = what;
-    note("FAILED (" + std::string(to_string(property)) + "): " + what);
+    if (o_.trace) note("FAILED (" + std::string(to_string(property)) + "): " + what);
   }
 
   // --- etcd ---------------------------------------------------------------------------
@@ -301,7 +300,7 @@ class World {
     if (!l.alive || l.expires > now_) return;  // renewed: the renewal scheduled its own check
     l.alive = false;
     Proc& p = *procs_[static_cast<std::size_t>(l.proc)];
-    note("etcd expires the lease of " + p.address);
+    if (o_.trace) note("etcd expires the lease of " + p.address);
     ++result_.lease_losses;
     for (auto& [id, w] : p.work) admissions_[w.record].beyond = true;
     std::vector<std::string> doomed;
@@ -337,7 +336,7 @@ class World {
     p->view = snapshot_at(revision_);
     Proc& proc = *p;
     procs_.push_back(std::move(p));
-    note("join " + proc.address);
+    if (o_.trace) note("join " + proc.address);
     proc.core->observe(*proc.view, at(now_));
     grant(proc);
     ServerInfo record{proc.address, 1, "", {{released_meta_key, "0"}, {detail::epoch_meta_key, "0"}}};
@@ -351,7 +350,7 @@ class World {
     on_proc(n, [this](Proc& q) {
       if (cut_off(q)) {
         if (q.lease != 0 && now_ >= q.local_deadline) {
-          note(q.address + " loses its lease (etcd unreachable)");
+          if (o_.trace) note(q.address + " loses its lease (etcd unreachable)");
           q.lease = 0;
         }
       } else if (q.lease != 0 && leases_[q.lease].alive && now_ < q.local_deadline) {
@@ -360,7 +359,7 @@ class World {
         schedule(now_ + ttl + 1, [this, l = q.lease] { expire(l); });
       } else {
         // Lost (expired by etcd, or past its own deadline): a new lease, records again.
-        note(q.address + " re-grants its lease");
+        if (o_.trace) note(q.address + " re-grants its lease");
         grant(q);
         ++result_.regrants;
         for (auto [address, server] : q.mine) put(q, server);
@@ -398,7 +397,7 @@ class World {
     if (p.gone || p.crashed) return;
     p.core->observe(*p.view, at(now_));  // release timeouts
     for (const std::string& w : p.core->take_warnings()) {
-      note(p.address + ": " + w);
+      if (o_.trace) note(p.address + ": " + w);
       if (w.find("no longer waiting") != std::string::npos) result_.beyond_assumptions = true;
     }
     if (p.publishing && p.publish_revision > 0 && p.view->revision >= p.publish_revision) {
@@ -409,11 +408,11 @@ class World {
     }
     if (p.leave_deadline >= 0 && (p.core->left() || now_ >= p.leave_deadline)) {
       if (!p.core->left()) {
-        note(p.address + " gives up leaving in order: removes its record with work in flight");
+        if (o_.trace) note(p.address + " gives up leaving in order: removes its record with work in flight");
         for (auto& [id, w] : p.work) admissions_[w.record].beyond = true;
       }
       if (!cut_off(p)) {
-        note(p.address + " removes its record");
+        if (o_.trace) note(p.address + " removes its record");
         p.gone = true;
         p.mine.clear();
         remove(p.address);
@@ -464,7 +463,7 @@ class World {
     bool removes = s.kind == StepKind::leave || s.kind == StepKind::crash;
     if (removes && candidates.size() < 2) return;
     Proc& p = *procs_[static_cast<std::size_t>(candidates[s.pick % candidates.size()])];
-    note(std::string(name(s.kind)) + " " + p.address + (s.duration ? " for " + std::to_string(s.duration) + " ms" : ""));
+    if (o_.trace) note(std::string(name(s.kind)) + " " + p.address + (s.duration ? " for " + std::to_string(s.duration) + " ms" : ""));
     switch (s.kind) {
       case StepKind::leave:
         p.leave_asked = true;
@@ -547,7 +546,7 @@ class World {
     if (p.work.contains(id)) return answer("busy");
     if (client_revision > p.view->revision) {
       ++result_.waited;
-      note(p.address + " answers wait for " + id + ": behind client");
+      if (o_.trace) note(p.address + " answers wait for " + id + ": behind client");
       return answer("wait");
     }
     // What Guard::admit does: the fast path, else the core under its lock.
@@ -566,7 +565,7 @@ class World {
     }
     if (!a) {
       ++result_.waited;
-      note(p.address + " answers wait for " + id + ": " + a.reason());
+      if (o_.trace) note(p.address + " answers wait for " + id + ": " + a.reason());
       return answer("wait");
     }
     ++result_.admitted;
@@ -580,7 +579,7 @@ class World {
     open.push_back(record);
     auto& last = last_writer_[id];
     if (last.has_value() && *last != p.number) ++result_.handoffs;
-    note(p.address + " admits " + id + " #" + std::to_string(seq) + " token " + std::to_string(a.token()));
+    if (o_.trace) note(p.address + " admits " + id + " #" + std::to_string(seq) + " token " + std::to_string(a.token()));
     Work w{id, seq, c, attempt, std::move(a), now_, record};
     p.work.emplace(id, std::move(w));
     Ms duration = chance(8) ? draw(200, 1500) : draw(2, 20);  // some slow handlers
@@ -606,13 +605,13 @@ class World {
     for (const Row& r : rows) newest = std::max(newest, r.token);
     if (o_.fencing && record.token < newest) {
       ++result_.refused;
-      note(p.address + " write " + w.id + " #" + std::to_string(w.seq) + " token " + std::to_string(record.token) +
+      if (o_.trace) note(p.address + " write " + w.id + " #" + std::to_string(w.seq) + " token " + std::to_string(record.token) +
            " refused (newest " + std::to_string(newest) + ")");
       return false;
     }
     ++result_.accepted;
     last_writer_[w.id] = p.number;
-    note(p.address + " writes " + w.id + " #" + std::to_string(w.seq) + " token " + std::to_string(record.token));
+    if (o_.trace) note(p.address + " writes " + w.id + " #" + std::to_string(w.seq) + " token " + std::to_string(record.token));
     if (!rows.empty()) {
       const Row& last = rows.back();
       if (w.seq < last.seq) {
@@ -620,7 +619,8 @@ class World {
       }
       if (o_.fencing && last.token == record.token && last.proc != p.number) {
         fail(Property::token, w.id, w.id + ": " + procs_[static_cast<std::size_t>(last.proc)]->address + " and " + p.address +
-                                  " both wrote under token " + std::to_string(record.token));
+                                  " both wrote under token " + std::to_string(record.token),
+             now_);
       }
     }
     rows.push_back({w.seq, record.token, p.number, w.record, now_});
@@ -636,7 +636,9 @@ class World {
       ++st.next_seq;
       st.last_ack = now_;
       ++st.attempt;  // the timeout of this attempt is void
-      schedule(now_ + draw(50, 250), [this, i] { send(i); });
+      // Quieter once churn has stopped: what is left to see is whether every id gets through.
+      Ms think = now_ < churn_end ? draw(50, 250) : draw(150, 450);
+      schedule(now_ + think, [this, i] { send(i); });
       return;
     }
     retry(i, what == "redirect" ? draw(2, 20) : draw(20, 60));
@@ -669,14 +671,15 @@ class World {
       const AdmissionRecord& a = admissions_[k];
       const AdmissionRecord& b = admissions_[l];
       if (a.beyond || b.beyond) continue;
-      fail(Property::overlap, a.id, a.id + " admitted by " + describe(b) + " while " + describe(a));
+      fail(Property::overlap, a.id, a.id + " admitted by " + describe(b) + " while " + describe(a), b.start);
       return;
     }
     for (const OrderFault& f : order_faults_) {
       const Row& row = rows_[f.id][f.row];
       if (!o_.fencing && admissions_[row.admission].beyond) continue;
       fail(Property::order, f.id, f.id + ": #" + std::to_string(f.seq) + " written by " + describe(admissions_[row.admission]) +
-                                " after #" + std::to_string(f.after));
+                                " after #" + std::to_string(f.after),
+           row.at);
       return;
     }
     for (int i = 0; i < o_.ids; ++i) {
@@ -684,7 +687,8 @@ class World {
       if (last < settle_at) {
         fail(Property::liveness, id_name(i), id_name(i) + " was not written between " + std::to_string(settle_at) + " and " +
                                      std::to_string(end_at) + " ms, after churn stopped (last write at " +
-                                     std::to_string(last) + " ms)");
+                                     std::to_string(last) + " ms)",
+             end_at);
         return;
       }
     }
@@ -696,9 +700,7 @@ class World {
   Result result_;
 
   Ms now_ = 0;
-  std::priority_queue<Event> queue_;
-  std::unordered_map<std::uint64_t, std::function<void()>> actions_;
-  std::uint64_t next_action_ = 0;
+  std::vector<Event> queue_;  // a heap, see later()
   std::uint64_t next_order_ = 0;
 
   std::int64_t revision_ = 1;

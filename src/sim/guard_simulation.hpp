@@ -54,6 +54,7 @@ struct Result {
   Property failed = Property::none;
   std::string failure;             // what broke, naming the id, servers, tokens and times
   std::string failed_id;           // the id it broke for
+  std::int64_t failed_at = 0;      // virtual ms: when it broke (the later admission, the late write)
   std::vector<std::string> plan;   // the churn steps run, "index: time what"
   std::vector<int> steps;          // their indexes in the seed's full plan
   std::vector<std::string> trace;  // with Options::trace

@@ -71,6 +71,9 @@ int main(int argc, char** argv) {
     app.add_option("--max-steps", base.max_churn_steps, "Most churn steps per schedule")->check(CLI::Range(1, 64));
     app.add_option("--only", only, "Replay: keep only these churn steps of the seed's plan (comma-separated indexes)");
     app.add_flag("--trace", trace, "Print every event of the run (with --seed)");
+    app.add_flag("--unguarded", base.unguarded,
+                 "Servers without the guard (admit whenever the id is theirs in their view): shows what the checker "
+                 "catches");
     CLI11_PARSE(app, argc, argv);
 
     if (!only.empty()) {
@@ -103,15 +106,16 @@ int main(int argc, char** argv) {
       for (const std::string& step : r.plan) std::cout << "  " << step << "\n";
       // The trace, cut to what concerns the id that failed: its admissions, writes and
       // waits, and every membership, lease and churn event.
-      std::cout << "trace (" << r.failed_id << " and membership):\n";
+      std::cout << "trace (" << r.failed_id << " and membership, until " << r.failed_at << " ms):\n";
       for (const std::string& line : r.trace) {
+        if (std::stoll(line) > r.failed_at) break;  // each line starts with its time
         bool other_id = line.find("host-") != std::string::npos && !r.failed_id.empty() &&
                         line.find(r.failed_id + " ") == std::string::npos &&
                         line.find(r.failed_id + ":") == std::string::npos;
         if (!other_id) std::cout << "  | " << line << "\n";
       }
       std::cout << "replay: frodo_guard_sim --seed " << r.seed << " --fencing " << (o.fencing ? "on" : "off")
-                << " --algorithm " << frodo::to_string(o.algorithm) << " --only "
+                << " --algorithm " << frodo::to_string(o.algorithm) << (o.unguarded ? " --unguarded" : "") << " --only "
                 << (r.steps.empty() ? "-1" : join(r.steps)) << " --trace\n";
     };
 
