@@ -74,6 +74,10 @@ struct Snapshot {
   ServerList servers;  // sorted by address; iterates as const ServerInfo&
   Ring ring;
   std::int64_t revision = 0;  // the registry revision this view reflects (0: none yet)
+  // How many times this Cluster saw the registry replaced (etcd restored from a backup or
+  // re-created: a new cluster id, revisions started over) up to this view. A view with a
+  // higher count is newer than every view with a lower one, whatever their revisions.
+  std::uint64_t restarts = 0;
 };
 
 class Cluster {

@@ -120,6 +120,7 @@ struct Cluster::State {
     }
     snapshot->servers = std::move(next.servers);
     snapshot->revision = next.revision;
+    snapshot->restarts = (before ? before->restarts : 0) + (next.restarted && before ? 1 : 0);
     publish(lock, view_with(snapshot));
     auto callbacks = on_change;
     lock.unlock();

@@ -186,11 +186,44 @@ std::vector<std::string> GuardCore::take_warnings() {
 }
 
 void GuardCore::observe(const Snapshot& s, GuardClock::time_point now) {
+  if (s.restarts < restarts_) return;  // a view from before etcd was replaced
+  if (s.restarts > restarts_) restart(s.restarts);
   bool fresh = s.revision > revision_;
   if (fresh) take_in(s, now);
   if (fresh || !lagging_.empty()) evaluate(now);
   collect();
   refresh_fast();
+}
+
+// etcd was replaced (restored from a backup, or re-created): its revisions started over, so
+// every epoch, release and record identity we know is in another numbering. Start over as a
+// new member: forget the chain (every id waits for settlement), wait for every peer's release
+// of the new epoch, and publish our own; work admitted before still has to end before that
+// release, so its counters are kept with an epoch below every new one.
+void GuardCore::restart(std::uint64_t restarts) {
+  restarts_ = restarts;
+  warnings_.push_back("etcd was replaced (its revisions started over at or below " + std::to_string(revision_) +
+                      "): starting over as a new member; fencing tokens from before may be above the new ones, "
+                      "so a fencing store refuses new writes of an id until the revisions pass its newest token");
+  for (auto& flight : flights_) {
+    std::uint64_t state = flight->state.load(std::memory_order_relaxed);
+    if (flight->open(state)) flight->state.store(state | 1, std::memory_order_seq_cst);
+    flight->epoch = 0;  // before every epoch of the new numbering (closed: nothing reads it outside)
+  }
+  revision_ = 0;
+  epoch_ = 0;
+  ring_members_.clear();
+  ring_records_.clear();
+  unsettled_.clear();
+  front_settled_ = false;
+  settled_ = false;
+  registered_ = false;
+  own_created_ = 0;
+  own_lease_ = 0;
+  highest_peer_epoch_ = 0;
+  lagging_.clear();
+  implausible_.clear();
+  published_ = 0;
 }
 
 void GuardCore::take_in(const Snapshot& s, GuardClock::time_point now) {

@@ -61,7 +61,7 @@ struct alignas(64) InFlightSlot {
 // has closed an InFlight and then read a total of zero, no admission of it can still appear.
 struct InFlight {
   static constexpr std::size_t slot_count = 8;
-  std::int64_t epoch = 0;  // written by the owner only while closed and drained
+  std::int64_t epoch = 0;  // read and written by the owner only (under its lock)
   std::atomic<std::uint64_t> state{0};
   Waker* waker = nullptr;
   InFlightSlot slots[slot_count];
@@ -146,6 +146,7 @@ class GuardCore {
     bool given_up = false;
   };
 
+  void restart(std::uint64_t restarts);
   void take_in(const Snapshot& s, GuardClock::time_point now);
   void evaluate(GuardClock::time_point now);
   InFlight* flight_for(std::int64_t epoch);
@@ -159,6 +160,7 @@ class GuardCore {
   std::chrono::milliseconds release_timeout_;
   std::unique_ptr<Waker> waker_;
 
+  std::uint64_t restarts_ = 0;  // Snapshot::restarts of the views taken in
   std::int64_t revision_ = 0;
   std::int64_t epoch_ = 0;
   std::vector<Member> ring_members_;
