@@ -5,8 +5,9 @@
 // as replaced views were freed by a timer). Same ring (1,001 ketama servers), same ids, same
 // run; 1 and 2 threads.
 //
-//   build/release/bench/frodo_lookup_bench --benchmark_min_time=0.2 --benchmark_repetitions=15 \
+//   build/release/bench/frodo_lookup_bench --benchmark_min_time=0.2 --benchmark_repetitions=15
 //     --benchmark_enable_random_interleaving=true --benchmark_report_aggregates_only=true
+//   (one command line)
 //
 // A third case publishes a new view every millisecond while the lookups run (each lookup
 // thread then refreshes its reference about once a millisecond).

@@ -117,6 +117,10 @@ class Cluster {
   bool wait_revision(std::int64_t revision, std::chrono::milliseconds timeout) const;
   // The lease's local deadline has not passed (a frozen process that wakes up late sees false).
   bool lease_alive() const;
+  // The id of this Cluster's current lease: 0 before the first add_server that needed one,
+  // and from a lease loss until the re-grant (the registry then registers this Cluster's
+  // servers again on the new lease, as new records). Takes no lock.
+  std::int64_t lease_id() const;
   // The TTL of this Cluster's lease (ClusterOptions::lease_ttl).
   std::chrono::seconds lease_ttl() const;
 

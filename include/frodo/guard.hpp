@@ -18,7 +18,9 @@
 // an id it gained only when every other guarded server has released its epoch (or has left,
 // its lease gone); ids it owned in every view since that was last true it keeps admitting.
 // A server whose lease deadline has passed by its own clock admits nothing until it has a
-// live lease again. Tokens grow along every handoff, so a store that refuses a token older
+// live lease again and its view holds its record on that lease; a record that comes back
+// as a new one (deleted and registered again, or on a new lease) makes it a new member:
+// every id it owns waits for settlement, as after a join. Tokens grow along every handoff, so a store that refuses a token older
 // than the newest it accepted for an id turns a late write of a paused process into a no-op.
 //
 // Records come from anyone who can write to etcd. A record whose released or epoch value is
@@ -64,6 +66,17 @@ struct GuardOptions {
   std::function<void(const std::string& message)> logger;
 };
 
+namespace detail {
+struct InFlight;
+struct InFlightSlot;
+struct AdmissionAccess;
+}  // namespace detail
+
+// The verdict of one admit(). An admitted id counts as in flight until the Admission is
+// destroyed or done() is called; an Admission is a value that may be moved to and ended on
+// any thread. Every Admission must end before its Guard's destruction begins (ending one on
+// another thread meanwhile is a race); one still alive when its Guard is destroyed keeps a
+// few hundred bytes allocated for ever (the Guard logs it), so that its done() stays safe.
 class Admission {
  public:
   Admission() = default;
@@ -81,20 +94,24 @@ class Admission {
   const std::string& owner() const { return owner_; }
   // The revision of the view the verdict was made in (clients wait for it before retrying).
   std::int64_t revision() const { return revision_; }
-  // wait: why ("handoff", "lease expired", "leaving", "behind client", "no view").
+  // wait: why ("handoff", "lease expired", "rejoining" (the lease was re-granted and this
+  // server's view does not hold its record on the new lease yet), "leaving", "behind
+  // client", "no view", "no servers").
   const std::string& reason() const { return reason_; }
-  // The work is finished (also done by the destructor).
+  // The work is finished (also done by the destructor). Lock-free unless the epoch it was
+  // admitted under has ended meanwhile (then it wakes the guard's worker).
   void done();
 
  private:
-  friend class Guard;
-  struct Ticket;
+  friend struct detail::AdmissionAccess;
   Verdict verdict_ = Verdict::wait;
   std::int64_t token_ = 0;
   std::int64_t revision_ = 0;
   std::string owner_;
   std::string reason_;
-  std::shared_ptr<Ticket> ticket_;
+  detail::InFlight* flight_ = nullptr;  // where it is counted while in flight
+  detail::InFlightSlot* slot_ = nullptr;
+  std::uint64_t flight_state_ = 0;
 };
 
 struct GuardStats {

@@ -56,6 +56,9 @@ class RegistrySession {
   // The lease's local deadline has not passed (always true before a lease was needed).
   // Takes no lock: safe on a lookup path.
   virtual bool lease_alive() const = 0;
+  // The id of the session's current lease: 0 before a lease was needed, and from the loss of
+  // one until another is granted. Servers registered without `persistent` hang on it.
+  virtual std::int64_t lease_id() const = 0;
   // Stops watching, revokes the lease (its servers leave at once). Idempotent.
   virtual void close() = 0;
 };
@@ -78,6 +81,15 @@ class MemoryRegistry : public std::enable_shared_from_this<MemoryRegistry> {
   // session's servers until end_lease(), as etcd does until its own clock expires the lease.
   void simulate_lease_clock(std::function<std::chrono::steady_clock::time_point()> now, std::chrono::milliseconds ttl);
   void keep_alive(std::size_t session);
+
+  // What an etcd session does after its lease is lost: grants a new lease and registers the
+  // session's servers again on it (one put each, each a new record: a new create revision).
+  // Nothing if the session's lease is alive.
+  void regrant(std::size_t session);
+  // Collapsed views, as one watch response or re-list carrying several changes: while held,
+  // a session is delivered no view; release_views() delivers only the newest one.
+  void hold_views(std::size_t session);
+  void release_views(std::size_t session);
 
  private:
   struct Impl;

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <iterator>
 #include <map>
 #include <memory>
@@ -21,6 +22,13 @@ struct ServerInfo {
   double weight = 1;    // in [Ring::min_weight, Ring::max_weight]
   std::string zone;     // valid UTF-8 without control characters, at most 256 bytes
   std::map<std::string, std::string> meta;  // string values only (see docs/etcd-schema.md)
+  // The record's identity, filled in by the registry on the servers of a view (not stored in
+  // the value; what is put ignores them): the revision that created the key, and the lease
+  // it hangs on (0: persistent). A server that is deleted and registered again is a new
+  // record (a new `created`) even at the same address; one re-attached to a re-granted
+  // lease keeps `created` and changes `lease`.
+  std::int64_t created = 0;
+  std::int64_t lease = 0;
 
   friend bool operator==(const ServerInfo&, const ServerInfo&) = default;
 };

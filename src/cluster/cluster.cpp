@@ -317,6 +317,7 @@ bool Cluster::wait_revision(std::int64_t revision, std::chrono::milliseconds tim
 }
 
 bool Cluster::lease_alive() const { return state_->session->lease_alive(); }
+std::int64_t Cluster::lease_id() const { return state_->session->lease_id(); }
 std::chrono::seconds Cluster::lease_ttl() const { return state_->options.lease_ttl; }
 
 void Cluster::on_change(std::function<void(const Snapshot&, const Snapshot&)> callback) {

@@ -1,51 +1,35 @@
-// The ownership guard (include/frodo/guard.hpp; protocol and proof sketch in
-// docs/ownership-guard.md).
-//
-// Everything the guard decides from comes from one ordered stream: the Cluster's snapshots of
-// the context's server records, whose meta carry each guarded server's released epoch. So a
-// server that sees another's release also sees every membership change before it; that is
-// what makes "released >= my epoch" mean "has finished everything it admitted before".
-//
-// Records come from anyone who can write to etcd, so the guard trusts none of them beyond
-// what the protocol makes checkable: a guard only ever publishes values its own view had
-// reached, and its write lands at a later revision, so a record whose released or epoch is
-// at or above the revision of the view it appears in was not written by a guard (it is
-// neither waited for nor answered); and a plausible record that does not release is waited
-// for at most release_timeout.
+// The ownership guard (include/frodo/guard.hpp): GuardCore's decisions (guard_core.hpp) behind
+// one lock, a worker thread that writes the guard's record, and a Cluster that brings the
+// views. admit() on a settled server takes no lock: it decides from the published FastPath.
 #include "frodo/guard.hpp"
 
 #include <algorithm>
 #include <condition_variable>
-#include <deque>
 #include <iostream>
-#include <map>
 #include <mutex>
 #include <thread>
 #include <vector>
 
 #include "frodo/address.hpp"
 #include "frodo/error.hpp"
+#include "guard_core.hpp"
+#include "published.hpp"
 
 namespace frodo {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using detail::epoch_meta_key;
 
-constexpr const char* epoch_meta_key = "frodo.epoch";
 // Unset GuardOptions::release_timeout: this many lease TTLs (docs/ownership-guard.md).
 constexpr int release_timeout_ttls = 6;
 
-std::int64_t meta_number(const ServerInfo& server, const char* key) {
-  auto it = server.meta.find(key);
-  if (it == server.meta.end()) return -1;
-  try {
-    std::size_t used = 0;
-    long long value = std::stoll(it->second, &used);
-    return used == it->second.size() && value >= 0 ? value : 0;
-  } catch (const std::exception&) {
-    return 0;  // unparseable: treated as "released nothing", which only makes others wait
-  }
-}
+// Fast-path verdicts, counted per thread (one cache line each) so that admitting threads do
+// not write the same memory.
+struct alignas(64) FastCounts {
+  std::atomic<std::uint64_t> admitted{0};
+  std::atomic<std::uint64_t> redirected{0};
+};
 
 }  // namespace
 
@@ -62,56 +46,28 @@ struct Guard::State {
   Cluster& cluster;
   std::string address;
   GuardOptions options;
-  std::chrono::milliseconds release_timeout;
 
   mutable std::mutex mutex;
   std::condition_variable changed;  // view, in-flight work or stop
-
-  // The view, as last observed.
-  std::int64_t revision = 0;            // the snapshot's revision
-  std::int64_t epoch = 0;               // revision at which the ring's members last changed
-  std::vector<Member> ring_members;     // of the current epoch
-  // Rings of the epochs observed since the last settled one (front: that settled epoch, back:
-  // the current one). An id owned in all of them has never been anyone else's meanwhile.
-  std::deque<Ring> unsettled;
-  bool front_settled = false;  // unsettled.front() is a settled epoch's ring
-  bool settled = false;
-  bool registered = false;               // our record is in the view
-  std::int64_t seen_released = -1;       // our record's released value, as seen in the view
-  std::int64_t highest_peer_epoch = 0;   // the highest epoch another guarded server published
-  std::string waiting_for;               // a guarded server that has not released our epoch
-
-  // Guarded peers that have not released our epoch, by address: since when we have waited
-  // for them to release `awaited`, and whether we gave up (release_timeout passed). A peer
-  // stays given up on until it releases `awaited`; then it is waited for afresh.
-  struct Lagging {
-    std::int64_t released = 0;  // what its record says
-    std::int64_t awaited = 0;   // our epoch when we started timing it
-    Clock::time_point since;
-    bool given_up = false;
-  };
-  std::map<std::string, Lagging> lagging;
-  // Records with the guard's keys but values no guard writes, already warned about:
-  // address -> "released/epoch" as last seen (a rewrite with other values warns again).
-  std::map<std::string, std::string> implausible;
-  std::vector<std::string> warnings;  // to log once the lock is released
-
-  // Work admitted and not done yet, per epoch it was admitted under.
-  std::map<std::int64_t, std::int64_t> in_flight;
-
-  std::int64_t published = 0;  // the released value we last wrote
-  bool leaving = false;
-  bool leaving_published = false;
+  detail::GuardCore core;           // under mutex
+  const detail::FastPath* published_fast = nullptr;
+  detail::Published<detail::FastPath> fast;  // what admit() reads without the lock
+  FastCounts fast_counts[detail::InFlight::slot_count];
+  std::uint64_t behind_client = 0;  // slow-path waits counted here, not by the core
   bool stopping = false;
-  GuardStats counters;
   std::thread worker;
 
   State(Cluster& c, std::string a, GuardOptions o)
       : cluster(c),
         address(std::move(a)),
         options(std::move(o)),
-        release_timeout(options.release_timeout ? *options.release_timeout
-                                                : std::chrono::milliseconds(cluster.lease_ttl()) * release_timeout_ttls) {}
+        core(address,
+             options.release_timeout ? *options.release_timeout
+                                     : std::chrono::milliseconds(cluster.lease_ttl()) * release_timeout_ttls,
+             [this] {
+               { std::lock_guard lock(mutex); }  // a waiter is either before its check or asleep
+               changed.notify_all();
+             }) {}
 
   void log(const std::string& message) const noexcept {
     try {
@@ -124,121 +80,27 @@ struct Guard::State {
     }
   }
 
-  // Logs the warnings gathered under the lock; `lock` is released meanwhile.
+  // Logs the warnings the core gathered; `lock` is released meanwhile.
   void flush(std::unique_lock<std::mutex>& lock) {
-    if (warnings.empty()) return;
-    std::vector<std::string> out;
-    out.swap(warnings);
+    std::vector<std::string> out = core.take_warnings();
+    if (out.empty()) return;
     lock.unlock();
     for (const std::string& message : out) log(message);
     lock.lock();
   }
 
-  // Takes in a snapshot and re-checks the release timeouts (lock held); older or equal
-  // revisions add nothing but the latter.
+  // Publishes the core's fast path if it changed (lock held).
+  void publish_fast() {
+    std::shared_ptr<const detail::FastPath> f = core.fast_path();
+    if (f.get() == published_fast) return;
+    published_fast = f.get();
+    fast.publish(std::move(f));
+  }
+
   void observe(const Snapshot& s, Clock::time_point now) {
-    bool fresh = s.revision > revision;
-    if (fresh) take_in(s, now);
-    if (fresh || !lagging.empty()) evaluate(now);
-  }
-
-  void take_in(const Snapshot& s, Clock::time_point now) {
-    revision = s.revision;
-    const std::vector<Member>& members = s.ring.members();
-    if (unsettled.empty() || members != ring_members) {
-      ring_members = members;
-      epoch = s.revision;
-      // Without a settled ring at the front the chain proves nothing (an id waits for
-      // settlement whatever it holds), so only the current ring is kept; with one, at most
-      // max_unsettled_rings. Dropping the chain only makes ids wait: never unsafe.
-      if (!front_settled || unsettled.size() >= max_unsettled_rings) {
-        unsettled.clear();
-        front_settled = false;
-      }
-      unsettled.push_back(s.ring);
-    }
-    registered = false;
-    seen_released = -1;
-    highest_peer_epoch = 0;
-    std::map<std::string, Lagging> still_lagging;
-    std::map<std::string, std::string> still_implausible;
-    for (const ServerInfo& server : s.servers) {
-      std::int64_t released = meta_number(server, released_meta_key);
-      if (server.address == address) {
-        registered = true;
-        seen_released = released;
-        continue;
-      }
-      if (released < 0) continue;  // not a guarded server: it admits nothing through a guard
-      std::int64_t peer_epoch = meta_number(server, epoch_meta_key);
-      if (released >= revision || peer_epoch >= revision) {
-        // No guard wrote this: ignored (neither waited for nor answered), said once.
-        std::string values = std::to_string(released) + "/" + std::to_string(peer_epoch);
-        auto seen = implausible.find(server.address);
-        if (seen == implausible.end() || seen->second != values) {
-          warnings.push_back("ignoring the record of " + server.address + ": its " + released_meta_key + " " +
-                             std::to_string(released) + " or " + epoch_meta_key + " " + std::to_string(peer_epoch) +
-                             " is not below the revision " + std::to_string(revision) +
-                             " it appears at, which no guard writes; it is not waited for nor answered");
-        }
-        still_implausible.emplace(server.address, std::move(values));
-        continue;
-      }
-      highest_peer_epoch = std::max(highest_peer_epoch, peer_epoch);
-      auto was = lagging.find(server.address);
-      bool was_given_up = was != lagging.end() && was->second.given_up;
-      if (released < epoch) {
-        Lagging l{released, epoch, now, false};
-        if (was != lagging.end() && released < was->second.awaited) {
-          l = was->second;  // no release since we started timing it: the clock keeps running
-          l.released = released;
-        } else if (was_given_up) {
-          warnings.push_back(server.address + " released " + std::to_string(released) + "; waiting for its release again");
-        }
-        still_lagging.emplace(server.address, l);
-      } else if (was_given_up) {
-        warnings.push_back(server.address + " released " + std::to_string(released) + "; waiting for its release again");
-      }
-    }
-    lagging.swap(still_lagging);
-    implausible.swap(still_implausible);
+    core.observe(s, now);
+    publish_fast();
     changed.notify_all();
-  }
-
-  // Whether every guarded peer has released our epoch or been given up on (lock held).
-  void evaluate(Clock::time_point now) {
-    bool was = settled;
-    waiting_for.clear();
-    for (auto& [peer, l] : lagging) {
-      if (!l.given_up && std::chrono::duration_cast<std::chrono::milliseconds>(now - l.since) >= release_timeout) {
-        l.given_up = true;
-        warnings.push_back("guarded server " + peer + " has not released epoch " + std::to_string(l.awaited) + " within " +
-                           std::to_string(release_timeout.count()) + " ms (its record says " + released_meta_key + " " +
-                           std::to_string(l.released) + ") while its record stays: no longer waiting for it; " +
-                           "the ids it lost move here protected only by their fencing tokens");
-      }
-      if (!l.given_up && waiting_for.empty()) waiting_for = peer;
-    }
-    settled = waiting_for.empty();
-    if (settled) {
-      while (unsettled.size() > 1) unsettled.pop_front();
-      front_settled = true;
-    }
-    if (settled != was) changed.notify_all();
-  }
-
-  bool drained_before(std::int64_t e) const { return in_flight.empty() || in_flight.begin()->first >= e; }
-
-  // What the worker should publish as released now, or 0 for nothing (lock held).
-  std::int64_t release_due() const {
-    if (!registered) return 0;
-    if (published < epoch) return drained_before(epoch) ? epoch : 0;
-    // A server whose epoch came from a listing asks for more than the change's revision:
-    // our view is newer than its epoch and we have drained, so our revision answers it.
-    // Peers' epochs are below our revision (take_in ignores the others), so once this
-    // answer is published, published >= every epoch we saw: each is answered once.
-    if (highest_peer_epoch > published && revision > highest_peer_epoch) return revision;
-    return 0;
   }
 
   // The worker thread's entry: nothing escapes it. If the worker cannot go on, no release is
@@ -257,52 +119,36 @@ struct Guard::State {
   void publish_releases() {
     std::unique_lock lock(mutex);
     while (!stopping) {
-      if (!warnings.empty()) {
-        flush(lock);
-        continue;
-      }
-      std::int64_t due = release_due();
-      bool mark_leaving = leaving && !leaving_published;
-      if (due == 0 && !mark_leaving) {
+      flush(lock);
+      if (stopping) break;
+      std::optional<detail::GuardCore::Publication> due = core.due();
+      if (!due) {
         changed.wait(lock);
         continue;
       }
       AddOptions record = options.server;
       record.persistent = false;
-      record.meta[released_meta_key] = std::to_string(std::max(due, published));
-      record.meta[epoch_meta_key] = std::to_string(epoch);
-      if (leaving) record.meta[leaving_meta_key] = "1";
-      bool was_leaving = leaving;
+      record.meta[released_meta_key] = std::to_string(due->released);
+      record.meta[epoch_meta_key] = std::to_string(due->epoch);
+      if (due->leaving) record.meta[leaving_meta_key] = "1";
       lock.unlock();
       bool ok = true;
       try {
         cluster.add_server(address, record);
       } catch (const std::exception& e) {
         ok = false;
-        log("publishing release " + std::to_string(due) + " failed: " + e.what());
+        log("publishing release " + std::to_string(due->released) + " failed: " + e.what());
       }
       std::shared_ptr<const Snapshot> s = cluster.snapshot();
       lock.lock();
       observe(*s, Clock::now());
       if (ok) {
-        if (due > published) {
-          published = due;
-          ++counters.releases;
-        }
-        if (was_leaving) leaving_published = true;
+        core.published(*due);
+        publish_fast();
         changed.notify_all();
       } else {
         changed.wait_for(lock, std::chrono::milliseconds(200));
       }
-    }
-  }
-
-  void finish(std::int64_t e) {
-    std::lock_guard lock(mutex);
-    auto it = in_flight.find(e);
-    if (it != in_flight.end() && --it->second == 0) {
-      in_flight.erase(it);
-      changed.notify_all();
     }
   }
 
@@ -328,21 +174,6 @@ struct Guard::State {
     flush(lock);
   }
 };
-
-// One admitted piece of work; the last copy going away ends it.
-struct Admission::Ticket {
-  Ticket(std::shared_ptr<Guard::State> s, std::int64_t e) : state(std::move(s)), epoch(e) {}
-  Ticket(const Ticket&) = delete;
-  Ticket& operator=(const Ticket&) = delete;
-  ~Ticket() { state->finish(epoch); }
-  std::shared_ptr<Guard::State> state;
-  std::int64_t epoch;
-};
-
-Admission::Admission(Admission&&) noexcept = default;
-Admission& Admission::operator=(Admission&&) noexcept = default;
-Admission::~Admission() = default;
-void Admission::done() { ticket_.reset(); }
 
 Guard::Guard(Cluster& cluster, std::string address, GuardOptions options) : address_(std::move(address)) {
   if (auto problem = address_problem(address_)) {
@@ -374,64 +205,44 @@ Guard::Guard(Cluster& cluster, std::string address, GuardOptions options) : addr
 }
 
 Guard::~Guard() {
+  State& s = *state_;
   {
-    std::lock_guard lock(state_->mutex);
-    if (state_->stopping) return;  // left already
-    state_->leaving = true;
+    std::lock_guard lock(s.mutex);
+    if (!s.stopping) {
+      s.core.start_leaving();
+      s.publish_fast();
+    }
   }
-  state_->stop_and_remove();
+  s.stop_and_remove();
+  std::lock_guard lock(s.mutex);
+  if (!s.core.drained()) {
+    s.log("destroyed while admissions are still in flight; their counters stay allocated");
+    s.core.keep_in_flight();
+  }
 }
 
 Admission Guard::admit(std::string_view id, std::int64_t client_revision) {
   State& s = *state_;
+  bool lease_alive = s.cluster.lease_alive();
+  std::int64_t lease = s.cluster.lease_id();
   Admission a;
-  if (client_revision > 0 && !s.cluster.wait_revision(client_revision, s.options.catch_up)) {
-    std::lock_guard lock(s.mutex);
-    ++s.counters.waited;
-    a.reason_ = "behind client";
-    a.revision_ = s.revision;
+  if (detail::fast_admit(s.fast.read(), address_, id, client_revision, lease_alive, lease, a)) {
+    FastCounts& counts = s.fast_counts[detail::InFlight::slot_index()];
+    (a ? counts.admitted : counts.redirected).fetch_add(1, std::memory_order_relaxed);
     return a;
   }
-  std::shared_ptr<const Snapshot> snapshot = s.cluster.snapshot();
-  bool lease_alive = s.cluster.lease_alive();
-  Clock::time_point now = Clock::now();
-  std::unique_lock lock(s.mutex);
-  s.observe(*snapshot, now);
-  s.flush(lock);  // rare (a record warned about); the verdict is made from the state after it
-  a.revision_ = s.revision;
-  a.owner_ = address_;
-  if (!lease_alive) {
-    a.reason_ = "lease expired";
-  } else if (s.leaving) {
-    a.reason_ = "leaving";
-  } else if (s.unsettled.empty()) {
-    a.reason_ = "no view";
-  } else {
-    std::optional<std::string_view> owner = s.unsettled.back().owner(id);
-    if (!owner) {
-      a.reason_ = "no servers";
-    } else if (*owner != address_) {
-      a.verdict_ = Verdict::redirect;
-      a.owner_ = std::string(*owner);
-      ++s.counters.redirected;
-      return a;
-    } else if (!s.settled && (!s.front_settled || !std::all_of(s.unsettled.begin(), s.unsettled.end() - 1,
-                                                                [&](const Ring& r) {
-                                                                  std::optional<std::string_view> o = r.owner(id);
-                                                                  return o && *o == address_;
-                                                                }))) {
-      a.reason_ = "handoff";
-    } else {
-      a.verdict_ = Verdict::admit;
-      a.token_ = s.epoch;
-      ++s.in_flight[s.epoch];
-      a.ticket_ = std::make_shared<Admission::Ticket>(state_, s.epoch);
-      ++s.counters.admitted;
-      return a;
-    }
+  if (client_revision > 0 && !s.cluster.wait_revision(client_revision, s.options.catch_up)) {
+    std::lock_guard lock(s.mutex);
+    ++s.behind_client;
+    return detail::AdmissionAccess::wait("behind client", s.core.revision(), address_);
   }
-  ++s.counters.waited;
-  return a;
+  std::shared_ptr<const Snapshot> snapshot = s.cluster.snapshot();
+  lease_alive = s.cluster.lease_alive();
+  lease = s.cluster.lease_id();
+  std::unique_lock lock(s.mutex);
+  s.observe(*snapshot, Clock::now());
+  s.flush(lock);  // rare (a record warned about); the verdict is made from the state after it
+  return s.core.admit(id, lease_alive, lease);
 }
 
 void Guard::leave(std::chrono::milliseconds timeout) {
@@ -442,13 +253,10 @@ void Guard::leave(std::chrono::milliseconds timeout) {
     // Out of the ring first (the worker marks our record leaving): clients and the other
     // servers move our ids away; the leaving record starts a new epoch, whose release the
     // worker publishes once the work admitted before it is done.
-    s.leaving = true;
+    s.core.start_leaving();
+    s.publish_fast();
     s.changed.notify_all();
-    s.changed.wait_for(lock, timeout, [&] {
-      bool out_of_ring = std::none_of(s.ring_members.begin(), s.ring_members.end(),
-                                      [&](const Member& m) { return m.address == address_; });
-      return s.leaving_published && out_of_ring && s.published >= s.epoch && s.in_flight.empty();
-    });
+    s.changed.wait_for(lock, timeout, [&] { return s.core.left(); });
   }
   s.stop_and_remove();
 }
@@ -456,11 +264,12 @@ void Guard::leave(std::chrono::milliseconds timeout) {
 GuardStats Guard::stats() const {
   state_->sync();
   std::lock_guard lock(state_->mutex);
-  GuardStats stats = state_->counters;
-  stats.epoch = state_->epoch;
-  stats.released = state_->published;
-  stats.settled = state_->settled;
-  stats.unsettled = state_->unsettled.size();
+  GuardStats stats = state_->core.stats();
+  stats.waited += state_->behind_client;
+  for (const FastCounts& counts : state_->fast_counts) {
+    stats.admitted += counts.admitted.load(std::memory_order_relaxed);
+    stats.redirected += counts.redirected.load(std::memory_order_relaxed);
+  }
   return stats;
 }
 

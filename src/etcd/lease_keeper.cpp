@@ -47,6 +47,7 @@ LeaseKeeper::LeaseKeeper(std::shared_ptr<Connection> connection, LeaseKeeperOpti
 
 void LeaseKeeper::publish_alive() {
   alive_until_.store(id_ != 0 ? deadline_.time_since_epoch().count() : 0, std::memory_order_release);
+  published_id_.store(id_, std::memory_order_release);
 }
 
 void LeaseKeeper::warn(const std::string& message) noexcept {
@@ -60,10 +61,7 @@ void LeaseKeeper::warn(const std::string& message) noexcept {
 
 LeaseKeeper::~LeaseKeeper() { close(); }
 
-std::int64_t LeaseKeeper::id() const {
-  std::lock_guard lock(mutex_);
-  return id_;
-}
+std::int64_t LeaseKeeper::id() const { return published_id_.load(std::memory_order_acquire); }
 
 bool LeaseKeeper::alive() const {
   Clock::rep until = alive_until_.load(std::memory_order_acquire);

@@ -59,7 +59,7 @@ class LeaseKeeper {
   LeaseKeeper(const LeaseKeeper&) = delete;
   LeaseKeeper& operator=(const LeaseKeeper&) = delete;
 
-  std::int64_t id() const;                // 0 while lost (and not yet re-granted)
+  std::int64_t id() const;                // 0 while lost (and not yet re-granted); takes no lock
   bool alive() const;                     // held, and the local deadline has not passed
   Clock::time_point deadline() const;     // see the contract above
   std::chrono::seconds granted_ttl() const;
@@ -84,6 +84,7 @@ class LeaseKeeper {
   GrantedCallback on_granted_;
   WarningCallback on_warning_;
   std::atomic<Clock::rep> alive_until_{0};  // deadline_ while a lease is held, else 0
+  std::atomic<std::int64_t> published_id_{0};  // id_, for readers without the lock
 
   mutable std::mutex mutex_;
   std::condition_variable wake_;

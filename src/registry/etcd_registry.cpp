@@ -94,6 +94,11 @@ class EtcdSession : public RegistrySession {
     return keeper == nullptr || keeper->alive();
   }
 
+  std::int64_t lease_id() const override {
+    const etcd::LeaseKeeper* keeper = keeper_ptr_.load(std::memory_order_acquire);
+    return keeper == nullptr ? 0 : keeper->id();
+  }
+
   void close() override {
     std::call_once(closed_, [this] {
       {

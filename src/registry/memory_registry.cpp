@@ -2,6 +2,7 @@
 // use. Every change bumps one revision counter, like etcd's; views are delivered
 // synchronously on the thread that made the change, outside the registry's lock.
 #include <algorithm>
+#include <atomic>
 #include <iostream>
 
 #include "frodo/error.hpp"
@@ -22,40 +23,85 @@ const char* to_string(LeaseLossReason reason) noexcept {
 
 struct MemoryRegistry::Impl {
   struct Entry {
-    ServerList::Record server;
-    std::size_t session = 0;  // 0: persistent
+    ServerList::Record server;  // created and lease filled in
+    std::size_t session = 0;    // 0: persistent
   };
   struct Session {
     std::string context;
     RegistryEvents events;
+    std::int64_t lease = 0;  // the current lease's id
     bool lease_alive = true;
     bool open = true;
+    bool held = false;     // views are held back (hold_views)
+    bool pending = false;  // a view was held back
     std::chrono::steady_clock::time_point renewed{};
+    std::map<std::string, ServerInfo> mine;  // registered on a lease, put back by regrant()
+    // `lease` while `lease_alive`, else 0: what lease_alive() and lease_id() read without the
+    // lock (they are on the guard's lookup path).
+    std::atomic<std::int64_t> held_lease{0};
+    void set_lease(std::int64_t id, bool alive) {
+      lease = id;
+      lease_alive = alive;
+      held_lease.store(alive ? id : 0, std::memory_order_release);
+    }
   };
   std::function<std::chrono::steady_clock::time_point()> clock;  // set: simulated lease clocks
   std::chrono::milliseconds ttl{0};
+  std::atomic<bool> simulated{false};  // clock is set
 
   bool alive(const Session& session) const {
     return session.lease_alive && (!clock || clock() < session.renewed + ttl);
   }
   std::mutex mutex;
   std::int64_t revision = 1;
+  std::int64_t last_lease = 0x1000;  // lease ids, like etcd's: never reused
   std::map<std::string, std::map<std::string, Entry>> contexts;
   std::vector<std::shared_ptr<Session>> sessions;  // index + 1 = session number
+
+  Session& session(std::size_t number) {
+    if (number == 0 || number > sessions.size()) {
+      throw Error(Errc::invalid_argument, "no memory registry session " + std::to_string(number));
+    }
+    return *sessions[number - 1];
+  }
 
   RegistryView view(const std::string& context) {
     std::vector<ServerList::Record> servers;
     for (const auto& [address, entry] : contexts[context]) servers.push_back(entry.server);
     return {ServerList(std::move(servers)), revision};
   }
-  // Called with the lock held; returns the deliveries to make after unlocking.
+
+  // Stores `server` for `number` (lock held): a key that exists keeps its create revision,
+  // as in etcd. Returns the revision of the write.
+  std::int64_t store(const ServerInfo& server, std::size_t number, bool persistent) {
+    Session& s = session(number);
+    auto& servers = contexts[s.context];
+    auto record = std::make_shared<ServerInfo>(server);
+    ++revision;
+    auto it = servers.find(server.address);
+    record->created = it != servers.end() ? it->second.server->created : revision;
+    record->lease = persistent ? 0 : s.lease;
+    servers[server.address] = {std::move(record), persistent ? 0 : number};
+    if (persistent) {
+      s.mine.erase(server.address);
+    } else {
+      s.mine[server.address] = server;
+    }
+    return revision;
+  }
+
+  // Called with the lock held; returns the deliveries to make after unlocking. A session
+  // whose views are held gets nothing now, and the newest view when they are let go.
   std::vector<std::function<void()>> notify(const std::string& context) {
     std::vector<std::function<void()>> calls;
     RegistryView current = view(context);
     for (const auto& s : sessions) {
-      if (s->open && s->context == context && s->events.on_view) {
-        calls.push_back([f = s->events.on_view, current] { f(current); });
+      if (!s->open || s->context != context || !s->events.on_view) continue;
+      if (s->held) {
+        s->pending = true;
+        continue;
       }
+      calls.push_back([f = s->events.on_view, current] { f(current); });
     }
     return calls;
   }
@@ -81,20 +127,19 @@ void deliver(const std::vector<std::function<void()>>& calls) {
 
 class MemorySession : public RegistrySession {
  public:
-  MemorySession(std::shared_ptr<MemoryRegistry::Impl> impl, std::size_t number) : impl_(std::move(impl)), number_(number) {}
+  MemorySession(std::shared_ptr<MemoryRegistry::Impl> impl, std::size_t number)
+      : impl_(std::move(impl)), number_(number), session_(impl_->sessions[number - 1]) {}
   ~MemorySession() override { close(); }
 
   std::int64_t put(const ServerInfo& server, bool persistent) override {
     detail::validate_server(server);
-    auto record = std::make_shared<const ServerInfo>(server);
     std::vector<std::function<void()>> calls;
     std::int64_t revision;
     {
       std::lock_guard lock(impl_->mutex);
-      auto& session = *impl_->sessions[number_ - 1];
+      auto& session = impl_->session(number_);
       if (!persistent && !session.lease_alive) throw Error(Errc::lease_lost, "the session's lease is gone");
-      impl_->contexts[session.context][server.address] = {std::move(record), persistent ? 0 : number_};
-      revision = ++impl_->revision;
+      revision = impl_->store(server, number_, persistent);
       calls = impl_->notify(session.context);
     }
     deliver(calls);
@@ -106,7 +151,9 @@ class MemorySession : public RegistrySession {
     std::int64_t revision;
     {
       std::lock_guard lock(impl_->mutex);
-      auto& servers = impl_->contexts[impl_->sessions[number_ - 1]->context];
+      auto& session = impl_->session(number_);
+      session.mine.erase(address);
+      auto& servers = impl_->contexts[session.context];
       if (servers.erase(address) == 0) return 0;
       revision = ++impl_->revision;
       calls = impl_->notify(impl_->sessions[number_ - 1]->context);
@@ -116,9 +163,12 @@ class MemorySession : public RegistrySession {
   }
 
   bool lease_alive() const override {
+    if (!impl_->simulated.load(std::memory_order_acquire)) return session_->held_lease.load(std::memory_order_acquire) != 0;
     std::lock_guard lock(impl_->mutex);
-    return impl_->alive(*impl_->sessions[number_ - 1]);
+    return impl_->alive(*session_);
   }
+
+  std::int64_t lease_id() const override { return session_->held_lease.load(std::memory_order_acquire); }
 
   void close() override {
     std::vector<std::function<void()>> calls;
@@ -127,7 +177,7 @@ class MemorySession : public RegistrySession {
       auto& session = *impl_->sessions[number_ - 1];
       if (!session.open) return;
       session.open = false;
-      session.lease_alive = false;
+      session.set_lease(session.lease, false);
       auto& servers = impl_->contexts[session.context];
       std::size_t before = servers.size();
       std::erase_if(servers, [&](const auto& kv) { return kv.second.session == number_; });
@@ -142,6 +192,7 @@ class MemorySession : public RegistrySession {
  private:
   std::shared_ptr<MemoryRegistry::Impl> impl_;
   std::size_t number_;
+  std::shared_ptr<MemoryRegistry::Impl::Session> session_;  // the same as impl_->sessions[number_ - 1]
 };
 
 MemoryRegistry::MemoryRegistry() : impl_(std::make_shared<Impl>()) {}
@@ -153,7 +204,11 @@ std::unique_ptr<RegistrySession> MemoryRegistry::open(const std::string& context
   RegistryView current;
   {
     std::lock_guard lock(impl_->mutex);
-    impl_->sessions.push_back(std::make_shared<Impl::Session>(Impl::Session{context, events}));
+    auto session = std::make_shared<Impl::Session>();
+    session->context = context;
+    session->events = events;
+    session->set_lease(++impl_->last_lease, true);
+    impl_->sessions.push_back(std::move(session));
     if (impl_->clock) impl_->sessions.back()->renewed = impl_->clock();
     number = impl_->sessions.size();
     current = impl_->view(context);
@@ -166,12 +221,9 @@ void MemoryRegistry::end_lease(std::size_t session_number, LeaseLossReason reaso
   std::vector<std::function<void()>> calls;
   {
     std::lock_guard lock(impl_->mutex);
-    if (session_number == 0 || session_number > impl_->sessions.size()) {
-      throw Error(Errc::invalid_argument, "no memory registry session " + std::to_string(session_number));
-    }
-    auto& session = *impl_->sessions[session_number - 1];
+    auto& session = impl_->session(session_number);
     if (!session.lease_alive) return;
-    session.lease_alive = false;
+    session.set_lease(session.lease, false);
     auto& servers = impl_->contexts[session.context];
     std::erase_if(servers, [&](const auto& kv) { return kv.second.session == session_number; });
     ++impl_->revision;
@@ -188,16 +240,52 @@ void MemoryRegistry::simulate_lease_clock(std::function<std::chrono::steady_cloc
                                           std::chrono::milliseconds ttl) {
   std::lock_guard lock(impl_->mutex);
   impl_->clock = std::move(now);
+  impl_->simulated.store(true, std::memory_order_release);
   impl_->ttl = ttl;
   for (auto& session : impl_->sessions) session->renewed = impl_->clock();
 }
 
 void MemoryRegistry::keep_alive(std::size_t session_number) {
   std::lock_guard lock(impl_->mutex);
-  if (session_number == 0 || session_number > impl_->sessions.size()) {
-    throw Error(Errc::invalid_argument, "no memory registry session " + std::to_string(session_number));
+  auto& session = impl_->session(session_number);
+  if (impl_->clock) session.renewed = impl_->clock();
+}
+
+void MemoryRegistry::regrant(std::size_t session_number) {
+  std::vector<std::function<void()>> calls;
+  {
+    std::lock_guard lock(impl_->mutex);
+    auto& session = impl_->session(session_number);
+    if (session.lease_alive || !session.open) return;
+    session.set_lease(++impl_->last_lease, true);
+    if (impl_->clock) session.renewed = impl_->clock();
+    // One put per server, as the etcd session does; views of each are delivered in order.
+    std::map<std::string, ServerInfo> mine = session.mine;
+    for (const auto& [address, server] : mine) {
+      impl_->store(server, session_number, false);
+      auto views = impl_->notify(session.context);
+      calls.insert(calls.end(), views.begin(), views.end());
+    }
   }
-  if (impl_->clock) impl_->sessions[session_number - 1]->renewed = impl_->clock();
+  deliver(calls);
+}
+
+void MemoryRegistry::hold_views(std::size_t session_number) {
+  std::lock_guard lock(impl_->mutex);
+  impl_->session(session_number).held = true;
+}
+
+void MemoryRegistry::release_views(std::size_t session_number) {
+  std::function<void()> call;
+  {
+    std::lock_guard lock(impl_->mutex);
+    auto& session = impl_->session(session_number);
+    session.held = false;
+    if (!session.pending || !session.open || !session.events.on_view) return;
+    session.pending = false;
+    call = [f = session.events.on_view, current = impl_->view(session.context)] { f(current); };
+  }
+  deliver({call});
 }
 
 std::int64_t MemoryRegistry::revision() const {

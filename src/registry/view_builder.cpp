@@ -23,6 +23,8 @@ void ViewBuilder::put(std::map<std::string, ServerList::Record>& servers, const 
     return;
   }
   skipped.erase(kv.key);
+  server->created = kv.create_revision;
+  server->lease = kv.lease;
   auto known = servers_.find(address);
   if (known != servers_.end() && *known->second == *server) {
     servers[address] = known->second;  // unchanged: share the record
