@@ -8,8 +8,8 @@
 //   etcd expires its lease, so before B can take its ids over: A's last admission of an id
 //   ends before B's first admission of it begins.
 // - B takes A's ids over once etcd has expired A's lease (A's record leaves B's view).
-// - After the heal A's lease is re-granted and its record re-registered by the session on
-//   its own, and A gains its ids back only after B released them: while B still holds an
+// - After the heal A's lease is re-granted and its record re-registered on the new lease by
+//   the session on its own, and A gains its ids back only after B released them: while B still holds an
 //   Admission for one of them, A never admits that id (no two Admissions of one id overlap
 //   across the two guards), and A's token for it is then above B's (tokens grow along
 //   every handoff). Once B finishes, ownership settles and A admits its ids again. (Before
@@ -70,6 +70,15 @@ bool has_server(const Cluster& c, const std::string& address) {
     if (s.address == address) return true;
   }
   return false;
+}
+
+// The lease the server's record hangs on in this Cluster's view (-1: not in it).
+std::int64_t lease_of(const Cluster& c, const std::string& address) {
+  std::shared_ptr<const Snapshot> view = c.snapshot();
+  for (const ServerInfo& s : view->servers) {
+    if (s.address == address) return s.lease;
+  }
+  return -1;
 }
 
 struct Grant {
@@ -230,6 +239,9 @@ void cut_off_and_heal(Fault fault) {
   ASSERT_TRUE(wait_until([&] { return ga.admit(x).verdict() == Verdict::admit; }, patience)) << log.text();
   EXPECT_EQ(gb.admit(x).verdict(), Verdict::redirect);
 
+  const std::int64_t old_lease = a.lease_id();
+  ASSERT_NE(old_lease, 0);
+
   // --- The fault. A keeps being asked for x throughout.
   auto probe = std::make_unique<AdmitProbe>(ga, x);
   ASSERT_TRUE(wait_until([&] { return probe->grants() > 0; }, patience));
@@ -277,6 +289,9 @@ void cut_off_and_heal(Fault fault) {
   ASSERT_TRUE(wait_until([&] { return a.lease_alive(); }, patience)) << "A's lease was not re-granted\n" << log.text();
   ASSERT_TRUE(wait_until([&] { return has_server(b, "a:1"); }, patience))
       << "A's record was not re-registered\n" << log.text();
+  // On a new lease: the record B sees is A's current lease's, not the expired one's.
+  ASSERT_TRUE(wait_until([&] { return lease_of(b, "a:1") == a.lease_id(); }, patience)) << log.text();
+  EXPECT_NE(a.lease_id(), old_lease);
   std::int64_t back_at = b.snapshot()->revision;
   ASSERT_TRUE(wait_until([&] { return a.snapshot()->revision >= back_at && has_server(a, "a:1"); }, patience))
       << "A's view did not catch up\n" << log.text();

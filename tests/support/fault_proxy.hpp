@@ -15,7 +15,8 @@
 //   send traffic off the machine) or bad limits, and std::runtime_error when a socket call
 //   fails. Nothing is left behind when it throws.
 // - Every accepted connection gets its own connection to the upstream, made at once (also
-//   while a fault is on), and the bytes of each direction are forwarded in order. An end
+//   during a delay or a black hole; under reset() the new connection is reset instead), and
+//   the bytes of each direction are forwarded in order. An end
 //   that closes its side is closed on the other end once the bytes before it are forwarded;
 //   an end that fails (a reset, an error) makes the proxy reset the other end too.
 // - Faults, set at any time from any thread; each setter returns once the proxy's thread
