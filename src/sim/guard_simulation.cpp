@@ -47,6 +47,7 @@ constexpr Ms quiet_at = churn_end + 3 * ttl;      // every fault has ended by th
 constexpr Ms settle_at = quiet_at + 3 * ttl;      // leases expired, leaves and handoffs done
 constexpr Ms liveness_window = 2000;              // every id written again within this
 constexpr Ms end_at = settle_at + liveness_window;
+constexpr Ms max_drift = 2;  // ms per TTL between a process's clock and etcd's (0.2%)
 constexpr Ms client_timeout = 2000;  // above the slowest handler
 
 enum class StepKind { join, leave, crash, freeze_short, freeze_long, partition_short, partition_long, relist };
@@ -128,6 +129,7 @@ struct Proc {
   Ms partitioned_until = 0;
   std::int64_t lease = 0;  // 0: lost, not re-granted yet
   Ms local_deadline = 0;
+  Ms drift = 0;  // how much later than etcd's its clock ends a TTL, in [-max_drift, max_drift]
   std::map<std::string, ServerInfo> mine;  // what a re-grant registers again
   bool putting = false;                    // a release write is under way
   std::optional<detail::GuardCore::Publication> publishing;
@@ -290,9 +292,19 @@ class World {
 
   void grant(Proc& p) {
     p.lease = next_lease_++;
-    leases_[p.lease] = {p.number, now_ + ttl + 1, true};
-    p.local_deadline = now_ + ttl;
-    schedule(now_ + ttl + 1, [this, l = p.lease] { expire(l); });
+    leases_[p.lease] = {p.number, 0, true};
+    renew(p);
+  }
+
+  // A keepalive (or the grant) sent now: etcd receives it after a network delay and extends
+  // the lease by the TTL from then, by its clock; the process's deadline counts the TTL from the
+  // send time, by its own clock, which drifts from etcd's by at most max_drift over a TTL.
+  // The delay is at least that drift: the doc's assumption (2), bounded clock drift.
+  void renew(Proc& p) {
+    Ms arrives = now_ + draw(max_drift, max_drift + 4);
+    leases_[p.lease].expires = arrives + ttl;
+    p.local_deadline = now_ + ttl + p.drift;
+    schedule(arrives + ttl, [this, l = p.lease] { expire(l); });
   }
 
   void expire(std::int64_t lease) {
@@ -333,6 +345,7 @@ class World {
     p->number = static_cast<int>(procs_.size());
     p->address = "127.0.0." + std::to_string(p->number + 1) + ":7000";
     p->core = std::make_unique<detail::GuardCore>(p->address, std::chrono::milliseconds(release_timeout), [] {});
+    p->drift = draw(-max_drift, max_drift);
     p->view = snapshot_at(revision_);
     Proc& proc = *p;
     procs_.push_back(std::move(p));
@@ -354,9 +367,7 @@ class World {
           q.lease = 0;
         }
       } else if (q.lease != 0 && leases_[q.lease].alive && now_ < q.local_deadline) {
-        leases_[q.lease].expires = now_ + ttl + 1;
-        q.local_deadline = now_ + ttl;
-        schedule(now_ + ttl + 1, [this, l = q.lease] { expire(l); });
+        renew(q);
       } else {
         // Lost (expired by etcd, or past its own deadline): a new lease, records again.
         if (o_.trace) note(q.address + " re-grants its lease");
