@@ -171,10 +171,20 @@ void GuardCore::keep_in_flight() {
     std::lock_guard lock(waker_->mutex);
     waker_->wake = nullptr;
   }
-  // Deliberately leaked: admissions that outlived their guard still point here.
-  for (auto& flight : flights_) static_cast<void>(flight.release());
-  for (auto& flight : spare_) static_cast<void>(flight.release());
-  static_cast<void>(waker_.release());
+  // Kept for the life of the process, reachable from here: admissions that outlived their
+  // guard still point into these. Only a Guard destroyed with admissions alive comes here.
+  struct Kept {
+    std::vector<std::unique_ptr<InFlight>> flights;
+    std::unique_ptr<Waker> waker;
+  };
+  static std::mutex mutex;
+  static auto* kept = new std::vector<Kept>();  // never destroyed: admissions may end at exit
+  std::lock_guard lock(mutex);
+  Kept k;
+  k.flights = std::move(flights_);
+  for (auto& flight : spare_) k.flights.push_back(std::move(flight));
+  k.waker = std::move(waker_);
+  kept->push_back(std::move(k));
   flights_.clear();
   spare_.clear();
 }
