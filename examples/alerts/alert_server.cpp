@@ -153,6 +153,9 @@ struct AlertServer::Impl {
       }
     }
 
+    // From here until the row is written the server holds the host: the row's admission
+    // interval starts now.
+    const Processing processing{token, address, monotonic_us()};
     HostSlot& s = slot(event.host);
     std::lock_guard lock(s.mutex);
     if (!s.cached || s.token != token) {
@@ -163,11 +166,22 @@ struct AlertServer::Impl {
       s.cached = true;
     }
     if (event.seq <= s.seq) {
-      ++duplicates;
-      return reply(res, 200, {{"result", "duplicate"}});
+      // Recorded, not silently dropped: the checker must see this admission too, or two
+      // servers holding the host at once would go unnoticed whenever one of them found
+      // nothing to do.
+      switch (store->record_duplicate(event, processing)) {
+        case ApplyResult::applied:
+          ++duplicates;
+          return reply(res, 200, {{"result", "duplicate"}});
+        case ApplyResult::fenced:
+          s.cached = false;
+          ++fenced;
+          res.set_header("Retry-After", "0");
+          return reply(res, 503, {{"wait", "fenced"}, {"revision", cluster->snapshot()->revision}});
+      }
     }
     std::this_thread::sleep_for(options.work);
-    switch (store->apply(event, token, address)) {
+    switch (store->apply(event, processing)) {
       case ApplyResult::applied:
         s.seq = event.seq;
         s.status = event.status;

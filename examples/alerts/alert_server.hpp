@@ -5,7 +5,8 @@
 // HTTP (JSON bodies; see README.md):
 //   POST /events   one Event; header X-Frodo-Revision: the client's view revision (optional)
 //     200 {"result":"applied","token":T}     applied to the store under fencing token T
-//     200 {"result":"duplicate"}             seq already applied for the host: nothing written
+//     200 {"result":"duplicate"}             seq already applied for the host: nothing changed
+//                                            (the answer is recorded in the store, see store.hpp)
 //     400 {"error":"..."}                    not an event (the message names the problem)
 //     413 {"error":"..."}                    body larger than max_event_bytes
 //     421 {"redirect":"ADDR","revision":R}   another server owns the host in view R
@@ -18,6 +19,14 @@
 // servers is never processed by two at once, and the store fences late writes. Without it
 // the server is a naive frodo user: it processes whatever its own view says it owns, which
 // is what lets the checker show the reorderings a handoff causes.
+//
+// What the server does with an admitted event, in order: it notes the admission time
+// (store.hpp's monotonic_us), takes the host's lock (one event of a host at a time in this
+// process), compares the seq with the last one it knows applied for the host (what it last
+// read from the store or wrote itself under the same token; reread when the token changes),
+// then either records a `duplicate` answer (seq not newer) or works for `work` and applies
+// the event. Both are rows in the store carrying the admission interval, so the checker sees
+// every admission that reached the store, including those that wrote nothing.
 #pragma once
 
 #include <chrono>
@@ -55,7 +64,7 @@ struct AlertServerStats {
   std::string address;
   bool guard = false;
   std::uint64_t applied = 0;
-  std::uint64_t duplicates = 0;
+  std::uint64_t duplicates = 0;  // answered "duplicate" (and recorded as such)
   std::uint64_t redirected = 0;  // 421
   std::uint64_t waited = 0;      // 503 from the guard (handoff, lease expired, leaving...)
   std::uint64_t fenced = 0;      // 503 because the store refused a stale token
