@@ -797,11 +797,12 @@ TEST(AlertsServers, GuardedEventsFlowInOrder) { run_steady(true); }
 TEST(AlertsServers, UnguardedEventsFlowInOrderWhileNothingMoves) { run_steady(false); }
 
 // Servers join and leave while the client sends: the guard keeps every host in order, one
-// server at a time.
-TEST(AlertsServers, GuardedHandoffsLoseAndReorderNothing) {
+// server at a time, with or without a store that fences stale tokens.
+void run_handoffs(bool fencing) {
   TempDir dir;
   auto registry = frodo::MemoryRegistry::create();
   AlertServerOptions o = server_options(registry, dir / "alerts.db");
+  o.fencing = fencing;
   AlertServer a(o);
   auto b = std::make_unique<AlertServer>(o);
   a.start();
@@ -846,6 +847,57 @@ TEST(AlertsServers, GuardedHandoffsLoseAndReorderNothing) {
   EXPECT_TRUE(std::any_of(servers_of.begin(), servers_of.end(), [](const auto& h) { return h.second.size() > 1; }));
 }
 
+TEST(AlertsServers, GuardedHandoffsLoseAndReorderNothing) { run_handoffs(true); }
+TEST(AlertsServers, GuardedHandoffsWithoutFencingLoseAndReorderNothing) { run_handoffs(false); }
+
+TEST(AlertsServers, AServerNotJoinedYetAnswersWaitThenServesOnceJoined) {
+  TempDir dir;
+  auto registry = frodo::MemoryRegistry::create();
+  AlertServerOptions o = server_options(registry, dir / "alerts.db");
+  o.join = false;
+  AlertServer server(o);
+  server.start();
+  httplib::Client http("127.0.0.1", server.port());
+  http.set_read_timeout(10s);
+  std::string body = to_json({"web-1", 1, "DOWN"});
+  auto early = http.Post("/events", body, "application/json");
+  ASSERT_TRUE(early);
+  EXPECT_EQ(early->status, 503);
+  EXPECT_EQ(json::parse(early->body).at("wait"), "not joined");
+  EXPECT_TRUE(server.cluster().snapshot()->servers.empty());  // not registered
+
+  server.join();
+  server.join();  // idempotent
+  std::string last_answer;
+  ASSERT_TRUE(eventually([&] {
+    auto res = http.Post("/events", body, "application/json");
+    last_answer = res ? std::to_string(res->status) + " " + res->body : httplib::to_string(res.error());
+    return res && res->status == 200;
+  })) << last_answer;
+  EXPECT_EQ(server.cluster().snapshot()->servers.size(), 1u);
+}
+
+TEST(AlertsServers, SetWorkSlowsTheEventsAdmittedAfterIt) {
+  TempDir dir;
+  auto registry = frodo::MemoryRegistry::create();
+  AlertServer server(server_options(registry, dir / "alerts.db"));
+  server.start();
+  httplib::Client http("127.0.0.1", server.port());
+  http.set_read_timeout(10s);
+  server.set_work(60ms);
+  ASSERT_TRUE(eventually([&] {
+    auto res = http.Post("/events", to_json({"web-1", 1, "DOWN"}), "application/json");
+    return res && res->status == 200;
+  }));
+  server.set_work(0us);
+  auto fast = http.Post("/events", to_json({"web-1", 2, "UP"}), "application/json");
+  ASSERT_TRUE(fast);
+  ASSERT_EQ(fast->status, 200);
+  std::vector<StoreRow> rows = Store(dir / "alerts.db").rows();
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_GE(rows[0].done_us - rows[0].admitted_us, 60'000);  // the work is inside the admission
+}
+
 TEST(AlertsServers, BadOptionsAreNamed) {
   TempDir dir;
   auto registry = frodo::MemoryRegistry::create();
@@ -857,6 +909,15 @@ TEST(AlertsServers, BadOptionsAreNamed) {
   } catch (const frodo::Error& e) {
     EXPECT_EQ(e.code(), frodo::Errc::invalid_argument);
     EXPECT_NE(std::string(e.what()).find("nowhere:0"), std::string::npos) << e.what();
+  }
+  o = server_options(registry, dir / "alerts.db");
+  o.work = std::chrono::microseconds(-5);
+  try {
+    AlertServer server(o);
+    FAIL() << "accepted a negative work time";
+  } catch (const frodo::Error& e) {
+    EXPECT_EQ(e.code(), frodo::Errc::invalid_argument);
+    EXPECT_EQ(std::string(e.what()), "work must not be negative, got -5 us");
   }
   EventClientOptions c = client_options(registry, 0);
   c.workers = 0;
