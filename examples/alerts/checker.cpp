@@ -184,8 +184,11 @@ CheckReport check(const std::vector<StoreRow>& rows, const std::map<std::string,
     report.late.final_mismatches += c.late.final_mismatches;
     if (c.problems() > 0) problems.push_back(std::move(c));
   }
-  std::stable_sort(problems.begin(), problems.end(),
-                   [](const HostCheck& a, const HostCheck& b) { return a.problems() > b.problems(); });
+  // Hosts with problems late rows do not explain first: those are the ones to look at.
+  std::stable_sort(problems.begin(), problems.end(), [](const HostCheck& a, const HostCheck& b) {
+    std::int64_t a_own = a.problems() - a.late.problems(), b_own = b.problems() - b.late.problems();
+    return a_own != b_own ? a_own > b_own : a.problems() > b.problems();
+  });
   if (problems.size() > worst) problems.resize(worst);
   report.worst = std::move(problems);
   return report;

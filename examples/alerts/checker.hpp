@@ -96,7 +96,9 @@ struct CheckReport {
   std::int64_t token_violations = 0;
   std::int64_t overlaps = 0;
   LateCounts late;               // the part of the counts above that late rows explain
-  std::vector<HostCheck> worst;  // hosts with problems, most first (at most `worst` of them)
+  // Hosts with problems (at most `worst` of them): most problems late rows do not explain
+  // first, then most problems.
+  std::vector<HostCheck> worst;
 
   // Nothing applied out of order, by an older owner after a newer one, or by two servers at
   // once; nothing acknowledged lost; every final state right. Duplicates are reported but

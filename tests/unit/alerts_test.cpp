@@ -545,6 +545,20 @@ TEST(AlertsChecker, WritesOfAServerPausedPastItsLeaseAreCountedApart) {
   EXPECT_FALSE(r2.ok_but_late());
 }
 
+TEST(AlertsChecker, HostsWithProblemsLateRowsDoNotExplainComeFirst) {
+  // Host "late" has several problems, all from a's write across its pause; host "own" has one
+  // order violation nobody paused for.
+  std::vector<StoreRow> rows = {at(1, "a", 1, 1, 0, 10),     at(2, "b", 2, 2, 400, 410), at(3, "b", 3, 2, 420, 430),
+                                at(4, "a", 1, 1, 5, 1010),   at(5, "c", 1, 1, 1100, 1110), at(6, "c", 3, 1, 1120, 1130),
+                                at(7, "c", 2, 1, 1140, 1150)};
+  for (std::size_t i = 0; i < 4; ++i) rows[i].host = "late";
+  for (std::size_t i = 4; i < rows.size(); ++i) rows[i].host = "own";
+  CheckReport r = check(rows, {{"late", acked(3)}, {"own", acked(3)}}, {{"a", 50, 1000}});
+  ASSERT_EQ(r.worst.size(), 2u) << format_table(r);
+  EXPECT_EQ(r.worst[0].host, "own");
+  EXPECT_GT(r.worst[1].problems(), r.worst[0].problems());
+}
+
 TEST(AlertsChecker, AWrongFinalStateIsLateOnlyWhenTheLateWriteIsWhatMadeItWrong) {
   std::vector<StoreRow> rows = {at(1, "a", 1, 1, 0, 10), at(2, "b", 2, 2, 400, 410), at(3, "a", 1, 1, 5, 1010)};
   std::vector<Pause> pauses = {{"a", 50, 1000}};
