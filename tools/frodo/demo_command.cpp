@@ -660,10 +660,12 @@ class Demo {
         s.releases = static_cast<std::uint64_t>(
             std::count_if(releases.begin(), releases.end(), [&](std::int64_t t) { return t >= s.begin_us && t < s.end_us; }));
       }
+      if (!s.joiner.empty()) {  // the join happens even when the freeze was skipped
+        s.joined_us = first_change(s.joiner, true, s.joiner_signal_us, std::numeric_limits<std::int64_t>::max());
+      }
       if (s.action_us == 0) continue;
       s.victim_out_us = first_change(s.victim, false, s.action_us, std::numeric_limits<std::int64_t>::max());
       if (s.step == ChurnStep::freeze_join) {
-        s.joined_us = first_change(s.joiner, true, s.joiner_signal_us, std::numeric_limits<std::int64_t>::max());
         // Its record leaving the ring during the freeze (or just after, when etcd noticed) means
         // the lease expired: then the freeze was a pause past the lease after all.
         std::int64_t until = (s.thaw_us != 0 ? s.thaw_us : end_us_) + 1'000'000;
@@ -703,7 +705,9 @@ class Demo {
     // A freeze the run ended during: thawed now, so that its server can leave.
     for (std::size_t i = 0; i < steps_.size(); ++i) {
       bool freeze = steps_[i].step == ChurnStep::freeze_join || steps_[i].step == ChurnStep::freeze_past_ttl;
-      if (freeze && steps_[i].action_us != 0 && steps_[i].thaw_us == 0) thaw(i, live, false);
+      if (freeze && steps_[i].action_us != 0 && steps_[i].thaw_us == 0) {
+        thaw(i, live, steps_[i].step == ChurnStep::freeze_join);
+      }
     }
     stop_servers();
     int status = exit_ok;

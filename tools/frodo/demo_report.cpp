@@ -326,7 +326,9 @@ std::string report_text(const DemoFacts& facts, const alerts::CheckReport& r, co
         continue;
       }
       if (s.action_us == 0) {
-        out << "not reached (planned at " << s.planned_s << "s)\n";
+        char planned[64];
+        std::snprintf(planned, sizeof planned, "not reached (planned at %.1fs)\n", s.planned_s);
+        out << planned;
         continue;
       }
       const std::string indent(41, ' ');
