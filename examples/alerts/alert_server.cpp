@@ -53,7 +53,8 @@ struct HostSlot {
 }  // namespace
 
 std::string to_json(const AlertServerStats& s) {
-  return json{{"address", s.address},   {"guard", s.guard},         {"applied", s.applied},
+  return json{{"address", s.address},   {"guard", s.guard},         {"fencing", s.fencing},
+              {"applied", s.applied},
               {"duplicates", s.duplicates}, {"redirected", s.redirected}, {"waited", s.waited},
               {"fenced", s.fenced},     {"rejected", s.rejected},   {"epoch", s.epoch},
               {"released", s.released}, {"releases", s.releases},   {"revision", s.revision},
@@ -74,7 +75,11 @@ struct AlertServer::Impl {
   std::unordered_map<std::string, std::unique_ptr<HostSlot>> slots;  // never erased
 
   std::unique_ptr<frodo::Cluster> cluster;
+  // Set by join(), before `joined`; read only once `joined` is seen true.
   std::unique_ptr<frodo::Guard> guard;  // null when unguarded
+  std::atomic<bool> joined{false};
+  std::mutex join_mutex;
+  std::atomic<std::int64_t> work_us{0};
   httplib::Server http;
 
   // stop() and run() may race: httplib's stop() does nothing before listening starts.
@@ -123,6 +128,11 @@ struct AlertServer::Impl {
                                             "': expected an integer >= 0"}});
     }
 
+    if (!joined.load(std::memory_order_acquire)) {
+      ++waited;
+      res.set_header("Retry-After", "0");
+      return reply(res, 503, {{"wait", "not joined"}, {"revision", cluster->snapshot()->revision}});
+    }
     // The Admission lives until the event is written: the guard counts the host in flight.
     frodo::Admission admission;
     std::int64_t token = 0;
@@ -153,6 +163,9 @@ struct AlertServer::Impl {
       }
     }
 
+    // From here until the row is written the server holds the host: the row's admission
+    // interval starts now.
+    const Processing processing{token, address, monotonic_us()};
     HostSlot& s = slot(event.host);
     std::lock_guard lock(s.mutex);
     if (!s.cached || s.token != token) {
@@ -163,11 +176,22 @@ struct AlertServer::Impl {
       s.cached = true;
     }
     if (event.seq <= s.seq) {
-      ++duplicates;
-      return reply(res, 200, {{"result", "duplicate"}});
+      // Recorded, not silently dropped: the checker must see this admission too, or two
+      // servers holding the host at once would go unnoticed whenever one of them found
+      // nothing to do.
+      switch (store->record_duplicate(event, processing)) {
+        case ApplyResult::applied:
+          ++duplicates;
+          return reply(res, 200, {{"result", "duplicate"}});
+        case ApplyResult::fenced:
+          s.cached = false;
+          ++fenced;
+          res.set_header("Retry-After", "0");
+          return reply(res, 503, {{"wait", "fenced"}, {"revision", cluster->snapshot()->revision}});
+      }
     }
-    std::this_thread::sleep_for(options.work);
-    switch (store->apply(event, token, address)) {
+    std::this_thread::sleep_for(std::chrono::microseconds(work_us.load(std::memory_order_relaxed)));
+    switch (store->apply(event, processing)) {
       case ApplyResult::applied:
         s.seq = event.seq;
         s.status = event.status;
@@ -228,15 +252,33 @@ AlertServer::AlertServer(AlertServerOptions options) : impl_(std::make_unique<Im
   d.address = o.advertise.empty() ? o.listen_host + ":" + std::to_string(d.port) : o.advertise;
   frodo::parse_address(d.address);  // names the address if it is not host:port
 
-  d.store = std::make_unique<Store>(o.store_path);
+  if (o.work.count() < 0) {
+    throw frodo::Error(frodo::Errc::invalid_argument,
+                       "work must not be negative, got " + std::to_string(o.work.count()) + " us");
+  }
+  d.work_us = o.work.count();
+
+  d.store = std::make_unique<Store>(o.store_path, StoreOptions{.fencing = o.fencing});
   d.cluster = o.memory_registry ? std::make_unique<frodo::Cluster>(o.cluster, o.memory_registry)
                                 : std::make_unique<frodo::Cluster>(o.cluster);
-  if (o.guard) {
-    d.guard = std::make_unique<frodo::Guard>(*d.cluster, d.address, o.guard_options);
+  if (o.join) join();
+}
+
+void AlertServer::join() {
+  Impl& d = *impl_;
+  std::lock_guard lock(d.join_mutex);
+  if (d.joined) return;
+  if (d.options.guard) {
+    d.guard = std::make_unique<frodo::Guard>(*d.cluster, d.address, d.options.guard_options);
   } else {
     d.cluster->on_change([&d](const frodo::Snapshot&, const frodo::Snapshot& after) { d.forget_lost_hosts(after); });
     d.cluster->add_server(d.address);
   }
+  d.joined.store(true, std::memory_order_release);
+}
+
+void AlertServer::set_work(std::chrono::microseconds work) {
+  impl_->work_us.store(std::max<std::int64_t>(0, work.count()), std::memory_order_relaxed);
 }
 
 AlertServer::~AlertServer() {
@@ -276,10 +318,13 @@ void AlertServer::stop() {
 
 void AlertServer::leave(std::chrono::milliseconds timeout) {
   Impl& d = *impl_;
-  if (d.guard) {
-    d.guard->leave(timeout);
-  } else {
-    d.cluster->remove_server(d.address);
+  {
+    std::lock_guard lock(d.join_mutex);
+    if (d.joined && d.guard) {
+      d.guard->leave(timeout);
+    } else if (d.joined) {
+      d.cluster->remove_server(d.address);
+    }
   }
   stop();
 }
@@ -288,14 +333,15 @@ AlertServerStats AlertServer::stats() const {
   const Impl& d = *impl_;
   AlertServerStats s;
   s.address = d.address;
-  s.guard = d.guard != nullptr;
+  s.guard = d.options.guard;
+  s.fencing = d.options.fencing;
   s.applied = d.applied;
   s.duplicates = d.duplicates;
   s.redirected = d.redirected;
   s.waited = d.waited;
   s.fenced = d.fenced;
   s.rejected = d.rejected;
-  if (d.guard) {
+  if (d.joined.load(std::memory_order_acquire) && d.guard) {
     frodo::GuardStats g = d.guard->stats();
     s.epoch = g.epoch;
     s.released = g.released;

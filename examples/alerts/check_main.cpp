@@ -28,14 +28,15 @@ int main(int argc, char** argv) {
   try {
     std::map<std::string, Acked> acked = read_acked(acked_path);
     Store store(store_path);
-    CheckReport report = check(store.applied_rows(), acked, worst);
+    CheckReport report = check(store.rows(), acked, {}, worst);
     std::cout << format_table(report) << '\n';
     if (report.ok()) {
-      std::cout << "OK: every acknowledged event applied, in order\n";
+      std::cout << "OK: every acknowledged event applied, in order, by one server at a time\n";
       return exit_ok;
     }
     std::cout << "VIOLATIONS: " << report.violations << " out of order, " << report.lost << " lost, "
-              << report.final_mismatches << " wrong final states\n";
+              << report.final_mismatches << " wrong final states, " << report.token_violations
+              << " token decreases, " << report.overlaps << " overlapping admissions\n";
     return exit_failure;
   } catch (const frodo::Error& e) {
     std::cerr << "alerts-check: " << e.what() << '\n';

@@ -43,7 +43,8 @@ struct EventClient::Impl {
 
   std::atomic<bool> stopping{false};
   std::atomic<std::int64_t> claimed{0};  // events started, against options.events
-  std::atomic<std::uint64_t> sent{0}, acknowledged{0}, redirects{0}, waits{0}, retries{0}, given_up{0};
+  std::atomic<std::uint64_t> sent{0}, acknowledged{0}, redirects{0}, waits{0}, handoff_waits{0}, retries{0},
+      given_up{0};
 
   mutable std::mutex acked_mutex;
   std::map<std::string, Acked> acked;
@@ -128,9 +129,12 @@ struct EventClient::Impl {
           if (revision > view->revision && cluster->wait_revision(revision, options.timeout)) continue;
           return Attempt::later;
         }
-        case 503:
+        case 503: {
           ++waits;
+          json reply = json::parse(res->body, nullptr, /*allow_exceptions=*/false);
+          if (reply.is_object() && reply.contains("wait") && reply["wait"] == "handoff") ++handoff_waits;
           return Attempt::later;
+        }
         default:
           if (res->status >= 500) {
             ++retries;
@@ -261,7 +265,7 @@ void EventClient::stop() { impl_->stopping = true; }
 
 EventClientCounters EventClient::counters() const {
   const Impl& d = *impl_;
-  return {d.sent, d.acknowledged, d.redirects, d.waits, d.retries, d.given_up};
+  return {d.sent, d.acknowledged, d.redirects, d.waits, d.handoff_waits, d.retries, d.given_up};
 }
 
 std::map<std::string, std::int64_t> EventClient::acknowledged_seq() const {

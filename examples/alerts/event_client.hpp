@@ -44,6 +44,7 @@ struct EventClientCounters {
   std::uint64_t acknowledged = 0;  // events answered 200 (applied or duplicate)
   std::uint64_t redirects = 0;     // 421
   std::uint64_t waits = 0;         // 503, or no server in the view
+  std::uint64_t handoff_waits = 0; // of those, 503 {"wait":"handoff"}: the owner waits for a release
   std::uint64_t retries = 0;       // connection errors, timeouts, 5xx other than 503
   std::uint64_t given_up = 0;      // events left unacknowledged by stop()
 };

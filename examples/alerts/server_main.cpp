@@ -17,12 +17,15 @@ int main(int argc, char** argv) {
   cluster.add_to(app, /*with_ttl=*/true);
   AlertServerOptions o;
   bool no_guard = false;
+  bool no_fencing = false;
   long long work_us = o.work.count();
   app.add_option("--listen", o.listen_host, "address to listen on")->capture_default_str();
   app.add_option("--port", o.port, "port to listen on (0: any free port)")->check(CLI::Range(0, 65535));
   app.add_option("--advertise", o.advertise, "address to register (default: LISTEN:PORT)");
   app.add_option("--store", o.store_path, "the SQLite store shared by the servers")->required();
   app.add_flag("--no-guard", no_guard, "process whatever this server's view says it owns, without frodo::Guard");
+  app.add_flag("--no-fencing", no_fencing,
+               "the store accepts any token (every server of a store should agree): the guard alone keeps order");
   app.add_option("--work-us", work_us, "simulated processing time per event, microseconds")
       ->check(CLI::Range(0LL, 10'000'000LL))
       ->capture_default_str();
@@ -38,11 +41,12 @@ int main(int argc, char** argv) {
   try {
     o.cluster = cluster.options();
     o.guard = !no_guard;
+    o.fencing = !no_fencing;
     o.work = std::chrono::microseconds(work_us);
     AlertServer server(std::move(o));
     server.start();
     std::cout << "alerts-server " << server.address() << " ready (guard " << (no_guard ? "off" : "on")
-              << ", context " << cluster.context << ")" << std::endl;
+              << ", fencing " << (no_fencing ? "off" : "on") << ", context " << cluster.context << ")" << std::endl;
     int signal = signals.wait();
     std::cerr << "alerts-server " << server.address() << ": signal " << signal << ", leaving" << std::endl;
     server.leave();

@@ -1,6 +1,7 @@
 #include "store.hpp"
 
 #include <sqlite3.h>
+#include <time.h>
 
 #include <algorithm>
 #include <chrono>
@@ -19,14 +20,20 @@ using Clock = std::chrono::steady_clock;
 constexpr int busy_timeout_ms = 5000;
 constexpr auto retry_for = std::chrono::seconds(30);
 
+// Format 2 (store_format). Format 1 had a table `applied` without result, admitted_us and
+// done_us, and no user_version.
 constexpr const char* schema = R"sql(
-  CREATE TABLE IF NOT EXISTS applied (
+  CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     host TEXT NOT NULL, seq INTEGER NOT NULL, status TEXT NOT NULL,
-    token INTEGER NOT NULL, server TEXT NOT NULL, at_us INTEGER NOT NULL);
+    result TEXT NOT NULL CHECK (result IN ('applied', 'duplicate')),
+    token INTEGER NOT NULL, server TEXT NOT NULL,
+    admitted_us INTEGER NOT NULL, done_us INTEGER NOT NULL, at_us INTEGER NOT NULL);
   CREATE TABLE IF NOT EXISTS hosts (
     host TEXT PRIMARY KEY, seq INTEGER NOT NULL, status TEXT NOT NULL, token INTEGER NOT NULL);
+  PRAGMA user_version = 2;
 )sql";
+static_assert(store_format == 2, "the schema above is format 2");
 
 // Another connection holds the lock: the transaction is retried, not reported.
 struct Busy {};
@@ -40,6 +47,20 @@ std::int64_t now_us() {
 }
 
 }  // namespace
+
+std::int64_t monotonic_us() noexcept {
+  timespec now{};
+  ::clock_gettime(CLOCK_MONOTONIC, &now);
+  return static_cast<std::int64_t>(now.tv_sec) * 1'000'000 + now.tv_nsec / 1000;
+}
+
+const char* to_string(RowResult result) noexcept {
+  switch (result) {
+    case RowResult::applied: return "applied";
+    case RowResult::duplicate: return "duplicate";
+  }
+  return "?";
+}
 
 const char* to_string(ApplyResult result) noexcept {
   switch (result) {
@@ -59,10 +80,11 @@ struct Store::Db {
   sqlite3_stmt* select_host = nullptr;
   sqlite3_stmt* insert_applied = nullptr;
   sqlite3_stmt* upsert_host = nullptr;
+  sqlite3_stmt* raise_token = nullptr;
   sqlite3_stmt* select_rows = nullptr;
 
   ~Db() {
-    for (sqlite3_stmt* s : {begin, commit, rollback, select_host, insert_applied, upsert_host, select_rows}) {
+    for (sqlite3_stmt* s : {begin, commit, rollback, select_host, insert_applied, upsert_host, raise_token, select_rows}) {
       sqlite3_finalize(s);
     }
     sqlite3_close_v2(db);
@@ -123,6 +145,45 @@ struct Store::Db {
     }
   }
 
+  // The first column of the first row of `sql` as an integer (0 when there is no row).
+  std::int64_t query_int(const char* sql, const char* what) {
+    sqlite3_stmt* stmt = nullptr;
+    check(sqlite3_prepare_v2(db, sql, -1, &stmt, nullptr), what);
+    int rc = sqlite3_step(stmt);
+    std::int64_t value = rc == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : 0;
+    sqlite3_finalize(stmt);
+    check(rc, what);
+    return value;
+  }
+
+  // Creates the schema in a new file, or checks that an existing one is an alert store of
+  // this format. Runs inside a write transaction, so processes racing to create it agree.
+  void create_or_check_schema() {
+    std::int64_t version = query_int("PRAGMA user_version", "cannot read the store's format");
+    auto has_table = [&](const char* name) {
+      std::string sql = std::string("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '") + name + "'";
+      return query_int(sql.c_str(), "cannot read the store's tables") > 0;
+    };
+    if (version == store_format) return exec(schema, "cannot create the schema");
+    if (version != 0) {
+      throw frodo::Error(frodo::Errc::invalid_argument,
+                         path + ": an alert store of format " + std::to_string(version) + ", this program reads format " +
+                             std::to_string(store_format) + ": use a new store file");
+    }
+    if (has_table("applied")) {
+      throw frodo::Error(frodo::Errc::invalid_argument,
+                         path + ": an alert store written by an older version of the example (format 1: table "
+                                "'applied', without admission intervals), which the checker cannot judge: use a "
+                                "new store file");
+    }
+    if (has_table("events") || has_table("hosts")) {
+      throw frodo::Error(frodo::Errc::invalid_argument,
+                         path + ": has tables 'events' or 'hosts' but no alert store format number: not an alert "
+                                "store this program wrote");
+    }
+    exec(schema, "cannot create the schema");
+  }
+
   void roll_back_open_transaction() {
     if (sqlite3_get_autocommit(db)) return;
     if (rollback) {
@@ -162,7 +223,8 @@ void bind_text(sqlite3_stmt* stmt, int index, std::string_view text) {
 
 }  // namespace
 
-Store::Store(const std::filesystem::path& path) : path_(path), db_(std::make_unique<Db>()) {
+Store::Store(const std::filesystem::path& path, StoreOptions options)
+    : path_(path), options_(options), db_(std::make_unique<Db>()) {
   db_->path = path.string();
   int rc = sqlite3_open_v2(db_->path.c_str(), &db_->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
   if (rc != SQLITE_OK) db_->fail(rc, "cannot open the store", frodo::Errc::invalid_argument);
@@ -174,7 +236,7 @@ Store::Store(const std::filesystem::path& path) : path_(path), db_(std::make_uni
   db_->with_retry([&] { db_->exec("PRAGMA synchronous=NORMAL", "cannot set synchronous"); });
   db_->with_retry([&] {
     db_->exec("BEGIN IMMEDIATE", "cannot create the schema");
-    db_->exec(schema, "cannot create the schema");
+    db_->create_or_check_schema();
     db_->exec("COMMIT", "cannot create the schema");
   });
   db_->begin = db_->prepare("BEGIN IMMEDIATE");
@@ -182,30 +244,45 @@ Store::Store(const std::filesystem::path& path) : path_(path), db_(std::make_uni
   db_->rollback = db_->prepare("ROLLBACK");
   db_->select_host = db_->prepare("SELECT seq, status, token FROM hosts WHERE host = ?1");
   db_->insert_applied = db_->prepare(
-      "INSERT INTO applied (host, seq, status, token, server, at_us) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+      "INSERT INTO events (host, seq, status, result, token, server, admitted_us, done_us, at_us) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
   db_->upsert_host = db_->prepare(
       "INSERT INTO hosts (host, seq, status, token) VALUES (?1, ?2, ?3, ?4) "
       "ON CONFLICT (host) DO UPDATE SET seq = excluded.seq, status = excluded.status, "
       "token = max(hosts.token, excluded.token)");
+  db_->raise_token = db_->prepare("UPDATE hosts SET token = max(token, ?2) WHERE host = ?1");
   db_->select_rows = db_->prepare(
-      "SELECT id, host, seq, status, token, server, at_us FROM applied ORDER BY id");
+      "SELECT id, host, seq, status, result, token, server, admitted_us, done_us, at_us FROM events ORDER BY id");
 }
 
 Store::~Store() = default;
 
 ApplyResult Store::apply(const Event& event, std::int64_t token, const std::string& server) {
+  return apply(event, Processing{token, server, monotonic_us()});
+}
+
+ApplyResult Store::apply(const Event& event, const Processing& processing) {
+  return write(event, processing, RowResult::applied);
+}
+
+ApplyResult Store::record_duplicate(const Event& event, const Processing& processing) {
+  return write(event, processing, RowResult::duplicate);
+}
+
+ApplyResult Store::write(const Event& event, const Processing& p, RowResult result) {
   std::lock_guard lock(db_->mutex);
   Db& d = *db_;
   return d.with_retry([&] {
     // IMMEDIATE takes the write lock before the token is read, so no other server can
-    // accept a newer token between the check and the write.
+    // accept a newer token between the check and the write; and done_us, read under the
+    // lock, grows with the row ids.
     d.run(d.begin, "cannot begin a transaction");
-    {
+    if (options_.fencing) {
       Reset reset(d.select_host);
       bind_text(d.select_host, 1, event.host);
       int rc = sqlite3_step(d.select_host);
       d.check(rc, "cannot read the host");
-      if (rc == SQLITE_ROW && sqlite3_column_int64(d.select_host, 2) > token) {
+      if (rc == SQLITE_ROW && sqlite3_column_int64(d.select_host, 2) > p.token) {
         sqlite3_reset(d.select_host);
         d.run(d.rollback, "cannot roll back");
         return ApplyResult::fenced;
@@ -216,18 +293,27 @@ ApplyResult Store::apply(const Event& event, std::int64_t token, const std::stri
       bind_text(d.insert_applied, 1, event.host);
       sqlite3_bind_int64(d.insert_applied, 2, event.seq);
       bind_text(d.insert_applied, 3, event.status);
-      sqlite3_bind_int64(d.insert_applied, 4, token);
-      bind_text(d.insert_applied, 5, server);
-      sqlite3_bind_int64(d.insert_applied, 6, now_us());
+      bind_text(d.insert_applied, 4, to_string(result));
+      sqlite3_bind_int64(d.insert_applied, 5, p.token);
+      bind_text(d.insert_applied, 6, p.server);
+      sqlite3_bind_int64(d.insert_applied, 7, p.admitted_us);
+      sqlite3_bind_int64(d.insert_applied, 8, monotonic_us());
+      sqlite3_bind_int64(d.insert_applied, 9, now_us());
       d.check(sqlite3_step(d.insert_applied), "cannot insert the event");
     }
-    {
+    if (result == RowResult::applied) {
       Reset reset(d.upsert_host);
       bind_text(d.upsert_host, 1, event.host);
       sqlite3_bind_int64(d.upsert_host, 2, event.seq);
       bind_text(d.upsert_host, 3, event.status);
-      sqlite3_bind_int64(d.upsert_host, 4, token);
+      sqlite3_bind_int64(d.upsert_host, 4, p.token);
       d.check(sqlite3_step(d.upsert_host), "cannot update the host");
+    } else {
+      // Nothing changes but the newest token the host has seen.
+      Reset reset(d.raise_token);
+      bind_text(d.raise_token, 1, event.host);
+      sqlite3_bind_int64(d.raise_token, 2, p.token);
+      d.check(sqlite3_step(d.raise_token), "cannot update the host's token");
     }
     d.run(d.commit, "cannot commit");
     return ApplyResult::applied;
@@ -248,20 +334,29 @@ std::optional<HostState> Store::host(std::string_view host) const {
   });
 }
 
-std::vector<AppliedRow> Store::applied_rows() const {
+std::vector<StoreRow> Store::rows() const {
   std::lock_guard lock(db_->mutex);
   Db& d = *db_;
   return d.with_retry([&] {
-    std::vector<AppliedRow> rows;
+    std::vector<StoreRow> rows;
     Reset reset(d.select_rows);
+    sqlite3_stmt* q = d.select_rows;
     for (;;) {
-      int rc = sqlite3_step(d.select_rows);
-      d.check(rc, "cannot read the applied events");
+      int rc = sqlite3_step(q);
+      d.check(rc, "cannot read the events");
       if (rc != SQLITE_ROW) break;
-      rows.push_back({sqlite3_column_int64(d.select_rows, 0), column_text(d.select_rows, 1),
-                      sqlite3_column_int64(d.select_rows, 2), column_text(d.select_rows, 3),
-                      sqlite3_column_int64(d.select_rows, 4), column_text(d.select_rows, 5),
-                      sqlite3_column_int64(d.select_rows, 6)});
+      StoreRow row;
+      row.id = sqlite3_column_int64(q, 0);
+      row.host = column_text(q, 1);
+      row.seq = sqlite3_column_int64(q, 2);
+      row.status = column_text(q, 3);
+      row.result = column_text(q, 4) == "duplicate" ? RowResult::duplicate : RowResult::applied;
+      row.token = sqlite3_column_int64(q, 5);
+      row.server = column_text(q, 6);
+      row.admitted_us = sqlite3_column_int64(q, 7);
+      row.done_us = sqlite3_column_int64(q, 8);
+      row.at_us = sqlite3_column_int64(q, 9);
+      rows.push_back(std::move(row));
     }
     return rows;
   });

@@ -2,14 +2,17 @@
 // checker, and servers and a client over the in-memory registry on 127.0.0.1.
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <sqlite3.h>  // to make stores of other formats (frodo_alerts links SQLite)
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "acked.hpp"
@@ -128,7 +131,7 @@ TEST(AlertsStore, AppliesAndReadsBack) {
   EXPECT_EQ(h->seq, 2);
   EXPECT_EQ(h->status, "UP");
   EXPECT_EQ(h->token, 4);
-  std::vector<AppliedRow> rows = store.applied_rows();
+  std::vector<StoreRow> rows = store.rows();
   ASSERT_EQ(rows.size(), 3u);
   EXPECT_LT(rows[0].id, rows[1].id);
   EXPECT_LT(rows[1].id, rows[2].id);
@@ -147,7 +150,7 @@ TEST(AlertsStore, RefusesATokenOlderThanTheNewestAccepted) {
   EXPECT_EQ(store.apply({"web-1", 1, "DOWN"}, 5, "a:1"), ApplyResult::applied);
   EXPECT_EQ(store.apply({"web-1", 2, "UP"}, 3, "old:1"), ApplyResult::fenced);
   EXPECT_EQ(store.host("web-1")->seq, 1);
-  EXPECT_EQ(store.applied_rows().size(), 1u);
+  EXPECT_EQ(store.rows().size(), 1u);
   EXPECT_EQ(store.apply({"web-1", 2, "UP"}, 5, "a:1"), ApplyResult::applied);
   EXPECT_EQ(store.apply({"web-1", 3, "DOWN"}, 7, "b:1"), ApplyResult::applied);
   EXPECT_EQ(store.apply({"web-1", 4, "UP"}, 5, "a:1"), ApplyResult::fenced);
@@ -169,6 +172,116 @@ TEST(AlertsStore, TokenZeroIsUnfencedUntilSomeoneWritesWithAToken) {
   EXPECT_EQ(store.apply({"web-1", 4, "UP"}, 0, "a:1"), ApplyResult::fenced);
 }
 
+TEST(AlertsStore, RowsCarryTheAdmissionIntervalOnTheSharedMonotonicClock) {
+  TempDir dir;
+  Store store(dir / "alerts.db");
+  std::int64_t before = monotonic_us();
+  EXPECT_EQ(store.apply({"web-1", 1, "DOWN"}, Processing{3, "a:1", before}), ApplyResult::applied);
+  std::int64_t after = monotonic_us();
+  std::vector<StoreRow> rows = store.rows();
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].result, RowResult::applied);
+  EXPECT_EQ(rows[0].admitted_us, before);
+  EXPECT_GE(rows[0].done_us, before);
+  EXPECT_LE(rows[0].done_us, after);
+  EXPECT_GT(rows[0].at_us, 0);  // the wall clock, for people
+}
+
+TEST(AlertsStore, ADuplicateAnswerIsARowThatChangesNothingButTheToken) {
+  TempDir dir;
+  Store store(dir / "alerts.db");
+  EXPECT_EQ(store.apply({"web-1", 2, "UP"}, 4, "a:1"), ApplyResult::applied);
+  EXPECT_EQ(store.record_duplicate({"web-1", 1, "DOWN"}, {6, "b:1", monotonic_us()}), ApplyResult::applied);
+  std::optional<HostState> h = store.host("web-1");
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->seq, 2);
+  EXPECT_EQ(h->status, "UP");
+  EXPECT_EQ(h->token, 6);  // the store has heard from token 6: older ones are refused now
+  EXPECT_EQ(store.apply({"web-1", 3, "DOWN"}, 4, "a:1"), ApplyResult::fenced);
+  EXPECT_EQ(store.record_duplicate({"web-1", 2, "UP"}, {5, "a:1", monotonic_us()}), ApplyResult::fenced);
+  std::vector<StoreRow> rows = store.rows();
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[1].result, RowResult::duplicate);
+  EXPECT_EQ(rows[1].server, "b:1");
+  EXPECT_EQ(rows[1].seq, 1);
+}
+
+TEST(AlertsStore, WithoutFencingEveryTokenIsAcceptedAndRecorded) {
+  TempDir dir;
+  Store store(dir / "alerts.db", {.fencing = false});
+  EXPECT_FALSE(store.fencing());
+  EXPECT_EQ(store.apply({"web-1", 1, "DOWN"}, 7, "b:1"), ApplyResult::applied);
+  EXPECT_EQ(store.apply({"web-1", 2, "UP"}, 3, "old:1"), ApplyResult::applied);
+  EXPECT_EQ(store.record_duplicate({"web-1", 1, "DOWN"}, {2, "old:1", monotonic_us()}), ApplyResult::applied);
+  EXPECT_EQ(store.host("web-1")->seq, 2);
+  EXPECT_EQ(store.host("web-1")->token, 7);  // the newest token seen is still known
+  std::vector<StoreRow> rows = store.rows();
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[1].token, 3);
+  EXPECT_EQ(rows[2].token, 2);
+  // The same file opened with fencing refuses what the other connection accepted.
+  Store fenced(dir / "alerts.db");
+  EXPECT_EQ(fenced.apply({"web-1", 3, "DOWN"}, 3, "old:1"), ApplyResult::fenced);
+}
+
+// A SQLite file made the way format 1 of this example made it (table `applied`, no format
+// number), or with another format number.
+void make_database(const fs::path& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  char* message = nullptr;
+  int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &message);
+  std::string text = message ? message : "";
+  sqlite3_free(message);
+  sqlite3_close(db);
+  ASSERT_EQ(rc, SQLITE_OK) << text;
+}
+
+std::string open_error(const fs::path& path) {
+  try {
+    Store store(path);
+  } catch (const frodo::Error& e) {
+    EXPECT_EQ(e.code(), frodo::Errc::invalid_argument);
+    return e.what();
+  }
+  ADD_FAILURE() << "opened " << path;
+  return "";
+}
+
+TEST(AlertsStore, AStoreOfAnotherFormatIsRefusedNamingTheFile) {
+  TempDir dir;
+  fs::path old = dir / "old.db";
+  make_database(old,
+                "CREATE TABLE applied (id INTEGER PRIMARY KEY AUTOINCREMENT, host TEXT NOT NULL, seq INTEGER NOT "
+                "NULL, status TEXT NOT NULL, token INTEGER NOT NULL, server TEXT NOT NULL, at_us INTEGER NOT NULL);"
+                "CREATE TABLE hosts (host TEXT PRIMARY KEY, seq INTEGER NOT NULL, status TEXT NOT NULL, token "
+                "INTEGER NOT NULL);"
+                "INSERT INTO applied (host, seq, status, token, server, at_us) VALUES ('web-1', 1, 'DOWN', 1, 'a:1', 5);");
+  std::string error = open_error(old);
+  EXPECT_NE(error.find(old.string()), std::string::npos) << error;
+  EXPECT_NE(error.find("older version"), std::string::npos) << error;
+  EXPECT_NE(error.find("use a new store file"), std::string::npos) << error;
+
+  fs::path future = dir / "future.db";
+  make_database(future, "CREATE TABLE t (x); PRAGMA user_version = 9;");
+  error = open_error(future);
+  EXPECT_NE(error.find(future.string() + ": an alert store of format 9, this program reads format 2"),
+            std::string::npos)
+      << error;
+
+  fs::path foreign = dir / "foreign.db";
+  make_database(foreign, "CREATE TABLE hosts (name TEXT);");
+  error = open_error(foreign);
+  EXPECT_NE(error.find(foreign.string()), std::string::npos) << error;
+  EXPECT_NE(error.find("not an alert store"), std::string::npos) << error;
+
+  // A database with nothing of ours in it becomes a store; reopening it is fine.
+  fs::path other = dir / "other.db";
+  make_database(other, "CREATE TABLE notes (text TEXT);");
+  EXPECT_NO_THROW(Store{other});
+  EXPECT_NO_THROW(Store{other});
+}
+
 TEST(AlertsStore, TwoStoresOnOneFileSeeEachOthersWritesUnderContention) {
   TempDir dir;
   Store a(dir / "alerts.db"), b(dir / "alerts.db");
@@ -187,11 +300,11 @@ TEST(AlertsStore, TwoStoresOnOneFileSeeEachOthersWritesUnderContention) {
   std::thread ta(writer, std::ref(a), "x"), tb(writer, std::ref(b), "y");
   ta.join();
   tb.join();
-  std::vector<AppliedRow> rows = b.applied_rows();
+  std::vector<StoreRow> rows = b.rows();
   ASSERT_EQ(rows.size(), 2u + 2 * per_thread);
   std::map<std::string, std::int64_t> last;
   for (std::size_t i = 1; i < rows.size(); ++i) EXPECT_LT(rows[i - 1].id, rows[i].id);
-  for (const AppliedRow& row : rows) {
+  for (const StoreRow& row : rows) {
     EXPECT_EQ(row.seq, last[row.host] + 1) << row.host;
     last[row.host] = row.seq;
   }
@@ -216,14 +329,24 @@ TEST(AlertsStore, AFileThatIsNotADatabaseIsNamed) {
 
 // ---- checker ----
 
-AppliedRow row(std::int64_t id, const std::string& host, std::int64_t seq) {
-  return {id, host, seq, seq % 2 ? "DOWN" : "UP", 1, "a:1", 0};
+// An applied row of server a:1 under token 1, admitted and written at `id` ms.
+StoreRow row(std::int64_t id, const std::string& host, std::int64_t seq) {
+  StoreRow r;
+  r.id = id;
+  r.host = host;
+  r.seq = seq;
+  r.status = seq % 2 ? "DOWN" : "UP";
+  r.token = 1;
+  r.server = "a:1";
+  r.admitted_us = id * 1000;
+  r.done_us = id * 1000 + 500;
+  return r;
 }
 
 Acked acked(std::int64_t seq) { return {seq, seq % 2 ? "DOWN" : "UP", 0, {}}; }
 
 TEST(AlertsChecker, ACleanRunIsOk) {
-  std::vector<AppliedRow> rows = {row(1, "a", 1), row(2, "b", 1), row(3, "a", 2), row(4, "b", 2), row(5, "a", 3)};
+  std::vector<StoreRow> rows = {row(1, "a", 1), row(2, "b", 1), row(3, "a", 2), row(4, "b", 2), row(5, "a", 3)};
   CheckReport r = check(rows, {{"a", acked(3)}, {"b", acked(2)}});
   EXPECT_TRUE(r.ok());
   EXPECT_EQ(r.rows, 5);
@@ -232,13 +355,15 @@ TEST(AlertsChecker, ACleanRunIsOk) {
   EXPECT_EQ(r.violations + r.duplicates + r.lost + r.final_mismatches, 0);
   EXPECT_TRUE(r.worst.empty());
   std::string table = format_table(r);
-  EXPECT_NE(table.find("order violations                0"), std::string::npos) << table;
+  EXPECT_NE(table.find("order violations                  0"), std::string::npos) << table;
+  EXPECT_NE(table.find("token decreases                   0"), std::string::npos) << table;
+  EXPECT_NE(table.find("overlapping admissions            0"), std::string::npos) << table;
   EXPECT_EQ(table.find("worst hosts"), std::string::npos) << table;
 }
 
 TEST(AlertsChecker, CountsAnEventAppliedAfterALaterOne) {
   // Rows arrive in id order whatever order they are passed in.
-  std::vector<AppliedRow> rows = {row(3, "a", 2), row(1, "a", 1), row(2, "a", 3)};
+  std::vector<StoreRow> rows = {row(3, "a", 2), row(1, "a", 1), row(2, "a", 3)};
   CheckReport r = check(rows, {{"a", acked(3)}});
   EXPECT_EQ(r.violations, 1);
   EXPECT_EQ(r.duplicates, 0);
@@ -273,7 +398,7 @@ TEST(AlertsChecker, CountsLostEvents) {
 }
 
 TEST(AlertsChecker, CountsAWrongFinalStatus) {
-  std::vector<AppliedRow> rows = {row(1, "a", 1), row(2, "a", 2)};
+  std::vector<StoreRow> rows = {row(1, "a", 1), row(2, "a", 2)};
   rows[1].status = "DOWN";  // acknowledged as UP
   CheckReport r = check(rows, {{"a", acked(2)}});
   EXPECT_EQ(r.final_mismatches, 1);
@@ -291,6 +416,161 @@ TEST(AlertsChecker, AnEventGivenUpInFlightMayOrMayNotBeApplied) {
   CheckReport r = check({row(1, "a", 1), row(2, "a", 2), row(3, "a", 3)}, {{"a", a}});
   EXPECT_TRUE(r.ok());
   EXPECT_EQ(r.in_flight, 1);
+}
+
+// ---- store -> checker: one planted fault, exactly one count ----
+
+// Writes `events` through a store without fencing (so that nothing is refused) and checks
+// what it holds.
+struct Planted {
+  TempDir dir;
+  Store store{dir / "alerts.db", {.fencing = false}};
+  CheckReport check_all(const std::map<std::string, Acked>& acked, const std::vector<Pause>& pauses = {}) {
+    return check(store.rows(), acked, pauses);
+  }
+};
+
+TEST(AlertsStoreToChecker, OneOutOfOrderRowIsOneViolation) {
+  Planted p;
+  std::int64_t t = monotonic_us();
+  for (std::int64_t seq : {1, 2, 4, 3, 5}) {
+    ASSERT_EQ(p.store.apply({"web-1", seq, seq % 2 ? "DOWN" : "UP"}, Processing{1, "a:1", t}), ApplyResult::applied);
+  }
+  CheckReport r = p.check_all({{"web-1", acked(5)}});
+  EXPECT_EQ(r.violations, 1) << format_table(r);
+  EXPECT_EQ(r.token_violations + r.overlaps + r.lost + r.duplicates + r.final_mismatches, 0) << format_table(r);
+  EXPECT_FALSE(r.ok());
+}
+
+TEST(AlertsStoreToChecker, OneDecreasingTokenIsOneTokenViolation) {
+  Planted p;
+  std::int64_t t = monotonic_us();
+  ASSERT_EQ(p.store.apply({"web-1", 1, "DOWN"}, Processing{5, "a:1", t}), ApplyResult::applied);
+  ASSERT_EQ(p.store.apply({"web-1", 2, "UP"}, Processing{3, "a:1", t}), ApplyResult::applied);  // older owner
+  ASSERT_EQ(p.store.apply({"web-1", 3, "DOWN"}, Processing{5, "a:1", t}), ApplyResult::applied);
+  ASSERT_EQ(p.store.apply({"web-2", 1, "DOWN"}, Processing{1, "a:1", t}), ApplyResult::applied);  // its own tokens
+  CheckReport r = p.check_all({{"web-1", acked(3)}, {"web-2", acked(1)}});
+  EXPECT_EQ(r.token_violations, 1) << format_table(r);
+  EXPECT_EQ(r.violations + r.overlaps + r.lost + r.duplicates + r.final_mismatches, 0) << format_table(r);
+  EXPECT_FALSE(r.ok());
+  ASSERT_EQ(r.worst.size(), 1u);
+  EXPECT_EQ(r.worst[0].host, "web-1");
+}
+
+TEST(AlertsStoreToChecker, OneOverlappingPairOfAdmissionsIsOneOverlap) {
+  Planted p;
+  // a:1 admits web-1 and writes seq 1; b:1 had admitted web-1 before that write: the two
+  // admissions overlap. After that each admission begins after the previous row was written.
+  std::int64_t a_admitted = monotonic_us();
+  ASSERT_EQ(p.store.apply({"web-1", 1, "DOWN"}, Processing{1, "a:1", a_admitted}), ApplyResult::applied);
+  ASSERT_EQ(p.store.apply({"web-1", 2, "UP"}, Processing{2, "b:1", a_admitted}), ApplyResult::applied);
+  ASSERT_EQ(p.store.apply({"web-1", 3, "DOWN"}, Processing{2, "b:1", monotonic_us()}), ApplyResult::applied);
+  ASSERT_EQ(p.store.apply({"web-1", 4, "UP"}, Processing{3, "a:1", monotonic_us()}), ApplyResult::applied);
+  // The same server holding a host twice at once is its own business (one process, one lock).
+  std::int64_t c_admitted = monotonic_us();
+  ASSERT_EQ(p.store.apply({"web-2", 1, "DOWN"}, Processing{1, "c:1", c_admitted}), ApplyResult::applied);
+  ASSERT_EQ(p.store.apply({"web-2", 2, "UP"}, Processing{1, "c:1", c_admitted}), ApplyResult::applied);
+  CheckReport r = p.check_all({{"web-1", acked(4)}, {"web-2", acked(2)}});
+  EXPECT_EQ(r.overlaps, 1) << format_table(r);
+  EXPECT_EQ(r.violations + r.token_violations + r.lost + r.duplicates + r.final_mismatches, 0) << format_table(r);
+  EXPECT_FALSE(r.ok());
+}
+
+TEST(AlertsStoreToChecker, AnAdmissionEndingInADuplicateAnswerStillOverlaps) {
+  Planted p;
+  std::int64_t b_admitted = monotonic_us();
+  ASSERT_EQ(p.store.apply({"web-1", 1, "DOWN"}, Processing{1, "a:1", monotonic_us()}), ApplyResult::applied);
+  // b:1 had admitted web-1 before a:1 wrote, then found seq 1 applied and changed nothing.
+  ASSERT_EQ(p.store.record_duplicate({"web-1", 1, "DOWN"}, Processing{2, "b:1", b_admitted}), ApplyResult::applied);
+  CheckReport r = p.check_all({{"web-1", acked(1)}});
+  EXPECT_EQ(r.overlaps, 1) << format_table(r);
+  EXPECT_EQ(r.duplicate_answers, 1);
+  EXPECT_EQ(r.duplicates, 0);  // nothing was applied twice
+  EXPECT_EQ(r.violations + r.token_violations + r.lost + r.final_mismatches, 0) << format_table(r);
+}
+
+// ---- the checker and pauses past the lease ----
+
+StoreRow at(std::int64_t id, const std::string& server, std::int64_t seq, std::int64_t token, std::int64_t admitted_us,
+            std::int64_t done_us) {
+  StoreRow r = row(id, "h", seq);
+  r.server = server;
+  r.token = token;
+  r.admitted_us = admitted_us;
+  r.done_us = done_us;
+  return r;
+}
+
+TEST(AlertsChecker, OverlapsAmongThreeServersAreCountedOncePerLateComer) {
+  // a [0,100], b [50,60] (overlaps a), c [70,200] (overlaps a), a [150,160] (overlaps c).
+  std::vector<StoreRow> rows = {at(1, "a", 1, 1, 0, 100), at(2, "b", 2, 1, 50, 60), at(3, "c", 3, 1, 70, 200),
+                                at(4, "a", 4, 1, 150, 160), at(5, "b", 5, 1, 300, 310)};
+  CheckReport r = check(rows, {{"h", acked(5)}});
+  EXPECT_EQ(r.overlaps, 3) << format_table(r);
+  EXPECT_EQ(r.worst.at(0).overlaps, 3);
+}
+
+TEST(AlertsChecker, WritesOfAServerPausedPastItsLeaseAreCountedApart) {
+  // a admitted seq 3 at 100, froze from 150 to 1000 (its lease expired), wrote at 1010; b took
+  // over at 400 and applied 3, 4 and 5 meanwhile (token 2).
+  std::vector<StoreRow> rows = {at(1, "a", 1, 1, 0, 10),       at(2, "a", 2, 1, 20, 30),
+                                at(3, "b", 3, 2, 400, 410),    at(4, "b", 4, 2, 420, 430),
+                                at(5, "b", 5, 2, 1002, 1005),  at(6, "a", 3, 1, 100, 1010),
+                                at(7, "b", 6, 2, 1020, 1030)};
+  std::vector<Pause> pauses = {{"a", 150, 1000}};
+  EXPECT_TRUE(is_late(rows[5], pauses));
+  EXPECT_FALSE(is_late(rows[1], pauses));
+  CheckReport r = check(rows, {{"h", acked(6)}}, pauses);
+  EXPECT_EQ(r.late.rows, 1);
+  EXPECT_EQ(r.violations, 1);  // seq 3 after 5
+  EXPECT_EQ(r.late.violations, 1);
+  EXPECT_EQ(r.token_violations, 1);  // token 1 after 2
+  EXPECT_EQ(r.late.token_violations, 1);
+  EXPECT_EQ(r.overlaps, 3);  // b's 3, 4 and 5 began while a held seq 3
+  EXPECT_EQ(r.late.overlaps, 3);
+  EXPECT_EQ(r.duplicates, 1);
+  EXPECT_FALSE(r.ok());
+  EXPECT_TRUE(r.ok_but_late()) << format_table(r);
+  std::string table = format_table(r);
+  EXPECT_NE(table.find("late"), std::string::npos) << table;
+
+  // Without the pause named, the same rows are plain violations.
+  EXPECT_FALSE(check(rows, {{"h", acked(6)}}).ok_but_late());
+
+  // An overlap that began before the pause is not the pause's doing.
+  // c admitted h at 120, while a had held it since 100 and had not frozen yet.
+  rows.push_back(at(8, "c", 7, 3, 120, 130));
+  CheckReport r2 = check(rows, {{"h", acked(7)}}, pauses);
+  EXPECT_EQ(r2.overlaps - r2.late.overlaps, 1) << format_table(r2);
+  EXPECT_FALSE(r2.ok_but_late());
+}
+
+TEST(AlertsChecker, HostsWithProblemsLateRowsDoNotExplainComeFirst) {
+  // Host "late" has several problems, all from a's write across its pause; host "own" has one
+  // order violation nobody paused for.
+  std::vector<StoreRow> rows = {at(1, "a", 1, 1, 0, 10),     at(2, "b", 2, 2, 400, 410), at(3, "b", 3, 2, 420, 430),
+                                at(4, "a", 1, 1, 5, 1010),   at(5, "c", 1, 1, 1100, 1110), at(6, "c", 3, 1, 1120, 1130),
+                                at(7, "c", 2, 1, 1140, 1150)};
+  for (std::size_t i = 0; i < 4; ++i) rows[i].host = "late";
+  for (std::size_t i = 4; i < rows.size(); ++i) rows[i].host = "own";
+  CheckReport r = check(rows, {{"late", acked(3)}, {"own", acked(3)}}, {{"a", 50, 1000}});
+  ASSERT_EQ(r.worst.size(), 2u) << format_table(r);
+  EXPECT_EQ(r.worst[0].host, "own");
+  EXPECT_GT(r.worst[1].problems(), r.worst[0].problems());
+}
+
+TEST(AlertsChecker, AWrongFinalStateIsLateOnlyWhenTheLateWriteIsWhatMadeItWrong) {
+  std::vector<StoreRow> rows = {at(1, "a", 1, 1, 0, 10), at(2, "b", 2, 2, 400, 410), at(3, "a", 1, 1, 5, 1010)};
+  std::vector<Pause> pauses = {{"a", 50, 1000}};
+  CheckReport r = check(rows, {{"h", acked(2)}}, pauses);
+  EXPECT_EQ(r.final_mismatches, 1);
+  EXPECT_EQ(r.late.final_mismatches, 1);
+  EXPECT_TRUE(r.ok_but_late()) << format_table(r);
+  // Acknowledged 3, never applied: lost, and wrong whatever the late row did.
+  CheckReport lost = check(rows, {{"h", acked(3)}}, pauses);
+  EXPECT_EQ(lost.lost, 1);
+  EXPECT_EQ(lost.late.final_mismatches, 0);
+  EXPECT_FALSE(lost.ok_but_late());
 }
 
 TEST(AlertsAcked, RoundTripsThroughAFileAndNamesBadLines) {
@@ -429,7 +709,7 @@ TEST(AlertsServers, RejectBadBodiesAndStoreNothing) {
   EXPECT_EQ(bad_revision->status, 400);
   EXPECT_EQ(json::parse(bad_revision->body).at("error"), "bad X-Frodo-Revision 'soon': expected an integer >= 0");
 
-  EXPECT_TRUE(Store(dir / "alerts.db").applied_rows().empty());
+  EXPECT_TRUE(Store(dir / "alerts.db").rows().empty());
   EXPECT_EQ(server.stats().rejected, 5u);
   auto health = http.Get("/health");
   ASSERT_TRUE(health);
@@ -473,7 +753,20 @@ TEST(AlertsServers, AppliesOnceAndRedirectsToTheOwner) {
   ASSERT_TRUE(again);
   EXPECT_EQ(again->status, 200);
   EXPECT_EQ(json::parse(again->body).at("result"), "duplicate");
-  EXPECT_EQ(Store(dir / "alerts.db").applied_rows().size(), 1u);
+  // One row applied the event; the second answer is recorded too, as what it was.
+  std::vector<StoreRow> rows = Store(dir / "alerts.db").rows();
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].result, RowResult::applied);
+  EXPECT_EQ(rows[1].result, RowResult::duplicate);
+  EXPECT_EQ(rows[1].seq, 1);
+  EXPECT_EQ(rows[1].server, a.address());
+  EXPECT_EQ(rows[1].token, rows[0].token);
+  EXPECT_LE(rows[1].admitted_us, rows[1].done_us);
+  EXPECT_LE(rows[0].done_us, rows[1].admitted_us);  // one after the other
+  CheckReport report = check(rows, {{host, acked(1)}});
+  EXPECT_TRUE(report.ok()) << format_table(report);
+  EXPECT_EQ(report.rows, 1);
+  EXPECT_EQ(report.duplicate_answers, 1);
 
   auto stats = to_a.Get("/stats");
   ASSERT_TRUE(stats);
@@ -506,7 +799,7 @@ void run_steady(bool guard) {
   std::int64_t total = 0;
   for (const auto& [host, seq] : client.acknowledged_seq()) total += seq;
   EXPECT_EQ(total, events);
-  CheckReport report = check(Store(dir / "alerts.db").applied_rows(), acked);
+  CheckReport report = check(Store(dir / "alerts.db").rows(), acked);
   EXPECT_TRUE(report.ok()) << format_table(report);
   EXPECT_EQ(report.acknowledged, events);
   EXPECT_EQ(report.rows, events);
@@ -517,23 +810,36 @@ void run_steady(bool guard) {
 TEST(AlertsServers, GuardedEventsFlowInOrder) { run_steady(true); }
 TEST(AlertsServers, UnguardedEventsFlowInOrderWhileNothingMoves) { run_steady(false); }
 
-// Servers join and leave while the client sends: the guard keeps every host in order.
-TEST(AlertsServers, GuardedHandoffsLoseAndReorderNothing) {
+// Servers join and leave while the client sends: the guard keeps every host in order, one
+// server at a time, with or without a store that fences stale tokens.
+void run_handoffs(bool fencing) {
   TempDir dir;
   auto registry = frodo::MemoryRegistry::create();
-  AlertServer a(server_options(registry, dir / "alerts.db"));
-  auto b = std::make_unique<AlertServer>(server_options(registry, dir / "alerts.db"));
+  AlertServerOptions o = server_options(registry, dir / "alerts.db");
+  o.fencing = fencing;
+  AlertServer a(o);
+  auto b = std::make_unique<AlertServer>(o);
   a.start();
   b->start();
+  // Both registered and released the epoch of the second join: what they release from here
+  // on is the churn's, not the start-up's.
+  ASSERT_TRUE(eventually([&] {
+    AlertServerStats sa = a.stats(), sb = b->stats();
+    return sa.members == 2 && sb.members == 2 && sa.released == sa.epoch && sb.released == sb.epoch &&
+           sa.epoch == sb.epoch;
+  }));
+  const std::uint64_t a_startup_releases = a.stats().releases;
   EventClient client(client_options(registry, 0));
   ClientRun run(client);
   auto acknowledged = [&] { return client.counters().acknowledged; };
   ASSERT_TRUE(eventually([&] { return acknowledged() >= 300; }, 30s));
+  EXPECT_EQ(a.stats().releases, a_startup_releases);  // nothing moved yet
 
-  AlertServer c(server_options(registry, dir / "alerts.db"));  // joins: hosts move to it
+  AlertServer c(o);  // joins: hosts move to it
   c.start();
   std::uint64_t at_join = acknowledged();
   ASSERT_TRUE(eventually([&] { return c.stats().applied >= 50 && acknowledged() >= at_join + 300; }, 30s));
+  EXPECT_GT(a.stats().releases, a_startup_releases);  // a released the join's epoch
 
   b->leave();  // graceful: its hosts move to a and c
   b.reset();
@@ -542,11 +848,68 @@ TEST(AlertsServers, GuardedHandoffsLoseAndReorderNothing) {
   run.stop_and_join();
   ASSERT_EQ(run.error(), "");
 
-  CheckReport report = check(Store(dir / "alerts.db").applied_rows(), client.acknowledged());
+  std::vector<StoreRow> rows = Store(dir / "alerts.db").rows();
+  CheckReport report = check(rows, client.acknowledged());
   EXPECT_TRUE(report.ok()) << format_table(report);
   EXPECT_EQ(report.violations, 0) << format_table(report);
+  EXPECT_EQ(report.overlaps, 0) << format_table(report);
+  EXPECT_EQ(report.token_violations, 0) << format_table(report);
   EXPECT_EQ(report.lost, 0) << format_table(report);
-  EXPECT_GE(a.stats().releases + c.stats().releases, 1u);
+  // Hosts did change servers: some host's rows come from more than one.
+  std::map<std::string, std::set<std::string>> servers_of;
+  for (const StoreRow& r : rows) servers_of[r.host].insert(r.server);
+  EXPECT_TRUE(std::any_of(servers_of.begin(), servers_of.end(), [](const auto& h) { return h.second.size() > 1; }));
+}
+
+TEST(AlertsServers, GuardedHandoffsLoseAndReorderNothing) { run_handoffs(true); }
+TEST(AlertsServers, GuardedHandoffsWithoutFencingLoseAndReorderNothing) { run_handoffs(false); }
+
+TEST(AlertsServers, AServerNotJoinedYetAnswersWaitThenServesOnceJoined) {
+  TempDir dir;
+  auto registry = frodo::MemoryRegistry::create();
+  AlertServerOptions o = server_options(registry, dir / "alerts.db");
+  o.join = false;
+  AlertServer server(o);
+  server.start();
+  httplib::Client http("127.0.0.1", server.port());
+  http.set_read_timeout(10s);
+  std::string body = to_json({"web-1", 1, "DOWN"});
+  auto early = http.Post("/events", body, "application/json");
+  ASSERT_TRUE(early);
+  EXPECT_EQ(early->status, 503);
+  EXPECT_EQ(json::parse(early->body).at("wait"), "not joined");
+  EXPECT_TRUE(server.cluster().snapshot()->servers.empty());  // not registered
+
+  server.join();
+  server.join();  // idempotent
+  std::string last_answer;
+  ASSERT_TRUE(eventually([&] {
+    auto res = http.Post("/events", body, "application/json");
+    last_answer = res ? std::to_string(res->status) + " " + res->body : httplib::to_string(res.error());
+    return res && res->status == 200;
+  })) << last_answer;
+  EXPECT_EQ(server.cluster().snapshot()->servers.size(), 1u);
+}
+
+TEST(AlertsServers, SetWorkSlowsTheEventsAdmittedAfterIt) {
+  TempDir dir;
+  auto registry = frodo::MemoryRegistry::create();
+  AlertServer server(server_options(registry, dir / "alerts.db"));
+  server.start();
+  httplib::Client http("127.0.0.1", server.port());
+  http.set_read_timeout(10s);
+  server.set_work(60ms);
+  ASSERT_TRUE(eventually([&] {
+    auto res = http.Post("/events", to_json({"web-1", 1, "DOWN"}), "application/json");
+    return res && res->status == 200;
+  }));
+  server.set_work(0us);
+  auto fast = http.Post("/events", to_json({"web-1", 2, "UP"}), "application/json");
+  ASSERT_TRUE(fast);
+  ASSERT_EQ(fast->status, 200);
+  std::vector<StoreRow> rows = Store(dir / "alerts.db").rows();
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_GE(rows[0].done_us - rows[0].admitted_us, 60'000);  // the work is inside the admission
 }
 
 TEST(AlertsServers, BadOptionsAreNamed) {
@@ -560,6 +923,15 @@ TEST(AlertsServers, BadOptionsAreNamed) {
   } catch (const frodo::Error& e) {
     EXPECT_EQ(e.code(), frodo::Errc::invalid_argument);
     EXPECT_NE(std::string(e.what()).find("nowhere:0"), std::string::npos) << e.what();
+  }
+  o = server_options(registry, dir / "alerts.db");
+  o.work = std::chrono::microseconds(-5);
+  try {
+    AlertServer server(o);
+    FAIL() << "accepted a negative work time";
+  } catch (const frodo::Error& e) {
+    EXPECT_EQ(e.code(), frodo::Errc::invalid_argument);
+    EXPECT_EQ(std::string(e.what()), "work must not be negative, got -5 us");
   }
   EventClientOptions c = client_options(registry, 0);
   c.workers = 0;

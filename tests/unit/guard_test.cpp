@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <functional>
+#include <map>
 #include <thread>
 
 #include "frodo/error.hpp"
@@ -223,30 +224,44 @@ TEST(Guard, ServersWithoutAGuardAreNotWaitedFor) {
 TEST(Guard, TokensGrowAlongEveryHandoff) {
   auto registry = MemoryRegistry::create();
   Cluster c1(options(), registry), c2(options(), registry), c3(options(), registry);
-  auto g1 = std::make_unique<Guard>(c1, "s1:1");
-  ASSERT_TRUE(eventually([&] { return settled(*g1); }));
-  std::int64_t last = 0;
   std::vector<std::unique_ptr<Guard>> guards;
-  guards.push_back(std::move(g1));
-  std::vector<Cluster*> clusters = {&c1, &c2, &c3};
-  const std::string id = "host-7";
+  guards.push_back(std::make_unique<Guard>(c1, "s1:1"));
+  ASSERT_TRUE(eventually([&] { return settled(*guards.front()); }));
+  // Per id: the server that last admitted it, and under which token. An id that moved to
+  // another server must carry a strictly greater token (an equal one would let the store
+  // accept the old owner's late write); an id that stayed may keep its token.
+  struct Last {
+    std::string owner;
+    std::int64_t token = 0;
+  };
+  std::map<std::string, Last> last;
+  int moves = 0;
   for (int step = 0; step < 4; ++step) {
-    // Whoever owns the id now admits it with a token at least the last one.
-    Admission got;
-    ASSERT_TRUE(eventually([&] {
-      for (auto& g : guards) {
-        got = g->admit(id);
-        if (got) return true;
+    for (int i = 0; i < 40; ++i) {
+      const std::string id = "host-" + std::to_string(i);
+      Admission got;
+      ASSERT_TRUE(eventually([&] {
+        for (auto& g : guards) {
+          got = g->admit(id);
+          if (got) return true;
+        }
+        return false;
+      })) << id << " at step " << step;
+      Last& before = last[id];
+      if (!before.owner.empty() && got.owner() != before.owner) {
+        ++moves;
+        EXPECT_GT(got.token(), before.token) << id << " moved from " << before.owner << " to " << got.owner();
+      } else {
+        EXPECT_GE(got.token(), before.token) << id << " stayed on " << got.owner();
       }
-      return false;
-    }));
-    EXPECT_GE(got.token(), last);
-    last = got.token();
-    got.done();
-    if (step == 0) guards.push_back(std::make_unique<Guard>(*clusters[1], "s2:1"));
-    if (step == 1) guards.push_back(std::make_unique<Guard>(*clusters[2], "s3:1"));
+      before = {got.owner(), got.token()};
+    }
+    if (step == 0) guards.push_back(std::make_unique<Guard>(c2, "s2:1"));
+    if (step == 1) guards.push_back(std::make_unique<Guard>(c3, "s3:1"));
     if (step == 2) guards.front()->leave(5s);
   }
+  // s1 left before the last round, so at least its ids moved: the strict check did run.
+  EXPECT_GT(moves, 0);
 }
 
 TEST(Guard, RejectsBadArguments) {

@@ -1,24 +1,37 @@
 // `frodo demo`: the seed's scenario end to end on one machine. A local etcd (or --etcd), alert
 // servers as separate processes (this executable, `frodo demo-server`), and an event client
-// over many hosts; while events flow a server joins, one leaves gracefully, one is SIGKILLed
-// and one is frozen (SIGSTOP) past its lease TTL. Then the checker reads the store and gives
-// the verdict. Everything it starts it stops by PID, and it removes its temp dir, also on
-// Ctrl-C.
+// over many hosts. While events flow the churn runs (demo_report.hpp, ChurnStep): a server is
+// frozen for half its lease while a new one joins, one leaves gracefully with slow work in
+// flight, one is SIGKILLed and one is frozen past its lease TTL, then thawed with time left to
+// serve again. Then the checker reads the store and gives the verdict. Everything it starts
+// it stops by PID, and it removes its temp dir, also on Ctrl-C.
+//
+// The demo-servers it starts take, besides SIGTERM (leave): SIGUSR1 (slow down: every event
+// admitted from then on takes --slow-us), SIGUSR2 (back to --work-us), and, when started with
+// --join-on-signal, SIGRTMIN (join the cluster now).
 #include <nlohmann/json.hpp>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -26,6 +39,7 @@
 #include "checker.hpp"
 #include "child_process.hpp"
 #include "commands.hpp"
+#include "demo_report.hpp"
 #include "event_client.hpp"
 #include "frodo/cluster.hpp"
 #include "frodo/error.hpp"
@@ -39,6 +53,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
+using demo::ChurnStep;
+using demo::Fate;
+using demo::Happening;
 
 struct DemoOptions {
   std::string etcd;  // empty: start a local etcd
@@ -48,6 +65,7 @@ struct DemoOptions {
   int duration_s = 30;
   bool churn = true;
   bool guard = true;
+  bool fencing = true;
   int ttl_s = 2;
   long long work_us = 2000;
   std::size_t workers = 32;
@@ -61,8 +79,12 @@ struct DemoServerOptions {
   int port = 0;
   std::string store;
   bool guard = true;
+  bool fencing = true;
+  bool join_on_signal = false;
   int ttl_s = 2;
   long long work_us = 2000;
+  long long slow_us = 1'500'000;
+  long long catch_up_ms = 500;
 };
 
 // A temp dir removed with everything in it when it goes out of scope (unless kept).
@@ -97,6 +119,11 @@ std::string with_commas(std::uint64_t n) {
   return out;
 }
 
+std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
 std::string log_tail(const std::filesystem::path& path, std::size_t lines = 5) {
   std::ifstream in(path);
   std::vector<std::string> all;
@@ -106,16 +133,67 @@ std::string log_tail(const std::filesystem::path& path, std::size_t lines = 5) {
   return out;
 }
 
+std::string seconds_text(std::chrono::milliseconds d) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f s", static_cast<double>(d.count()) / 1000.0);
+  return text;
+}
+
+// Stops `process` and returns the monotonic time once the kernel says it has stopped (or has
+// exited), so that every admission it made before the stop has an earlier timestamp: the
+// moment kill() is called is not enough, the demo may be preempted before the signal lands.
+// WNOWAIT leaves the child's state to ChildProcess, which reaps it.
+std::int64_t stop_process(ChildProcess& process) {
+  process.signal(SIGSTOP);
+  auto deadline = Clock::now() + 5s;
+  while (process.pid() > 0 && Clock::now() < deadline) {
+    siginfo_t info{};
+    int r = ::waitid(P_PID, static_cast<id_t>(process.pid()), &info, WSTOPPED | WEXITED | WNOHANG | WNOWAIT);
+    if (r != 0 && errno != EINTR) break;  // not our child any more
+    if (r == 0 && info.si_pid == process.pid()) break;
+    std::this_thread::sleep_for(200us);
+  }
+  return alerts::monotonic_us();
+}
+
+alerts::EventClientCounters minus(const alerts::EventClientCounters& a, const alerts::EventClientCounters& b) {
+  return {a.sent - b.sent,     a.acknowledged - b.acknowledged,   a.redirects - b.redirects, a.waits - b.waits,
+          a.handoff_waits - b.handoff_waits, a.retries - b.retries, a.given_up - b.given_up};
+}
+
 struct DemoServer {
   std::string address;
   std::filesystem::path log;
   ChildProcess process;
-  std::string fate = "running";  // running, left, killed, frozen
+  bool joiner = false;    // started with --join-on-signal
+  Fate fate = Fate::serving;
+  bool frozen = false;
+  bool taken = false;     // a churn step is acting on it
+  int touched = 0;        // churn steps that acted on it
+  std::vector<demo::ServerEvent> history;  // what the demo did to it
+  std::int64_t last_thaw_us = 0;
+
+  void happened(Happening what, std::int64_t at_us = alerts::monotonic_us()) { history.push_back({what, at_us}); }
+};
+
+// The ring as the demo's own view saw it change, and the guard releases it saw published.
+struct Observed {
+  struct RingChange {
+    std::string address;
+    bool in = false;
+    std::int64_t at_us = 0;
+  };
+  std::mutex mutex;
+  std::vector<RingChange> ring;
+  std::vector<std::int64_t> releases;
+  std::atomic<std::int64_t> churn_began_us{0};
+  std::atomic<std::uint64_t> releases_since_churn{0};
 };
 
 class Demo {
  public:
-  Demo(DemoOptions options, TerminationSignals& signals) : o_(std::move(options)), signals_(signals) {}
+  Demo(DemoOptions options, TerminationSignals& signals)
+      : o_(std::move(options)), timing_(demo::churn_timing(o_.ttl_s)), signals_(signals) {}
 
   int run() {
     // Live lines go where the report does not.
@@ -137,23 +215,32 @@ class Demo {
     { alerts::Store create(store_path_); }  // the schema, before several processes race to make it
 
     live << "frodo demo: " << o_.servers << " alert servers, " << o_.hosts << " hosts, guard "
-         << (o_.guard ? "on" : "off") << ", lease TTL " << o_.ttl_s << " s, etcd " << endpoints << ", context "
-         << context_ << "\n";
+         << (o_.guard ? "on" : "off") << ", fencing " << (o_.fencing ? "on" : "off") << ", lease TTL " << o_.ttl_s
+         << " s, etcd " << endpoints << ", context " << context_ << "\n";
     for (std::size_t i = 0; i < o_.servers; ++i) {
-      start_server();
+      start_server(false);
       live << "frodo demo: started alert server " << servers_.back().address << " (pid " << servers_.back().process.pid()
            << ")\n";
     }
+    if (o_.churn) {
+      start_server(true);
+      live << "frodo demo: started alert server " << servers_.back().address << " (pid " << servers_.back().process.pid()
+           << "), waiting to join during the churn\n";
+    }
     if (!wait_for_members(o_.servers, 30s)) return finish(live, "the alert servers did not all join");
+    if (o_.churn && !wait_for_joiner(30s)) return finish(live, "the joining alert server did not get ready");
 
     alerts::EventClientOptions client_options;
     client_options.cluster = cluster_options_;
     client_options.hosts = o_.hosts;
     client_options.events = o_.events;
     client_options.workers = o_.workers;
+    client_options.timeout = timing_.client_timeout;
     client_ = std::make_unique<alerts::EventClient>(client_options);
     std::exception_ptr client_error;
     std::atomic<bool> client_done{false};
+    started_ = Clock::now();
+    started_us_ = alerts::monotonic_us();
     std::thread client_thread([&] {
       try {
         client_->run();
@@ -163,54 +250,34 @@ class Demo {
       client_done = true;
     });
 
-    struct Step {
-      double at;  // fraction of the duration
-      std::string what;
-    };
-    std::vector<Step> steps;
-    if (o_.churn) steps = {{0.15, "add"}, {0.35, "leave"}, {0.55, "kill"}, {0.70, "freeze"}};
-    std::size_t next_step = 0;
-    auto started = Clock::now();
+    if (o_.churn) schedule_churn(live);
     auto duration = std::chrono::seconds(o_.duration_s);
-    Clock::time_point thaw_at = Clock::time_point::max();  // when to SIGCONT the frozen server
     std::uint64_t last_acked = 0;
-    auto last_tick = started;
+    auto last_tick = started_;
+    auto next_tick = started_ + 1s;
     while (!client_done) {
-      int signal = signals_.wait_for(1s);
+      Clock::time_point wake = next_tick;
+      if (!actions_.empty()) wake = std::min(wake, actions_.begin()->first);
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(wake - Clock::now());
+      int signal = signals_.wait_for(std::max(left, 0ms));
       if (signal != 0) {
         interrupted_ = true;
         live << "frodo demo: signal " << signal << ", stopping\n";
         break;
       }
       auto now = Clock::now();
-      double elapsed = std::chrono::duration<double>(now - started).count();
-      alerts::EventClientCounters c = client_->counters();
-      double rate = (c.acknowledged - last_acked) / std::max(1e-3, std::chrono::duration<double>(now - last_tick).count());
-      last_acked = c.acknowledged;
-      last_tick = now;
-      std::shared_ptr<const Snapshot> view = observer_->snapshot();
-      char line[256];
-      std::snprintf(line, sizeof line, "%5.0fs  %7s ev/s  acked %-9s redirects %-6s waits %-6s retries %-5s handoffs %-4llu members %zu  rev %lld",
-                    elapsed, with_commas(static_cast<std::uint64_t>(rate)).c_str(), with_commas(c.acknowledged).c_str(),
-                    with_commas(c.redirects).c_str(), with_commas(c.waits).c_str(), with_commas(c.retries).c_str(),
-                    static_cast<unsigned long long>(handoffs_.load()), view->ring.members().size(),
-                    static_cast<long long>(view->revision));
-      live << line << std::endl;
-      if (now >= thaw_at) {
-        for (DemoServer& s : servers_) {
-          if (s.fate == "frozen") {
-            s.process.signal(SIGCONT);
-            s.fate = "thawed";
-            live << "      > SIGCONT " << s.address << " (frozen past its lease: it must not apply stale work)\n";
-          }
-        }
-        thaw_at = Clock::time_point::max();
+      while (!actions_.empty() && actions_.begin()->first <= now) {
+        auto action = std::move(actions_.begin()->second);
+        actions_.erase(actions_.begin());
+        action(live);
       }
-      while (next_step < steps.size() && elapsed >= steps[next_step].at * o_.duration_s) {
-        churn(steps[next_step++].what, live, thaw_at);
+      if (now >= next_tick) {
+        print_tick(live, now, last_tick, last_acked);
+        next_tick += 1s;
       }
-      if (o_.events == 0 && now - started >= duration) break;
+      if (o_.events == 0 && now - started_ >= duration) break;
     }
+    end_us_ = alerts::monotonic_us();
     client_->stop();
     client_thread.join();
     if (client_error) {
@@ -220,13 +287,15 @@ class Demo {
         return finish(live, std::string("the event client failed: ") + e.what());
       }
     }
-    client_seconds_ = std::chrono::duration<double>(Clock::now() - started).count();
+    client_seconds_ = std::chrono::duration<double>(Clock::now() - started_).count();
     return finish(live, interrupted_ ? "interrupted" : "");
   }
 
   ~Demo() { shut_down(); }
 
  private:
+  using Action = std::function<void(std::ostream&)>;
+
   std::string start_etcd(std::ostream& live) {
     std::optional<std::string> binary = find_program("etcd");
     if (!binary) {
@@ -245,7 +314,8 @@ class Demo {
     return "127.0.0.1:" + std::to_string(client_port);
   }
 
-  // The demo's own view (members, revision, handoffs); also how it knows etcd is up.
+  // The demo's own view: members, revision, ring changes and releases; also how it knows etcd
+  // is up.
   void connect_observer() {
     auto deadline = Clock::now() + 30s;
     ClusterOptions o = cluster_options_;
@@ -266,30 +336,51 @@ class Demo {
       }
       if (signals_.wait_for(100ms) != 0) throw Error(Errc::unavailable, "interrupted while waiting for etcd");
     }
-    observer_->on_change([this](const Snapshot& before, const Snapshot& after) {
+    std::shared_ptr<Observed> observed = observed_;
+    observer_->on_change([observed](const Snapshot& before, const Snapshot& after) {
+      std::int64_t now = alerts::monotonic_us();
+      std::set<std::string> was, is;
+      for (const Member& m : before.ring.members()) was.insert(m.address);
+      for (const Member& m : after.ring.members()) is.insert(m.address);
       std::map<std::string, std::string> old;
       for (const ServerInfo& s : before.servers) {
         if (auto it = s.meta.find(released_meta_key); it != s.meta.end()) old[s.address] = it->second;
       }
+      std::lock_guard lock(observed->mutex);
+      for (const std::string& a : is) {
+        if (!was.contains(a)) observed->ring.push_back({a, true, now});
+      }
+      for (const std::string& a : was) {
+        if (!is.contains(a)) observed->ring.push_back({a, false, now});
+      }
       for (const ServerInfo& s : after.servers) {
         auto it = s.meta.find(released_meta_key);
         if (it == s.meta.end() || it->second == "0") continue;
-        auto was = old.find(s.address);
-        if (was == old.end() || was->second != it->second) ++handoffs_;
+        auto before_it = old.find(s.address);
+        if (before_it != old.end() && before_it->second == it->second) continue;
+        observed->releases.push_back(now);
+        std::int64_t began = observed->churn_began_us.load();
+        if (began != 0 && now >= began) ++observed->releases_since_churn;
       }
     });
   }
 
-  void start_server() {
+  void start_server(bool joiner) {
     int port = free_port();
     DemoServer s;
     s.address = "127.0.0.1:" + std::to_string(port);
     s.log = dir_.path() / ("server-" + std::to_string(servers_.size() + 1) + ".log");
+    s.joiner = joiner;
     std::vector<std::string> argv = {self_executable(), "demo-server", "--etcd", join_endpoints(), "--context", context_,
                                      "--port", std::to_string(port), "--store", store_path_.string(),
-                                     "--ttl", std::to_string(o_.ttl_s), "--work-us", std::to_string(o_.work_us)};
+                                     "--ttl", std::to_string(o_.ttl_s), "--work-us", std::to_string(o_.work_us),
+                                     "--slow-us", std::to_string(1000LL * timing_.slow_work.count()),
+                                     "--catch-up-ms", std::to_string(timing_.catch_up.count())};
     if (!o_.guard) argv.push_back("--no-guard");
+    if (!o_.fencing) argv.push_back("--no-fencing");
+    if (joiner) argv.push_back("--join-on-signal");
     s.process = ChildProcess(argv, s.log.string());
+    s.happened(Happening::started);
     servers_.push_back(std::move(s));
   }
 
@@ -299,15 +390,19 @@ class Demo {
     return out;
   }
 
+  void check_started_servers() {
+    for (DemoServer& s : servers_) {
+      if (s.fate == Fate::serving && !s.process.running()) {
+        throw Error(Errc::unavailable, "alert server " + s.address + " exited at start:\n" + log_tail(s.log));
+      }
+    }
+  }
+
   bool wait_for_members(std::size_t n, std::chrono::milliseconds limit) {
     auto deadline = Clock::now() + limit;
     while (Clock::now() < deadline) {
       if (observer_->snapshot()->ring.members().size() >= n) return true;
-      for (DemoServer& s : servers_) {
-        if (s.fate == "running" && !s.process.running()) {
-          throw Error(Errc::unavailable, "alert server " + s.address + " exited at start:\n" + log_tail(s.log));
-        }
-      }
+      check_started_servers();
       if (signals_.wait_for(50ms) != 0) {
         interrupted_ = true;
         return false;
@@ -316,53 +411,218 @@ class Demo {
     return false;
   }
 
-  void churn(const std::string& what, std::ostream& live, Clock::time_point& thaw_at) {
-    if (what == "add") {
-      start_server();
-      live << "      > added " << servers_.back().address << " (pid " << servers_.back().process.pid() << ")\n";
-      return;
-    }
-    // Keep at least one untouched server in the ring, so the hosts always have somewhere to
-    // go (a server just added may not have joined yet on a loaded machine).
-    std::shared_ptr<const Snapshot> view = observer_->snapshot();
-    auto in_ring = [&](const DemoServer& s) {
-      const auto& members = view->ring.members();
-      return std::any_of(members.begin(), members.end(), [&](const Member& m) { return m.address == s.address; });
-    };
-    std::size_t serving = 0;
-    for (const DemoServer& s : servers_) serving += s.fate == "running" && in_ring(s);
-    DemoServer* victim = nullptr;
-    if (serving >= 2) {
-      for (DemoServer& s : servers_) {
-        if (s.fate == "running" && in_ring(s)) {
-          victim = &s;
-          break;
-        }
+  // The joiner blocks its control signals before it prints this line: only then may it be
+  // signalled (an unblocked SIGRTMIN would kill it).
+  bool wait_for_joiner(std::chrono::milliseconds limit) {
+    auto deadline = Clock::now() + limit;
+    while (Clock::now() < deadline) {
+      if (read_file(servers_.back().log).find("waiting to join") != std::string::npos) return true;
+      check_started_servers();
+      if (signals_.wait_for(20ms) != 0) {
+        interrupted_ = true;
+        return false;
       }
     }
-    if (!victim) {
-      live << "      > skipped '" << what << "': only one server is serving\n";
-      return;
+    return false;
+  }
+
+  void print_tick(std::ostream& live, Clock::time_point now, Clock::time_point& last_tick, std::uint64_t& last_acked) {
+    double elapsed = std::chrono::duration<double>(now - started_).count();
+    alerts::EventClientCounters c = client_->counters();
+    double rate = (c.acknowledged - last_acked) / std::max(1e-3, std::chrono::duration<double>(now - last_tick).count());
+    last_acked = c.acknowledged;
+    last_tick = now;
+    std::shared_ptr<const Snapshot> view = observer_->snapshot();
+    char line[256];
+    std::snprintf(line, sizeof line,
+                  "%5.0fs  %7s ev/s  acked %-9s redirects %-6s waits %-6s retries %-5s handoffs %-4llu members %zu  rev %lld",
+                  elapsed, with_commas(static_cast<std::uint64_t>(rate)).c_str(), with_commas(c.acknowledged).c_str(),
+                  with_commas(c.redirects).c_str(), with_commas(c.waits).c_str(), with_commas(c.retries).c_str(),
+                  static_cast<unsigned long long>(observed_->releases_since_churn.load()), view->ring.members().size(),
+                  static_cast<long long>(view->revision));
+    live << line << std::endl;
+  }
+
+  void at(Clock::time_point when, Action action) { actions_.emplace(when, std::move(action)); }
+  Clock::time_point at_seconds(double s) const {
+    return started_ + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
+  }
+
+  // The step begins: its client counters and, for the first, the start of handoff counting.
+  void begin_step(std::size_t i) {
+    demo::StepRecord& step = steps_[i];
+    step.begin_us = alerts::monotonic_us();
+    step_counters_[i] = client_->counters();
+    std::int64_t expected = 0;
+    observed_->churn_began_us.compare_exchange_strong(expected, step.begin_us);
+  }
+
+  void schedule_churn(std::ostream& live) {
+    std::optional<std::vector<demo::PlannedStep>> plan = demo::plan_churn(o_.duration_s, timing_);
+    if (!plan) return;  // the options were checked: does not happen
+    step_counters_.resize(plan->size());
+    for (std::size_t i = 0; i < plan->size(); ++i) {
+      const demo::PlannedStep& p = (*plan)[i];
+      demo::StepRecord record;
+      record.step = p.step;
+      record.planned_s = p.at_s;
+      steps_.push_back(record);
+      Clock::time_point main = at_seconds(p.at_s);
+      switch (p.step) {
+        case ChurnStep::freeze_join:
+          at(main - timing_.slow_lead, [this, i](std::ostream& out) { slow_down(i, out); });
+          at(main, [this, i](std::ostream& out) { freeze_and_join(i, out); });
+          break;
+        case ChurnStep::slow_leave:
+          at(main - timing_.slow_lead, [this, i](std::ostream& out) { slow_down(i, out); });
+          at(main, [this, i](std::ostream& out) { leave(i, out); });
+          break;
+        case ChurnStep::kill:
+          at(main, [this, i](std::ostream& out) { kill(i, out); });
+          break;
+        case ChurnStep::freeze_past_ttl:
+          at(main, [this, i](std::ostream& out) { freeze_past_ttl(i, out); });
+          break;
+      }
     }
-    if (what == "leave") {
-      victim->process.signal(SIGTERM);
-      victim->fate = "left";
-      live << "      > SIGTERM " << victim->address << " (graceful: drains, hands over, leaves)\n";
-    } else if (what == "kill") {
-      victim->process.signal(SIGKILL);
-      victim->fate = "killed";
-      live << "      > SIGKILL " << victim->address << " (its lease expires in " << o_.ttl_s << " s)\n";
-    } else if (what == "freeze") {
-      victim->process.signal(SIGSTOP);
-      victim->fate = "frozen";
-      thaw_at = Clock::now() + std::chrono::seconds(o_.ttl_s) + 1500ms;
-      live << "      > SIGSTOP " << victim->address << " for " << o_.ttl_s + 1.5 << " s (past its lease TTL)\n";
+    live << "frodo demo: churn at";
+    for (const demo::StepRecord& s : steps_) {
+      char text[96];
+      std::snprintf(text, sizeof text, " %.1fs (%s)", s.planned_s, demo::describe(s.step));
+      live << text;
+    }
+    live << "\n";
+  }
+
+  bool in_ring(const std::string& address) const {
+    std::shared_ptr<const Snapshot> view = observer_->snapshot();
+    const auto& members = view->ring.members();
+    return std::any_of(members.begin(), members.end(), [&](const Member& m) { return m.address == address; });
+  }
+
+  // A server to act on: serving, in the ring, not frozen nor taken by another step, and not
+  // the last one serving (the hosts always have somewhere to go). Untouched servers first.
+  DemoServer* choose_victim() {
+    std::size_t serving = 0;
+    for (DemoServer& s : servers_) serving += s.fate == Fate::serving && !s.frozen && in_ring(s.address);
+    if (serving < 2) return nullptr;
+    DemoServer* victim = nullptr;
+    for (DemoServer& s : servers_) {
+      if (s.fate != Fate::serving || s.frozen || s.taken || !in_ring(s.address) || !s.process.running()) continue;
+      if (!victim || s.touched < victim->touched) victim = &s;
+    }
+    if (victim) {
+      victim->taken = true;
+      ++victim->touched;
+    }
+    return victim;
+  }
+
+  DemoServer* find(const std::string& address) {
+    for (DemoServer& s : servers_) {
+      if (s.address == address) return &s;
+    }
+    return nullptr;
+  }
+
+  DemoServer* victim_of(std::size_t i, std::ostream& live) {
+    demo::StepRecord& step = steps_[i];
+    if (!step.victim.empty()) return find(step.victim);
+    DemoServer* victim = choose_victim();
+    if (!victim) {
+      step.skipped = "only one server is serving";
+      live << "      > skipped '" << demo::describe(step.step) << "': only one server is serving\n";
+      return nullptr;
+    }
+    step.victim = victim->address;
+    return victim;
+  }
+
+  void slow_down(std::size_t i, std::ostream& live) {
+    begin_step(i);
+    DemoServer* victim = victim_of(i, live);
+    if (!victim) return;
+    victim->process.signal(SIGUSR1);
+    victim->happened(Happening::slowed);
+    live << "      > slowing " << victim->address << " (each event it admits now takes " << seconds_text(timing_.slow_work)
+         << ", past the client's " << seconds_text(timing_.client_timeout) << " timeout)\n";
+  }
+
+  void freeze_and_join(std::size_t i, std::ostream& live) {
+    demo::StepRecord& step = steps_[i];
+    DemoServer* victim = step.skipped.empty() ? victim_of(i, live) : nullptr;
+    if (victim) {
+      step.action_us = stop_process(victim->process);
+      victim->frozen = true;
+      victim->happened(Happening::frozen, step.action_us);
+      live << "      > SIGSTOP " << victim->address << " for " << seconds_text(timing_.short_freeze)
+           << " (half its lease TTL: the lease holds)\n";
+      at(Clock::now() + timing_.short_freeze, [this, i](std::ostream& out) { thaw(i, out, true); });
+    }
+    // The join goes ahead even without a freeze: later steps need the servers.
+    for (DemoServer& s : servers_) {
+      if (!s.joiner || s.fate != Fate::serving) continue;
+      step.joiner = s.address;
+      step.joiner_signal_us = alerts::monotonic_us();
+      s.process.signal(SIGRTMIN);
+      live << "      > " << s.address << " joins" << (victim ? " during the freeze" : "") << "\n";
     }
   }
 
+  void thaw(std::size_t i, std::ostream& live, bool speed_up) {
+    demo::StepRecord& step = steps_[i];
+    DemoServer* victim = find(step.victim);
+    if (!victim || !victim->frozen) return;
+    step.thaw_us = alerts::monotonic_us();
+    victim->process.signal(SIGCONT);
+    if (speed_up) victim->process.signal(SIGUSR2);
+    victim->frozen = false;
+    victim->taken = false;
+    victim->last_thaw_us = step.thaw_us;
+    victim->happened(Happening::thawed, step.thaw_us);
+    if (speed_up) victim->happened(Happening::normal_speed, step.thaw_us);
+    live << "      > SIGCONT " << victim->address
+         << (speed_up ? " (back to normal speed)" : " (frozen past its lease: it must not apply stale work)") << "\n";
+  }
+
+  void leave(std::size_t i, std::ostream& live) {
+    demo::StepRecord& step = steps_[i];
+    DemoServer* victim = step.skipped.empty() ? victim_of(i, live) : nullptr;
+    if (!victim) return;
+    step.action_us = alerts::monotonic_us();
+    victim->process.signal(SIGTERM);
+    victim->fate = Fate::left;
+    victim->happened(Happening::leaving, step.action_us);
+    live << "      > SIGTERM " << victim->address << " with slow work in flight (graceful: drains, hands over, leaves)\n";
+  }
+
+  void kill(std::size_t i, std::ostream& live) {
+    begin_step(i);
+    demo::StepRecord& step = steps_[i];
+    DemoServer* victim = victim_of(i, live);
+    if (!victim) return;
+    step.action_us = alerts::monotonic_us();
+    victim->process.signal(SIGKILL);
+    victim->fate = Fate::killed;
+    victim->happened(Happening::killed, step.action_us);
+    live << "      > SIGKILL " << victim->address << " (its lease expires in " << o_.ttl_s << " s)\n";
+  }
+
+  void freeze_past_ttl(std::size_t i, std::ostream& live) {
+    begin_step(i);
+    demo::StepRecord& step = steps_[i];
+    DemoServer* victim = victim_of(i, live);
+    if (!victim) return;
+    step.action_us = stop_process(victim->process);
+    victim->frozen = true;
+    victim->happened(Happening::frozen, step.action_us);
+    live << "      > SIGSTOP " << victim->address << " for " << seconds_text(timing_.long_freeze)
+         << " (past its lease TTL)\n";
+    at(Clock::now() + timing_.long_freeze, [this, i](std::ostream& out) { thaw(i, out, false); });
+  }
+
   // Stops every server (SIGTERM: they leave in order), then reads their final stats.
-  nlohmann::json stop_servers() {
-    nlohmann::json stats = nlohmann::json::array();
+  void stop_servers() {
     for (DemoServer& s : servers_) {
       if (s.process.pid() <= 0) continue;
       s.process.stop(15s);
@@ -371,67 +631,118 @@ class Demo {
       for (std::string line; std::getline(in, line);) {
         if (!line.empty() && line.front() == '{') last = line;
       }
-      if (auto j = nlohmann::json::parse(last, nullptr, false); !j.is_discarded()) {
-        j["fate"] = s.fate;
-        stats.push_back(j);
-      }
+      if (auto j = nlohmann::json::parse(last, nullptr, false); !j.is_discarded()) stats_[s.address] = j;
     }
-    return stats;
+  }
+
+  // What the observer saw, folded into the steps and the servers' histories.
+  std::vector<demo::ServerRecord> server_records(std::vector<alerts::Pause>& pauses) {
+    std::vector<Observed::RingChange> ring;
+    std::vector<std::int64_t> releases;
+    {
+      std::lock_guard lock(observed_->mutex);
+      ring = observed_->ring;
+      releases = observed_->releases;
+    }
+    auto first_change = [&](const std::string& address, bool in, std::int64_t from_us, std::int64_t to_us) {
+      for (const Observed::RingChange& c : ring) {
+        if (c.address == address && c.in == in && c.at_us >= from_us && c.at_us <= to_us) return c.at_us;
+      }
+      return std::int64_t{0};
+    };
+    for (std::size_t i = 0; i < steps_.size(); ++i) {
+      demo::StepRecord& s = steps_[i];
+      s.end_us = i + 1 < steps_.size() && steps_[i + 1].begin_us != 0 ? steps_[i + 1].begin_us : end_us_;
+      if (s.begin_us != 0) {
+        alerts::EventClientCounters until =
+            i + 1 < steps_.size() && steps_[i + 1].begin_us != 0 ? step_counters_[i + 1] : end_counters_;
+        s.client = minus(until, step_counters_[i]);
+        s.releases = static_cast<std::uint64_t>(
+            std::count_if(releases.begin(), releases.end(), [&](std::int64_t t) { return t >= s.begin_us && t < s.end_us; }));
+      }
+      if (!s.joiner.empty()) {  // the join happens even when the freeze was skipped
+        s.joined_us = first_change(s.joiner, true, s.joiner_signal_us, std::numeric_limits<std::int64_t>::max());
+      }
+      if (s.action_us == 0) continue;
+      s.victim_out_us = first_change(s.victim, false, s.action_us, std::numeric_limits<std::int64_t>::max());
+      if (s.step == ChurnStep::freeze_join) {
+        // Its record leaving the ring during the freeze (or just after, when etcd noticed) means
+        // the lease expired: then the freeze was a pause past the lease after all.
+        std::int64_t until = (s.thaw_us != 0 ? s.thaw_us : end_us_) + 1'000'000;
+        s.lease_held = first_change(s.victim, false, s.action_us, until) == 0;
+        if (!s.lease_held && s.thaw_us != 0) pauses.push_back({s.victim, s.action_us, s.thaw_us});
+      }
+      if (s.step == ChurnStep::freeze_past_ttl && s.thaw_us != 0) pauses.push_back({s.victim, s.action_us, s.thaw_us});
+    }
+    std::vector<demo::ServerRecord> records;
+    for (DemoServer& s : servers_) {
+      demo::ServerRecord r;
+      r.address = s.address;
+      r.joiner = s.joiner;
+      r.fate = s.fate;
+      r.history = s.history;
+      bool seen = false;
+      for (const Observed::RingChange& c : ring) {
+        if (c.address != s.address || c.at_us > end_us_) continue;  // later: the demo's own shutdown
+        r.history.push_back({c.in ? (seen ? Happening::back_in_ring : Happening::joined) : Happening::out_of_ring, c.at_us});
+        seen = seen || c.in;
+      }
+      std::stable_sort(r.history.begin(), r.history.end(),
+                       [](const demo::ServerEvent& a, const demo::ServerEvent& b) { return a.at_us < b.at_us; });
+      r.last_thaw_us = s.last_thaw_us;
+      if (auto it = stats_.find(s.address); it != stats_.end()) r.stats = it->second;
+      records.push_back(std::move(r));
+    }
+    return records;
   }
 
   int finish(std::ostream& live, const std::string& problem) {
-    if (client_) client_->stop();
-    nlohmann::json server_stats = stop_servers();
+    if (client_) {
+      client_->stop();
+      end_counters_ = client_->counters();
+    }
+    if (end_us_ == 0) end_us_ = alerts::monotonic_us();
+    // A freeze the run ended during: thawed now, so that its server can leave.
+    for (std::size_t i = 0; i < steps_.size(); ++i) {
+      bool freeze = steps_[i].step == ChurnStep::freeze_join || steps_[i].step == ChurnStep::freeze_past_ttl;
+      if (freeze && steps_[i].action_us != 0 && steps_[i].thaw_us == 0) {
+        thaw(i, live, steps_[i].step == ChurnStep::freeze_join);
+      }
+    }
+    stop_servers();
     int status = exit_ok;
-    nlohmann::json report;
     if (client_ && client_seconds_ > 0) {
+      std::vector<alerts::Pause> pauses;
+      std::vector<demo::ServerRecord> servers = server_records(pauses);
       alerts::Store store(store_path_);
-      alerts::CheckReport r = alerts::check(store.applied_rows(), client_->acknowledged());
-      alerts::EventClientCounters c = client_->counters();
-      std::uint64_t fenced = 0;
-      for (const auto& s : server_stats) fenced += s.value("fenced", 0ull);
-      report = {{"guard", o_.guard},
-                {"seconds", client_seconds_},
-                {"hosts", o_.hosts},
-                {"acknowledged", r.acknowledged},
-                {"in_flight", r.in_flight},
-                {"events_per_second", c.acknowledged / std::max(1e-3, client_seconds_)},
-                {"redirects", c.redirects},
-                {"waits", c.waits},
-                {"retries", c.retries},
-                {"handoffs", handoffs_.load()},
-                {"fenced", fenced},
-                {"rows", r.rows},
-                {"violations", r.violations},
-                {"duplicates", r.duplicates},
-                {"lost", r.lost},
-                {"final_mismatches", r.final_mismatches},
-                {"ok", r.ok()},
-                {"servers", server_stats}};
-      bool pass = o_.guard ? r.ok() : r.lost == 0;
-      if (!pass || !problem.empty()) status = exit_failure;
-      report["verdict"] = problem.empty() ? (pass ? "pass" : "fail") : problem;
+      std::vector<alerts::StoreRow> rows = store.rows();
+      alerts::CheckReport r = alerts::check(rows, client_->acknowledged(), pauses);
+      demo::step_evidence(rows, steps_, servers);
+      demo::DemoFacts facts;
+      facts.guard = o_.guard;
+      facts.fencing = o_.fencing;
+      facts.churn = o_.churn;
+      facts.ttl_s = o_.ttl_s;
+      facts.hosts = o_.hosts;
+      facts.seconds = client_seconds_;
+      facts.started_us = started_us_;
+      facts.client = client_->counters();
+      facts.handoffs = observed_->releases_since_churn.load();
+      facts.host_moves = demo::host_moves(rows);
+      for (const auto& [address, s] : stats_) {
+        if (s.is_object() && s.contains("fenced") && s["fenced"].is_number_unsigned()) {
+          facts.fenced += s["fenced"].get<std::uint64_t>();
+        }
+      }
+      demo::Judgement judgement = demo::judge(r, o_.guard, o_.fencing);
+      if (!judgement.pass || !problem.empty()) status = exit_failure;
+      if (!problem.empty()) judgement.verdict = problem;
       if (o_.json) {
+        nlohmann::json report = demo::report_json(facts, r, judgement, steps_, servers);
+        report["verdict"] = problem.empty() ? (judgement.pass ? "pass" : "fail") : problem;
         std::cout << report.dump() << std::endl;
       } else {
-        std::ostringstream out;
-        out << "\n" << alerts::format_table(r);
-        out << "  " << with_commas(c.acknowledged) << " events acknowledged in " << static_cast<int>(client_seconds_)
-            << " s (" << with_commas(static_cast<std::uint64_t>(c.acknowledged / std::max(1e-3, client_seconds_)))
-            << " events/s), " << with_commas(c.redirects) << " redirects, " << with_commas(handoffs_.load())
-            << " handoffs, " << fenced << " stale writes fenced by the store\n\n";
-        if (!problem.empty()) {
-          out << "verdict: " << problem << "\n";
-        } else if (o_.guard) {
-          out << (r.ok() ? "verdict: PASS - every host's events were applied once, in order, by one server at a time"
-                         : "verdict: FAIL - the guarded run broke per-host order or lost events")
-              << "\n";
-        } else {
-          out << "verdict (guard off): " << r.violations << " ordering violations, " << r.duplicates
-              << " duplicates, " << r.final_mismatches << " hosts whose final status is wrong; run without --no-guard "
-              << "to see the guard keep all of them at 0\n";
-        }
-        std::cout << out.str() << std::flush;
+        std::cout << demo::report_text(facts, r, judgement, steps_, servers) << std::flush;
       }
     } else {
       status = exit_failure;
@@ -453,22 +764,56 @@ class Demo {
   }
 
   DemoOptions o_;
+  demo::ChurnTiming timing_;
   TerminationSignals& signals_;
   TempDir dir_;
   ChildProcess etcd_;
   std::string context_;
   ClusterOptions cluster_options_;
   std::filesystem::path store_path_;
+  std::shared_ptr<Observed> observed_ = std::make_shared<Observed>();
   std::unique_ptr<Cluster> observer_;
   std::vector<DemoServer> servers_;
+  std::map<std::string, nlohmann::json> stats_;  // each server's final counters, by address
   std::unique_ptr<alerts::EventClient> client_;
-  std::atomic<std::uint64_t> handoffs_{0};
+  std::multimap<Clock::time_point, Action> actions_;
+  std::vector<demo::StepRecord> steps_;
+  std::vector<alerts::EventClientCounters> step_counters_;  // at each step's begin
+  alerts::EventClientCounters end_counters_;
+  Clock::time_point started_;
+  std::int64_t started_us_ = 0;
+  std::int64_t end_us_ = 0;
   double client_seconds_ = 0;
   bool interrupted_ = false;
 };
 
+// The demo's control signals for its servers (see the top of this file). Blocked in the
+// calling thread, and so in every thread started after it; a thread takes them with wait_for.
+class ControlSignals {
+ public:
+  ControlSignals() {
+    sigemptyset(&set_);
+    sigaddset(&set_, SIGUSR1);
+    sigaddset(&set_, SIGUSR2);
+    sigaddset(&set_, SIGRTMIN);
+    if (int e = pthread_sigmask(SIG_BLOCK, &set_, nullptr); e != 0) {
+      throw std::runtime_error(std::string("cannot block signals: ") + std::strerror(e));
+    }
+  }
+  // A signal taken, or 0 after `timeout`.
+  int wait_for(std::chrono::milliseconds timeout) {
+    timespec wait{static_cast<time_t>(timeout.count() / 1000), static_cast<long>(timeout.count() % 1000) * 1'000'000};
+    int signal = sigtimedwait(&set_, nullptr, &wait);
+    return signal > 0 ? signal : 0;
+  }
+
+ private:
+  sigset_t set_;
+};
+
 int run_demo_server(const DemoServerOptions& o) {
   TerminationSignals signals;  // before any thread starts
+  ControlSignals control;
   alerts::AlertServerOptions s;
   s.cluster.context = o.context;
   s.cluster.etcd.endpoints = parse_endpoints(o.etcd);
@@ -476,6 +821,9 @@ int run_demo_server(const DemoServerOptions& o) {
   s.port = o.port;
   s.store_path = o.store;
   s.guard = o.guard;
+  s.fencing = o.fencing;
+  s.join = !o.join_on_signal;
+  s.guard_options.catch_up = std::chrono::milliseconds(o.catch_up_ms);
   s.work = std::chrono::microseconds(o.work_us);
   // etcd may still be starting (or a loaded machine slow to answer the first grant): keep
   // trying for a while rather than failing the whole demo.
@@ -493,8 +841,31 @@ int run_demo_server(const DemoServerOptions& o) {
   }
   alerts::AlertServer& server = *started;
   server.start();
-  std::cout << "demo-server " << server.address() << " ready (guard " << (o.guard ? "on" : "off") << ")" << std::endl;
+  std::cout << "demo-server " << server.address() << (o.join_on_signal ? " waiting to join" : " ready") << " (guard "
+            << (o.guard ? "on" : "off") << ", fencing " << (o.fencing ? "on" : "off") << ")" << std::endl;
+  std::atomic<bool> stopping{false};
+  std::thread controller([&] {
+    while (!stopping) {
+      int signal = control.wait_for(100ms);
+      try {
+        if (signal == SIGUSR1) {
+          server.set_work(std::chrono::microseconds(o.slow_us));
+          std::cout << "demo-server " << server.address() << ": slow (" << o.slow_us << " us per event)" << std::endl;
+        } else if (signal == SIGUSR2) {
+          server.set_work(std::chrono::microseconds(o.work_us));
+          std::cout << "demo-server " << server.address() << ": normal speed" << std::endl;
+        } else if (signal == SIGRTMIN) {
+          server.join();
+          std::cout << "demo-server " << server.address() << " joined" << std::endl;
+        }
+      } catch (const std::exception& e) {
+        std::cerr << "demo-server " << server.address() << ": " << e.what() << std::endl;
+      }
+    }
+  });
   signals.wait();
+  stopping = true;
+  controller.join();
   server.leave();
   std::cout << alerts::to_json(server.stats()) << std::endl;
   return exit_ok;
@@ -507,8 +878,9 @@ void add_demo_commands(CLI::App& app, int& status) {
   CLI::App* demo = app.add_subcommand(
       "demo",
       "The seed's scenario on this machine: a local etcd, alert servers as separate processes and an event "
-      "client over many hosts; a server joins, one leaves, one is killed and one frozen past its lease while "
-      "events flow; then a checker verifies every host's events were applied in order, none lost.");
+      "client over many hosts. While events flow, a server is frozen for half its lease while a new one joins, "
+      "one leaves with slow work in flight, one is killed and one is frozen past its lease, then thawed; then a "
+      "checker verifies that every host's events were applied in order, by one server at a time, none lost.");
   demo->group("Demo");
   demo->add_option("--etcd", o->etcd, "Use this etcd (HOST:PORT,...) instead of starting a local one")
       ->type_name("HOST:PORT,...");
@@ -519,12 +891,18 @@ void add_demo_commands(CLI::App& app, int& status) {
   demo->add_option("--events", o->events, "Stop after this many acknowledged events (0: run for --duration)")
       ->check(CLI::Range(std::int64_t{0}, std::int64_t{1} << 40))
       ->capture_default_str();
-  demo->add_option("--duration", o->duration_s, "Seconds of event flow (the churn is spread over it)")
+  demo->add_option("--duration", o->duration_s,
+                   "Seconds of event flow (the churn is spread over it; with the churn at least 12 s at the "
+                   "default TTL, more for a longer one)")
       ->check(CLI::Range(2, 3600))
       ->capture_default_str();
   demo->add_flag("--no-churn", [o](std::int64_t) { o->churn = false; }, "No join, leave, kill or freeze");
   demo->add_flag("--no-guard", [o](std::int64_t) { o->guard = false; },
                  "Servers process what plain server_by_id says they own, without frodo::Guard");
+  demo->add_flag("--no-fencing", [o](std::int64_t) { o->fencing = false; },
+                 "The store accepts any token, so the guard alone must keep each host with one server at a "
+                 "time: the freeze during a join and the slow leave must still give 0 violations; the freeze "
+                 "past the TTL is outside that guarantee, and the report counts its late writes apart");
   demo->add_option("--ttl", o->ttl_s, "Lease TTL of the alert servers, seconds")->check(CLI::Range(1, 60))->capture_default_str();
   demo->add_option("--work-us", o->work_us, "Simulated processing time per event, microseconds")
       ->check(CLI::Range(0LL, 1'000'000LL))
@@ -536,6 +914,14 @@ void add_demo_commands(CLI::App& app, int& status) {
   demo->add_flag("--keep", o->keep, "Keep the temp dir (logs, SQLite store) and print its path");
   demo->callback([o, &status] {
     if (o->hosts < o->workers) o->workers = o->hosts;
+    if (o->churn) {
+      demo::ChurnTiming timing = demo::churn_timing(o->ttl_s);
+      if (!demo::plan_churn(o->duration_s, timing)) {
+        throw UsageError("--duration " + std::to_string(o->duration_s) + " is too short for the churn with a lease TTL of " +
+                         std::to_string(o->ttl_s) + " s: it needs at least " +
+                         std::to_string(demo::shortest_churn_duration(timing)) + " s (or --no-churn)");
+      }
+    }
     TerminationSignals signals;  // before any thread starts
     Demo d(*o, signals);
     status = d.run();
@@ -550,7 +936,11 @@ void add_demo_commands(CLI::App& app, int& status) {
   server->add_option("--store", so->store)->required();
   server->add_option("--ttl", so->ttl_s)->check(CLI::Range(1, 60));
   server->add_option("--work-us", so->work_us)->check(CLI::Range(0LL, 1'000'000LL));
+  server->add_option("--slow-us", so->slow_us)->check(CLI::Range(0LL, 60'000'000LL));
+  server->add_option("--catch-up-ms", so->catch_up_ms)->check(CLI::Range(1LL, 60'000LL));
   server->add_flag("--no-guard", [so](std::int64_t) { so->guard = false; });
+  server->add_flag("--no-fencing", [so](std::int64_t) { so->fencing = false; });
+  server->add_flag("--join-on-signal", so->join_on_signal);
   server->callback([so, &status] { status = run_demo_server(*so); });
 }
 
