@@ -580,6 +580,12 @@ class World {
       return answer("wait");
     }
     ++result_.admitted;
+    // Like the alerts server, a server reads the id's last applied event when it admits one
+    // and drops an event already applied (a client's retry, or a request that waited in a
+    // frozen server's socket): a late duplicate is not a reordering. This read is not atomic
+    // with the write that follows, so two servers working on one id at once still reorder it.
+    const std::vector<Row>& applied = rows_[id];
+    if (!applied.empty() && seq <= applied.back().seq) return answer("ack");
     std::size_t record = admissions_.size();
     admissions_.push_back({id, p.number, a.token(), now_});
     std::vector<std::size_t>& open = open_[id];

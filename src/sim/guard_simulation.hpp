@@ -7,7 +7,9 @@
 // replays exactly.
 //
 // Each run checks:
-//   order     the store never accepts an event of an id after a later event of that id
+//   order     the store never accepts an event of an id after a later event of that id (a
+//             server drops an event the store already has when it admits it, as the alerts
+//             server does, so a late duplicate request is not a reordering)
 //             (with fencing: always; without: unless the late write comes from an admission
 //             outside the assumptions below);
 //   token     with fencing, two servers never write one id under the same token;

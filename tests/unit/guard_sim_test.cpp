@@ -41,15 +41,15 @@ TEST(GuardSimulation, OnlyKeepsTheChosenChurnSteps) {
 
 // Seeds that found defect 1 against the guard before the fix (bf77349): a server whose lease
 // ended (etcd deleted its record, another server took its ids over) and was re-granted
-// admitted under its old epoch. Seed 33, without fencing (and with): 127.0.0.3, frozen past its
-// TTL, re-granted its lease and admitted host-1 under token 4 while 127.0.0.1 was processing it
-// under token 10 (overlap). Seed 1652, with fencing: a collapsed view showed 127.0.0.3's record
+// admitted under its old epoch. Seed 484, without fencing and with: 127.0.0.3 re-granted its
+// lease and admitted host-1 under token 9 while 127.0.0.2 was processing it under token 14
+// (overlap). Seed 1652, with fencing: a collapsed view showed 127.0.0.3's record
 // back with the same ring; it kept admitting under its old epoch and the store refused its
 // writes until the end (liveness). Each must still lose and re-grant a lease, or it tests
 // nothing. (Seeds are tied to the model: a change to the simulation that draws its random
-// numbers differently moves them; ASmallRangeOfSeedsPasses covers seed 33 as well.)
+// numbers differently moves them: re-check them against the guard without the fix then.)
 TEST(GuardSimulation, TheSeedsThatFoundDefectOnePassThroughTheSamePath) {
-  for (auto [seed, fencing] : {std::pair<std::uint64_t, bool>{33, false}, {33, true}, {1652, true}}) {
+  for (auto [seed, fencing] : {std::pair<std::uint64_t, bool>{484, false}, {484, true}, {1652, true}}) {
     Options o;
     o.seed = seed;
     o.fencing = fencing;
