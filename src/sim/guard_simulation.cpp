@@ -165,8 +165,6 @@ struct Row {
 struct ClientId {
   std::int64_t next_seq = 1;
   std::int64_t attempt = 0;
-  bool busy = false;  // a request is out
-  Ms last_ack = -1;
 };
 
 struct Client {
@@ -529,7 +527,6 @@ class World {
       return;
     }
     std::int64_t attempt = ++st.attempt;
-    st.busy = true;
     std::int64_t seq = st.next_seq;
     int target = -1;
     for (const auto& p : procs_) {
@@ -649,9 +646,7 @@ class World {
     ClientId& st = ids_[static_cast<std::size_t>(i)];
     if (st.attempt != attempt) return;  // an answer to an attempt given up on
     if (what == "ack") {
-      st.busy = false;
       ++st.next_seq;
-      st.last_ack = now_;
       ++st.attempt;  // the timeout of this attempt is void
       // Quieter once churn has stopped: what is left to see is whether every id gets through.
       Ms think = now_ < churn_end ? draw(50, 250) : draw(150, 450);

@@ -110,14 +110,7 @@ class TempDir {
   bool keep_ = false;
 };
 
-std::string with_commas(std::uint64_t n) {
-  std::string digits = std::to_string(n), out;
-  for (std::size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return out;
-}
+using demo::with_commas;
 
 std::string read_file(const std::filesystem::path& path) {
   std::ifstream in(path);

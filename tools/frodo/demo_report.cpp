@@ -14,15 +14,6 @@ using std::chrono::milliseconds;
 
 double seconds(milliseconds d) { return static_cast<double>(d.count()) / 1000.0; }
 
-std::string with_commas(std::uint64_t n) {
-  std::string digits = std::to_string(n), out;
-  for (std::size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return out;
-}
-
 std::string count(std::int64_t n) { return with_commas(static_cast<std::uint64_t>(std::max<std::int64_t>(0, n))); }
 
 // Seconds since the start of the event flow, to a tenth.
@@ -39,6 +30,16 @@ std::string at(const DemoFacts& facts, std::int64_t us) {
 const char* plural(std::int64_t n, const char* one, const char* many) { return n == 1 ? one : many; }
 
 }  // namespace
+
+std::string with_commas(std::uint64_t n) {
+  std::string digits = std::to_string(n), out;
+  for (std::size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return out;
+}
+
 
 const char* to_string(ChurnStep step) noexcept {
   switch (step) {

@@ -158,4 +158,7 @@ nlohmann::json report_json(const DemoFacts& facts, const alerts::CheckReport& re
 std::string report_text(const DemoFacts& facts, const alerts::CheckReport& report, const Judgement& judgement,
                         const std::vector<StepRecord>& steps, const std::vector<ServerRecord>& servers);
 
+// 1234567 -> "1,234,567".
+std::string with_commas(std::uint64_t n);
+
 }  // namespace frodo::cli::demo
