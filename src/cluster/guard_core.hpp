@@ -52,8 +52,9 @@ struct alignas(64) InFlightSlot {
   std::atomic<std::int64_t> count{0};
 };
 
-// The admissions in flight under one epoch. Each thread counts in its own slot (its own
-// cache line), so threads admitting at once do not write the same memory. `state` is the
+// The admissions in flight under one epoch. A thread counts in the slot of the CPU it runs
+// on (each slot its own cache line), so threads admitting at once do not write the same
+// memory. `state` is the
 // generation times two, plus one while closed: an epoch is closed once it is no longer the
 // current one (or the server leaves). An admission counts itself, then reads `state`: if it
 // is not the one it expected (closed, or the counter was reused for another epoch), it takes
@@ -66,7 +67,7 @@ struct InFlight {
   Waker* waker = nullptr;
   InFlightSlot slots[slot_count];
 
-  static std::size_t slot_index();  // this thread's slot, the same in every InFlight
+  static std::size_t slot_index();  // the slot of the CPU this thread runs on now
   InFlightSlot& slot_of_this_thread() { return slots[slot_index()]; }
   std::int64_t total() const;
   bool open(std::uint64_t s) const { return (s & 1) == 0; }
