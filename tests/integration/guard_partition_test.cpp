@@ -181,7 +181,7 @@ class AdmitProbe {
 
 enum class Fault { black_hole, reset };
 
-void apply(test::FaultProxy& proxy, Fault fault) {
+void apply(fault::FaultProxy& proxy, Fault fault) {
   if (fault == Fault::black_hole) {
     proxy.black_hole();
   } else {
@@ -192,7 +192,7 @@ void apply(test::FaultProxy& proxy, Fault fault) {
 // The whole scenario for one kind of fault.
 void cut_off_and_heal(Fault fault) {
   test::EtcdCluster etcd;
-  test::FaultProxy proxy({.upstream = etcd.endpoint(0)});
+  fault::FaultProxy proxy({.upstream = etcd.endpoint(0)});
   Log log;
 
   ClusterOptions through_proxy;

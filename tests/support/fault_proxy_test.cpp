@@ -25,6 +25,8 @@
 namespace frodo::test {
 namespace {
 
+using namespace frodo::fault;
+
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 

@@ -37,19 +37,25 @@ TEST(DemoPlan, TheStepsAreSpacedAndTheLastThawLeavesTimeToServe) {
     for (int d : {shortest, shortest + 7, 3600}) {
       std::optional<std::vector<PlannedStep>> plan = plan_churn(d, t);
       ASSERT_TRUE(plan) << "ttl " << ttl << " duration " << d;
-      ASSERT_EQ(plan->size(), 4u);
+      ASSERT_EQ(plan->size(), 5u);
       EXPECT_EQ((*plan)[0].step, ChurnStep::freeze_join);
-      EXPECT_EQ((*plan)[1].step, ChurnStep::slow_leave);
-      EXPECT_EQ((*plan)[2].step, ChurnStep::kill);
-      EXPECT_EQ((*plan)[3].step, ChurnStep::freeze_past_ttl);
+      EXPECT_EQ((*plan)[1].step, ChurnStep::partition_past_ttl);
+      EXPECT_EQ((*plan)[2].step, ChurnStep::slow_leave);
+      EXPECT_EQ((*plan)[3].step, ChurnStep::kill);
+      EXPECT_EQ((*plan)[4].step, ChurnStep::freeze_past_ttl);
       EXPECT_GE((*plan)[0].at_s - s(t.slow_lead), 1.0);  // events flow before the first step
       for (std::size_t i = 1; i < plan->size(); ++i) EXPECT_GE((*plan)[i].at_s - (*plan)[i - 1].at_s, 1.0);
-      EXPECT_LE((*plan)[3].at_s + s(t.long_freeze) + s(t.serve_again), d) << "the thaw leaves time to serve";
+      // The partition outlives the lease, and its server has time to rejoin before the last
+      // step, which needs two servers serving.
+      EXPECT_GT(t.partition, t.ttl) << ttl;
+      EXPECT_LE((*plan)[1].at_s + s(t.partition) + s(t.rejoin), (*plan)[4].at_s + 1e-9) << "ttl " << ttl << " d " << d;
+      EXPECT_LE((*plan)[4].at_s + s(t.long_freeze) + s(t.serve_again), d) << "the thaw leaves time to serve";
     }
   }
-  // `frodo demo --duration 12` at the default TTL (tests/integration/hostile_etcd_test.cpp runs it).
-  EXPECT_TRUE(plan_churn(12, churn_timing(2)));
-  EXPECT_EQ(shortest_churn_duration(churn_timing(2)), 12);
+  // `frodo demo --duration 17` at the default TTL (tests/integration/demo_test.cpp and
+  // hostile_etcd_test.cpp run it).
+  EXPECT_TRUE(plan_churn(17, churn_timing(2)));
+  EXPECT_EQ(shortest_churn_duration(churn_timing(2)), 17);
 }
 
 alerts::StoreRow row(std::int64_t id, const std::string& host, const std::string& server, std::int64_t admitted_us,
@@ -101,6 +107,66 @@ TEST(DemoEvidence, CountsAdmissionsSpanningAPauseAndTheHostsThatMovedAfter) {
   EXPECT_EQ(host_moves(rows), 2);  // h1 a -> b, h4 c -> b
 }
 
+TEST(DemoEvidence, CountsAdmissionsOfAServerCutOffBeforeAndPastItsLeaseDeadline) {
+  // a is cut off from 1,000,000 to 5,000,000 with a TTL of 2 s: its deadline is at most
+  // 3,000,000. Before the cut: row 1. Cut off, before the deadline: rows 2 and 3 (one of them a
+  // duplicate answer: an admission all the same). Within the slack after the deadline: row 4,
+  // not counted. Past it: row 5. After the heal: row 6. Another server's rows never count.
+  const std::int64_t deadline = 3'000'000;
+  std::vector<alerts::StoreRow> rows = {
+      row(1, "h1", "a", 900'000, 910'000),
+      row(2, "h2", "a", 1'500'000, 1'510'000),
+      row(3, "h3", "a", 2'900'000, 2'910'000, alerts::RowResult::duplicate),
+      row(4, "h4", "a", deadline + deadline_slack_us - 1, deadline + deadline_slack_us + 10),
+      row(5, "h5", "a", deadline + deadline_slack_us, deadline + deadline_slack_us + 10),
+      row(6, "h6", "a", 5'000'001, 5'000'100),
+      row(7, "h7", "b", 4'000'000, 4'000'100)};
+  std::vector<StepRecord> steps(1);
+  steps[0].step = ChurnStep::partition_past_ttl;
+  steps[0].victim = "a";
+  steps[0].action_us = 1'000'000;
+  steps[0].lease_deadline_us = deadline;
+  steps[0].thaw_us = 5'000'000;
+  std::vector<ServerRecord> servers(1);
+  servers[0].address = "a";
+  servers[0].last_thaw_us = 5'000'000;
+  step_evidence(rows, steps, servers);
+  EXPECT_EQ(steps[0].admitted_cut_off, 2);
+  EXPECT_EQ(steps[0].admitted_past_deadline, 1);
+  EXPECT_EQ(steps[0].spanning, 0);
+  EXPECT_EQ(servers[0].served_after_thaw, 1);  // row 6, after the heal
+
+  // The guarded verdict fails on it, with fencing or without, even when the checker found
+  // nothing else.
+  alerts::CheckReport clean;
+  clean.rows = clean.acknowledged = 100;
+  for (bool fencing : {true, false}) {
+    Judgement j = judge(clean, true, fencing, steps);
+    EXPECT_FALSE(j.pass) << fencing;
+    EXPECT_NE(j.verdict.find("admitted 1 event after its lease deadline"), std::string::npos) << j.verdict;
+  }
+  steps[0].admitted_past_deadline = 0;
+  EXPECT_TRUE(judge(clean, true, true, steps).pass);
+  // Without the guard nothing is judged but the losses.
+  steps[0].admitted_past_deadline = 3;
+  EXPECT_TRUE(judge(clean, false, true, steps).pass);
+
+  // The report names the step and its counts.
+  DemoFacts facts;
+  facts.started_us = 0;
+  steps[0].admitted_past_deadline = 1;
+  std::string text = report_text(facts, clean, judge(clean, true, true, steps), steps, servers);
+  EXPECT_NE(text.find("partition past the TTL"), std::string::npos) << text;
+  EXPECT_NE(text.find("2 admissions before its lease deadline (by 3.0s), 1 after it"), std::string::npos) << text;
+  EXPECT_NE(text.find("healed at 5.0s"), std::string::npos) << text;
+  nlohmann::json json = report_json(facts, clean, judge(clean, true, true, steps), steps, servers);
+  EXPECT_EQ(json["steps"][0]["step"], "partition_past_ttl");
+  EXPECT_DOUBLE_EQ(json["steps"][0]["heal_at"].get<double>(), 5.0);
+  EXPECT_DOUBLE_EQ(json["steps"][0]["lease_deadline_at"].get<double>(), 3.0);
+  EXPECT_EQ(json["steps"][0]["admitted_cut_off"], 2);
+  EXPECT_EQ(json["steps"][0]["admitted_past_deadline"], 1);
+}
+
 alerts::CheckReport report_with(std::int64_t violations, std::int64_t overlaps, std::int64_t late_violations,
                                 std::int64_t late_overlaps) {
   alerts::CheckReport r;
@@ -116,36 +182,36 @@ alerts::CheckReport report_with(std::int64_t violations, std::int64_t overlaps, 
 }
 
 TEST(DemoJudge, WithoutFencingOnlyWhatLateWritesExplainIsExcused) {
-  EXPECT_TRUE(judge(report_with(0, 0, 0, 0), true, false).pass);
-  Judgement late_only = judge(report_with(3, 40, 3, 40), true, false);
+  EXPECT_TRUE(judge(report_with(0, 0, 0, 0), true, false, {}).pass);
+  Judgement late_only = judge(report_with(3, 40, 3, 40), true, false, {});
   EXPECT_TRUE(late_only.pass) << late_only.verdict;
   EXPECT_NE(late_only.verdict.find("outside the guard's no-fencing guarantee"), std::string::npos) << late_only.verdict;
-  Judgement one_more = judge(report_with(4, 40, 3, 40), true, false);
+  Judgement one_more = judge(report_with(4, 40, 3, 40), true, false, {});
   EXPECT_FALSE(one_more.pass);
   EXPECT_NE(one_more.verdict.find("1 order violations"), std::string::npos) << one_more.verdict;
-  EXPECT_FALSE(judge(report_with(3, 41, 3, 40), true, false).pass);
+  EXPECT_FALSE(judge(report_with(3, 41, 3, 40), true, false, {}).pass);
   alerts::CheckReport lost = report_with(0, 0, 0, 0);
   lost.lost = 1;
-  EXPECT_FALSE(judge(lost, true, false).pass);
+  EXPECT_FALSE(judge(lost, true, false, {}).pass);
 }
 
 TEST(DemoJudge, WithFencingALateWriteMayOverlapButNeverReorder) {
   // A write admitted before a freeze past the lease may land before the new owner's first
   // write: accepted, overlapping, in order. Anything out of order fails.
-  Judgement overlap = judge(report_with(0, 5, 0, 5), true, true);
+  Judgement overlap = judge(report_with(0, 5, 0, 5), true, true, {});
   EXPECT_TRUE(overlap.pass) << overlap.verdict;
   EXPECT_NE(overlap.verdict.find("fencing kept the order"), std::string::npos) << overlap.verdict;
-  EXPECT_FALSE(judge(report_with(1, 5, 1, 5), true, true).pass);
-  EXPECT_FALSE(judge(report_with(0, 6, 0, 5), true, true).pass);
+  EXPECT_FALSE(judge(report_with(1, 5, 1, 5), true, true, {}).pass);
+  EXPECT_FALSE(judge(report_with(0, 6, 0, 5), true, true, {}).pass);
 }
 
 TEST(DemoJudge, WithoutTheGuardOnlyLostEventsFail) {
-  Judgement unguarded = judge(report_with(12, 80, 0, 0), false, true);
+  Judgement unguarded = judge(report_with(12, 80, 0, 0), false, true, {});
   EXPECT_TRUE(unguarded.pass);
   EXPECT_NE(unguarded.verdict.find("12 order violations"), std::string::npos) << unguarded.verdict;
   alerts::CheckReport lost = report_with(12, 80, 0, 0);
   lost.lost = 2;
-  EXPECT_FALSE(judge(lost, false, true).pass);
+  EXPECT_FALSE(judge(lost, false, true, {}).pass);
 }
 
 TEST(DemoReport, StatesWhetherFencingWasOnAndWhatHoldsWithoutIt) {
@@ -165,7 +231,7 @@ TEST(DemoReport, StatesWhetherFencingWasOnAndWhatHoldsWithoutIt) {
   servers[0].last_thaw_us = 12'500'000;
   servers[0].served_after_thaw = 321;
   alerts::CheckReport r = report_with(2, 30, 2, 30);
-  Judgement j = judge(r, true, false);
+  Judgement j = judge(r, true, false, {});
   nlohmann::json json = report_json(facts, r, j, steps, servers);
   EXPECT_EQ(json["fencing"], false);
   EXPECT_NE(json["guarantee"].get<std::string>().find("outside the guard's no-fencing guarantee"), std::string::npos);
@@ -188,7 +254,7 @@ TEST(DemoReport, StatesWhetherFencingWasOnAndWhatHoldsWithoutIt) {
   EXPECT_NE(text.find("token decreases"), std::string::npos) << text;
 
   facts.fencing = true;
-  text = report_text(facts, r, judge(r, true, true), steps, servers);
+  text = report_text(facts, r, judge(r, true, true, {}), steps, servers);
   EXPECT_NE(text.find("fencing on: the store refuses a token older"), std::string::npos) << text;
   EXPECT_NE(text.find("verdict: FAIL"), std::string::npos) << text;  // with fencing, order violations fail
 }

@@ -1,10 +1,16 @@
 // `frodo demo`: the seed's scenario end to end on one machine. A local etcd (or --etcd), alert
 // servers as separate processes (this executable, `frodo demo-server`), and an event client
 // over many hosts. While events flow the churn runs (demo_report.hpp, ChurnStep): a server is
-// frozen for half its lease while a new one joins, one leaves gracefully with slow work in
-// flight, one is SIGKILLed and one is frozen past its lease TTL, then thawed with time left to
-// serve again. Then the checker reads the store and gives the verdict. Everything it starts
-// it stops by PID, and it removes its temp dir, also on Ctrl-C.
+// frozen for half its lease while a new one joins, one is cut off from etcd past its lease
+// TTL while clients still reach it, one leaves gracefully with slow work in flight, one is
+// SIGKILLed and one is frozen past its lease TTL, then thawed with time left to serve again.
+// Then the checker reads the store and gives the verdict. Everything it starts it stops by
+// PID, and it removes its temp dir, also on Ctrl-C.
+//
+// Each alert server reaches etcd through FaultProxies the demo owns (one per etcd endpoint,
+// on 127.0.0.1), so the partition step can cut it off; the demo's own view and the event
+// client talk to etcd directly. An etcd off this machine's loopback cannot be proxied (the
+// proxy refuses it): then the servers connect directly and the partition step is skipped.
 //
 // The demo-servers it starts take, besides SIGTERM (leave): SIGUSR1 (slow down: every event
 // admitted from then on takes --slow-us), SIGUSR2 (back to --work-us), and, when started with
@@ -41,6 +47,7 @@
 #include "commands.hpp"
 #include "demo_report.hpp"
 #include "event_client.hpp"
+#include "fault_proxy.hpp"
 #include "frodo/cluster.hpp"
 #include "frodo/error.hpp"
 #include "frodo/guard.hpp"
@@ -158,9 +165,12 @@ struct DemoServer {
   std::string address;
   std::filesystem::path log;
   ChildProcess process;
+  // Its way to etcd, one per endpoint (empty: it connects directly, and cannot be cut off).
+  std::vector<std::unique_ptr<fault::FaultProxy>> proxies;
   bool joiner = false;    // started with --join-on-signal
   Fate fate = Fate::serving;
   bool frozen = false;
+  bool cut_off = false;   // its proxies black-hole its traffic to and from etcd
   bool taken = false;     // a churn step is acting on it
   int touched = 0;        // churn steps that acted on it
   std::vector<demo::ServerEvent> history;  // what the demo did to it
@@ -211,12 +221,12 @@ class Demo {
          << (o_.guard ? "on" : "off") << ", fencing " << (o_.fencing ? "on" : "off") << ", lease TTL " << o_.ttl_s
          << " s, etcd " << endpoints << ", context " << context_ << "\n";
     for (std::size_t i = 0; i < o_.servers; ++i) {
-      start_server(false);
+      start_server(false, live);
       live << "frodo demo: started alert server " << servers_.back().address << " (pid " << servers_.back().process.pid()
            << ")\n";
     }
     if (o_.churn) {
-      start_server(true);
+      start_server(true, live);
       live << "frodo demo: started alert server " << servers_.back().address << " (pid " << servers_.back().process.pid()
            << "), waiting to join during the churn\n";
     }
@@ -358,13 +368,35 @@ class Demo {
     });
   }
 
-  void start_server(bool joiner) {
+  // The server's proxies to etcd, or none (and why, once) when the endpoints cannot be proxied.
+  std::vector<std::unique_ptr<fault::FaultProxy>> proxies_to_etcd(std::ostream& live) {
+    std::vector<std::unique_ptr<fault::FaultProxy>> proxies;
+    if (!no_proxy_.empty()) return proxies;
+    try {
+      for (const std::string& endpoint : cluster_options_.etcd.endpoints) {
+        proxies.push_back(std::make_unique<fault::FaultProxy>(fault::FaultProxyOptions{.upstream = endpoint}));
+      }
+    } catch (const std::invalid_argument& e) {
+      no_proxy_ = e.what();
+      live << "frodo demo: the servers connect to etcd directly, so none can be cut off from it: " << no_proxy_ << "\n";
+      proxies.clear();
+    }
+    return proxies;
+  }
+
+  void start_server(bool joiner, std::ostream& live) {
     int port = free_port();
     DemoServer s;
     s.address = "127.0.0.1:" + std::to_string(port);
     s.log = dir_.path() / ("server-" + std::to_string(servers_.size() + 1) + ".log");
     s.joiner = joiner;
-    std::vector<std::string> argv = {self_executable(), "demo-server", "--etcd", join_endpoints(), "--context", context_,
+    s.proxies = proxies_to_etcd(live);
+    std::string etcd = join_endpoints();
+    if (!s.proxies.empty()) {
+      etcd.clear();
+      for (const auto& proxy : s.proxies) etcd += (etcd.empty() ? "" : ",") + proxy->address();
+    }
+    std::vector<std::string> argv = {self_executable(), "demo-server", "--etcd", etcd, "--context", context_,
                                      "--port", std::to_string(port), "--store", store_path_.string(),
                                      "--ttl", std::to_string(o_.ttl_s), "--work-us", std::to_string(o_.work_us),
                                      "--slow-us", std::to_string(1000LL * timing_.slow_work.count()),
@@ -466,6 +498,9 @@ class Demo {
           at(main - timing_.slow_lead, [this, i](std::ostream& out) { slow_down(i, out); });
           at(main, [this, i](std::ostream& out) { freeze_and_join(i, out); });
           break;
+        case ChurnStep::partition_past_ttl:
+          at(main, [this, i](std::ostream& out) { cut_off(i, out); });
+          break;
         case ChurnStep::slow_leave:
           at(main - timing_.slow_lead, [this, i](std::ostream& out) { slow_down(i, out); });
           at(main, [this, i](std::ostream& out) { leave(i, out); });
@@ -493,15 +528,19 @@ class Demo {
     return std::any_of(members.begin(), members.end(), [&](const Member& m) { return m.address == address; });
   }
 
-  // A server to act on: serving, in the ring, not frozen nor taken by another step, and not
-  // the last one serving (the hosts always have somewhere to go). Untouched servers first.
-  DemoServer* choose_victim() {
+  // A server to act on: serving, in the ring, not frozen, cut off nor taken by another step,
+  // and not the last one serving (the hosts always have somewhere to go). Untouched servers
+  // first; for the partition, only a server that reaches etcd through proxies.
+  DemoServer* choose_victim(bool needs_proxies = false) {
     std::size_t serving = 0;
-    for (DemoServer& s : servers_) serving += s.fate == Fate::serving && !s.frozen && in_ring(s.address);
+    for (DemoServer& s : servers_) serving += s.fate == Fate::serving && !s.frozen && !s.cut_off && in_ring(s.address);
     if (serving < 2) return nullptr;
     DemoServer* victim = nullptr;
     for (DemoServer& s : servers_) {
-      if (s.fate != Fate::serving || s.frozen || s.taken || !in_ring(s.address) || !s.process.running()) continue;
+      if (s.fate != Fate::serving || s.frozen || s.cut_off || s.taken || !in_ring(s.address) || !s.process.running()) {
+        continue;
+      }
+      if (needs_proxies && s.proxies.empty()) continue;
       if (!victim || s.touched < victim->touched) victim = &s;
     }
     if (victim) {
@@ -521,7 +560,12 @@ class Demo {
   DemoServer* victim_of(std::size_t i, std::ostream& live) {
     demo::StepRecord& step = steps_[i];
     if (!step.victim.empty()) return find(step.victim);
-    DemoServer* victim = choose_victim();
+    if (step.step == ChurnStep::partition_past_ttl && !no_proxy_.empty()) {
+      step.skipped = "the servers reach etcd directly (" + no_proxy_ + ")";
+      live << "      > skipped '" << demo::describe(step.step) << "': " << step.skipped << "\n";
+      return nullptr;
+    }
+    DemoServer* victim = choose_victim(step.step == ChurnStep::partition_past_ttl);
     if (!victim) {
       step.skipped = "only one server is serving";
       live << "      > skipped '" << demo::describe(step.step) << "': only one server is serving\n";
@@ -576,6 +620,38 @@ class Demo {
     if (speed_up) victim->happened(Happening::normal_speed, step.thaw_us);
     live << "      > SIGCONT " << victim->address
          << (speed_up ? " (back to normal speed)" : " (frozen past its lease: it must not apply stale work)") << "\n";
+  }
+
+  // The partition: the victim's proxies hold every byte both ways (its TCP connections stay
+  // up), for longer than its lease; the clients still reach it.
+  void cut_off(std::size_t i, std::ostream& live) {
+    begin_step(i);
+    demo::StepRecord& step = steps_[i];
+    DemoServer* victim = victim_of(i, live);
+    if (!victim) return;
+    for (auto& proxy : victim->proxies) proxy->black_hole(fault::Direction::both);
+    // Read once every proxy holds its bytes: a keepalive answered before this was sent before
+    // it, so the server's own lease deadline is at most a TTL from now.
+    step.action_us = alerts::monotonic_us();
+    step.lease_deadline_us = step.action_us + 1'000'000LL * o_.ttl_s;
+    victim->cut_off = true;
+    victim->happened(Happening::cut_off, step.action_us);
+    live << "      > " << victim->address << " cut off from etcd for " << seconds_text(timing_.partition)
+         << " (past its lease TTL; clients still reach it: it must stop admitting at its lease deadline)\n";
+    at(Clock::now() + timing_.partition, [this, i](std::ostream& out) { heal(i, out); });
+  }
+
+  void heal(std::size_t i, std::ostream& live) {
+    demo::StepRecord& step = steps_[i];
+    DemoServer* victim = find(step.victim);
+    if (!victim || !victim->cut_off) return;
+    for (auto& proxy : victim->proxies) proxy->heal();
+    step.thaw_us = alerts::monotonic_us();
+    victim->cut_off = false;
+    victim->taken = false;
+    victim->last_thaw_us = step.thaw_us;
+    victim->happened(Happening::healed, step.thaw_us);
+    live << "      > " << victim->address << " reaches etcd again (a new lease; it gains hosts only after their handoff)\n";
   }
 
   void leave(std::size_t i, std::ostream& live) {
@@ -701,6 +777,10 @@ class Demo {
       if (freeze && steps_[i].action_us != 0 && steps_[i].thaw_us == 0) {
         thaw(i, live, steps_[i].step == ChurnStep::freeze_join);
       }
+      // A partition too: its server leaves through etcd.
+      if (steps_[i].step == ChurnStep::partition_past_ttl && steps_[i].action_us != 0 && steps_[i].thaw_us == 0) {
+        heal(i, live);
+      }
     }
     stop_servers();
     int status = exit_ok;
@@ -727,7 +807,7 @@ class Demo {
           facts.fenced += s["fenced"].get<std::uint64_t>();
         }
       }
-      demo::Judgement judgement = demo::judge(r, o_.guard, o_.fencing);
+      demo::Judgement judgement = demo::judge(r, o_.guard, o_.fencing, steps_);
       if (!judgement.pass || !problem.empty()) status = exit_failure;
       if (!problem.empty()) judgement.verdict = problem;
       if (o_.json) {
@@ -767,6 +847,7 @@ class Demo {
   std::shared_ptr<Observed> observed_ = std::make_shared<Observed>();
   std::unique_ptr<Cluster> observer_;
   std::vector<DemoServer> servers_;
+  std::string no_proxy_;  // why the servers reach etcd directly (empty: through proxies)
   std::map<std::string, nlohmann::json> stats_;  // each server's final counters, by address
   std::unique_ptr<alerts::EventClient> client_;
   std::multimap<Clock::time_point, Action> actions_;
@@ -872,8 +953,8 @@ void add_demo_commands(CLI::App& app, int& status) {
       "demo",
       "The seed's scenario on this machine: a local etcd, alert servers as separate processes and an event "
       "client over many hosts. While events flow, a server is frozen for half its lease while a new one joins, "
-      "one leaves with slow work in flight, one is killed and one is frozen past its lease, then thawed; then a "
-      "checker verifies that every host's events were applied in order, by one server at a time, none lost.");
+      "one is cut off from etcd past its lease while clients still reach it, one leaves with slow work in flight, "
+      "one is killed and one is frozen past its lease, then thawed; then a checker verifies that every host's events were applied in order, by one server at a time, none lost.");
   demo->group("Demo");
   demo->add_option("--etcd", o->etcd, "Use this etcd (HOST:PORT,...) instead of starting a local one")
       ->type_name("HOST:PORT,...");
@@ -885,17 +966,17 @@ void add_demo_commands(CLI::App& app, int& status) {
       ->check(CLI::Range(std::int64_t{0}, std::int64_t{1} << 40))
       ->capture_default_str();
   demo->add_option("--duration", o->duration_s,
-                   "Seconds of event flow (the churn is spread over it; with the churn at least 12 s at the "
+                   "Seconds of event flow (the churn is spread over it; with the churn at least 17 s at the "
                    "default TTL, more for a longer one)")
       ->check(CLI::Range(2, 3600))
       ->capture_default_str();
-  demo->add_flag("--no-churn", [o](std::int64_t) { o->churn = false; }, "No join, leave, kill or freeze");
+  demo->add_flag("--no-churn", [o](std::int64_t) { o->churn = false; }, "No join, partition, leave, kill or freeze");
   demo->add_flag("--no-guard", [o](std::int64_t) { o->guard = false; },
                  "Servers process what plain server_by_id says they own, without frodo::Guard");
   demo->add_flag("--no-fencing", [o](std::int64_t) { o->fencing = false; },
                  "The store accepts any token, so the guard alone must keep each host with one server at a "
-                 "time: the freeze during a join and the slow leave must still give 0 violations; the freeze "
-                 "past the TTL is outside that guarantee, and the report counts its late writes apart");
+                 "time: the freeze during a join, the partition and the slow leave must still give 0 violations; "
+                 "the freeze past the TTL is outside that guarantee, and the report counts its late writes apart");
   demo->add_option("--ttl", o->ttl_s, "Lease TTL of the alert servers, seconds")->check(CLI::Range(1, 60))->capture_default_str();
   demo->add_option("--work-us", o->work_us, "Simulated processing time per event, microseconds")
       ->check(CLI::Range(0LL, 1'000'000LL))

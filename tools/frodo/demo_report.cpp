@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <cstdio>
 #include <map>
 #include <sstream>
@@ -44,6 +45,7 @@ std::string with_commas(std::uint64_t n) {
 const char* to_string(ChurnStep step) noexcept {
   switch (step) {
     case ChurnStep::freeze_join: return "freeze_join";
+    case ChurnStep::partition_past_ttl: return "partition_past_ttl";
     case ChurnStep::slow_leave: return "slow_leave";
     case ChurnStep::kill: return "kill";
     case ChurnStep::freeze_past_ttl: return "freeze_past_ttl";
@@ -54,6 +56,7 @@ const char* to_string(ChurnStep step) noexcept {
 const char* describe(ChurnStep step) noexcept {
   switch (step) {
     case ChurnStep::freeze_join: return "freeze during a join";
+    case ChurnStep::partition_past_ttl: return "partition past the TTL";
     case ChurnStep::slow_leave: return "slow handlers during a leave";
     case ChurnStep::kill: return "kill";
     case ChurnStep::freeze_past_ttl: return "freeze past the TTL";
@@ -78,6 +81,8 @@ const char* to_string(Happening what) noexcept {
     case Happening::normal_speed: return "normal_speed";
     case Happening::frozen: return "frozen";
     case Happening::thawed: return "thawed";
+    case Happening::cut_off: return "cut_off";
+    case Happening::healed: return "healed";
     case Happening::leaving: return "leaving";
     case Happening::killed: return "killed";
     case Happening::out_of_ring: return "out_of_ring";
@@ -95,6 +100,8 @@ ChurnTiming churn_timing(int ttl_s) {
   t.slow_work = t.client_timeout * 3;
   t.short_freeze = t.ttl / 2;
   t.long_freeze = t.ttl + milliseconds(1500);
+  t.partition = t.ttl + milliseconds(1500);
+  t.rejoin = milliseconds(2000);
   t.serve_again = milliseconds(3500);
   return t;
 }
@@ -103,11 +110,15 @@ std::optional<std::vector<PlannedStep>> plan_churn(int duration_s, const ChurnTi
   const double d = duration_s;
   const double first = std::max(1.5, 0.12 * d);
   const double last = std::min(d - seconds(timing.serve_again) - seconds(timing.long_freeze), 0.7 * d);
-  const double spacing = (last - first) / 3;
+  const double spacing = (last - first) / 4;
   if (spacing < std::max(1.0, seconds(timing.short_freeze))) return std::nullopt;
+  // The partition's victim is back (healed, a new lease, its hosts handed back) before the
+  // last step, which needs two servers serving.
+  if (3 * spacing < seconds(timing.partition) + seconds(timing.rejoin)) return std::nullopt;
   return std::vector<PlannedStep>{{ChurnStep::freeze_join, first},
-                                  {ChurnStep::slow_leave, first + spacing},
-                                  {ChurnStep::kill, first + 2 * spacing},
+                                  {ChurnStep::partition_past_ttl, first + spacing},
+                                  {ChurnStep::slow_leave, first + 2 * spacing},
+                                  {ChurnStep::kill, first + 3 * spacing},
                                   {ChurnStep::freeze_past_ttl, last}};
 }
 
@@ -135,8 +146,20 @@ void step_evidence(const std::vector<alerts::StoreRow>& rows, std::vector<StepRe
     }
   }
   for (StepRecord& s : steps) {
-    s.spanning = s.moved = 0;
+    s.spanning = s.moved = s.admitted_cut_off = s.admitted_past_deadline = 0;
     if (!s.skipped.empty() || s.victim.empty() || s.action_us == 0 || s.step == ChurnStep::kill) continue;
+    if (s.step == ChurnStep::partition_past_ttl) {
+      const std::int64_t until = s.thaw_us != 0 ? s.thaw_us : std::numeric_limits<std::int64_t>::max();
+      for (const alerts::StoreRow* r : ordered) {
+        if (r->server != s.victim || r->admitted_us < s.action_us || r->admitted_us >= until) continue;
+        if (r->admitted_us < s.lease_deadline_us) {
+          ++s.admitted_cut_off;
+        } else if (r->admitted_us >= s.lease_deadline_us + deadline_slack_us) {
+          ++s.admitted_past_deadline;
+        }
+      }
+      continue;
+    }
     const bool freeze = s.step == ChurnStep::freeze_join || s.step == ChurnStep::freeze_past_ttl;
     const std::int64_t until = freeze && s.thaw_us != 0 ? s.thaw_us : s.action_us;
     for (const alerts::StoreRow* r : ordered) {
@@ -172,7 +195,7 @@ std::int64_t host_moves(const std::vector<alerts::StoreRow>& rows) {
   return moves;
 }
 
-Judgement judge(const alerts::CheckReport& r, bool guard, bool fencing) {
+Judgement judge(const alerts::CheckReport& r, bool guard, bool fencing, const std::vector<StepRecord>& steps) {
   Judgement j;
   std::ostringstream why;
   if (!guard) {
@@ -190,7 +213,19 @@ Judgement judge(const alerts::CheckReport& r, bool guard, bool fencing) {
   const std::int64_t tokens = r.token_violations - (fencing ? 0 : r.late.token_violations);
   const std::int64_t finals = r.final_mismatches - (fencing ? 0 : r.late.final_mismatches);
   const std::int64_t overlaps = r.overlaps - r.late.overlaps;
-  j.pass = violations == 0 && tokens == 0 && finals == 0 && overlaps == 0 && r.lost == 0;
+  std::int64_t past_deadline = 0;
+  for (const StepRecord& s : steps) past_deadline += s.admitted_past_deadline;
+  j.pass = violations == 0 && tokens == 0 && finals == 0 && overlaps == 0 && r.lost == 0 && past_deadline == 0;
+  if (past_deadline > 0) {
+    why << "FAIL - a server cut off from etcd admitted " << past_deadline << " "
+        << plural(past_deadline, "event", "events") << " after its lease deadline (the guard's rule 5)";
+    if (violations + tokens + finals + overlaps + r.lost > 0) {
+      why << "; and " << violations << " order violations, " << tokens << " token decreases, " << overlaps
+          << " overlapping admissions, " << finals << " wrong final statuses, " << r.lost << " lost events";
+    }
+    j.verdict = why.str();
+    return j;
+  }
   if (!j.pass) {
     why << "FAIL - the guarded run broke its guarantee: " << violations << " order violations, " << tokens
         << " token decreases, " << overlaps << " overlapping admissions, " << finals << " wrong final statuses, "
@@ -224,10 +259,13 @@ std::string guarantee(bool guard, bool fencing) {
   if (fencing) {
     return "fencing on: the store refuses a token older than the newest it accepted for a host, so a "
            "server frozen past its lease cannot apply stale work after the new owner's first write; "
-           "without a pause past the lease, the guard alone already keeps one server at a time.";
+           "without a pause past the lease, the guard alone already keeps one server at a time (a "
+           "server cut off from etcd stops admitting at its own lease deadline, before etcd can hand "
+           "its hosts over).";
   }
   return "fencing off: the store accepts any token, so the guard alone keeps each host with one server "
-         "at a time, in order. That holds as long as no server pauses until its lease expires; a freeze "
+         "at a time, in order. That holds as long as no server pauses until its lease expires (a server "
+         "cut off from etcd keeps running and stops admitting at its own lease deadline); a freeze "
          "past the TTL is outside the guard's no-fencing guarantee: work admitted before it and written "
          "after it (late writes) may land after the new owner's, and is counted apart.";
 }
@@ -253,6 +291,12 @@ nlohmann::json report_json(const DemoFacts& facts, const alerts::CheckReport& r,
               {"waits", s.client.waits},
               {"handoff_waits", s.client.handoff_waits}};
     if (s.step == ChurnStep::freeze_join || s.step == ChurnStep::freeze_past_ttl) j["thaw_at"] = when(s.thaw_us);
+    if (s.step == ChurnStep::partition_past_ttl) {
+      j["heal_at"] = when(s.thaw_us);
+      j["lease_deadline_at"] = when(s.lease_deadline_us);
+      j["admitted_cut_off"] = s.admitted_cut_off;
+      j["admitted_past_deadline"] = s.admitted_past_deadline;
+    }
     if (s.step == ChurnStep::freeze_join) {
       j["joiner"] = s.joiner;
       j["joiner_signalled_at"] = when(s.joiner_signal_us);
@@ -268,7 +312,7 @@ nlohmann::json report_json(const DemoFacts& facts, const alerts::CheckReport& r,
     json j = {{"address", s.address}, {"fate", to_string(s.fate)}, {"joiner", s.joiner},
               {"history", history},   {"applied", s.applied},      {"stats", s.stats}};
     if (s.last_thaw_us != 0) {
-      j["thawed_at"] = since(facts, s.last_thaw_us);
+      j["thawed_at"] = since(facts, s.last_thaw_us);  // or healed
       j["served_after_thaw"] = s.served_after_thaw;
     }
     servers_json.push_back(std::move(j));
@@ -347,6 +391,15 @@ std::string report_text(const DemoFacts& facts, const alerts::CheckReport& r, co
               << " of the frozen server spanned the freeze, " << s.moved << " of their hosts then moved; "
               << s.client.handoff_waits << " 'handoff' waits, " << s.releases << " releases\n";
           break;
+        case ChurnStep::partition_past_ttl:
+          out << s.victim << " cut off from etcd (clients still reach it)";
+          if (s.victim_out_us) out << ", out of the ring at " << at(facts, s.victim_out_us) << " (lease expired)";
+          if (s.thaw_us) out << ", healed at " << at(facts, s.thaw_us);
+          out << "\n" << indent << s.admitted_cut_off << " " << plural(s.admitted_cut_off, "admission", "admissions")
+              << " before its lease deadline (by " << at(facts, s.lease_deadline_us) << "), "
+              << s.admitted_past_deadline << " after it; " << s.client.handoff_waits << " 'handoff' waits, "
+              << s.releases << " releases\n";
+          break;
         case ChurnStep::slow_leave:
           out << s.victim << " slowed at " << at(facts, s.begin_us) << ", SIGTERM at " << at(facts, s.action_us);
           if (s.victim_out_us) out << ", out of the ring at " << at(facts, s.victim_out_us);
@@ -381,7 +434,7 @@ std::string report_text(const DemoFacts& facts, const alerts::CheckReport& r, co
         if (!s.joiner && e.at_us < facts.started_us) continue;
         out << " " << to_string(e.what) << " " << at(facts, e.at_us) << ";";
       }
-      if (s.last_thaw_us != 0) out << " served " << count(s.served_after_thaw) << " events after its last thaw";
+      if (s.last_thaw_us != 0) out << " served " << count(s.served_after_thaw) << " events after its last thaw or heal";
       out << "\n";
     }
   }

@@ -22,6 +22,10 @@ namespace frodo::cli::demo {
 enum class ChurnStep {
   freeze_join,      // the victim slows down, then is frozen (SIGSTOP) for half its lease TTL
                     // while a new server joins and gains some of its hosts; then thawed
+  partition_past_ttl,  // the victim is cut off from etcd (its proxies hold every byte, both
+                       // ways; TCP stays up) for the TTL + 1.5 s while clients still reach
+                       // it: it must stop admitting at its lease deadline, then rejoin on a
+                       // new lease after the heal and gain hosts only after their handoff
   slow_leave,       // the victim slows down (handlers slower than the client's timeout), then
                     // leaves gracefully (SIGTERM) with that slow work in flight
   kill,             // SIGKILL: its hosts move when its lease expires
@@ -43,6 +47,8 @@ enum class Happening {
   normal_speed,  // SIGUSR2: back to the normal work time
   frozen,        // SIGSTOP
   thawed,        // SIGCONT
+  cut_off,       // its connections to etcd black-holed (the partition step)
+  healed,        // its connections to etcd pass again
   leaving,       // SIGTERM: it drains, hands over and leaves
   killed,        // SIGKILL
   out_of_ring,   // its record left the ring (left, lease expired) in the demo's view
@@ -67,6 +73,10 @@ struct ChurnTiming {
   std::chrono::milliseconds slow_work{1500};    // the slow work time: 3 client timeouts
   std::chrono::milliseconds short_freeze{1000};  // TTL / 2: a keepalive is due every TTL / 3
   std::chrono::milliseconds long_freeze{3500};  // TTL + 1.5 s
+  std::chrono::milliseconds partition{3500};    // TTL + 1.5 s: etcd expires the lease during it
+  // Kept between the heal and the last step, which needs the healed server serving again (a
+  // new lease, its record back, its hosts handed back).
+  std::chrono::milliseconds rejoin{2000};
   std::chrono::milliseconds serve_again{3500};  // kept after the last thaw, to serve again
 };
 ChurnTiming churn_timing(int ttl_s);
@@ -77,9 +87,9 @@ struct PlannedStep {
                     // SIGTERM, SIGKILL); a slow lead comes before it
 };
 
-// The four steps over `duration_s`, or nullopt when they do not fit (each at least 1 s after
-// the previous, the first after 1.5 s of events, the thaw of the last serve_again before the
-// end).
+// The five steps over `duration_s`, or nullopt when they do not fit (each at least 1 s after
+// the previous, the first after 1.5 s of events, the heal of the partition `rejoin` before the
+// last step, the thaw of the last serve_again before the end).
 std::optional<std::vector<PlannedStep>> plan_churn(int duration_s, const ChurnTiming& timing);
 // The shortest duration plan_churn accepts for this timing.
 int shortest_churn_duration(const ChurnTiming& timing);
@@ -93,7 +103,10 @@ struct StepRecord {
   std::string joiner;    // freeze_join: the server that joined during the freeze
   std::int64_t begin_us = 0;      // its first action (the slow lead, if any)
   std::int64_t action_us = 0;     // the freeze, SIGTERM or SIGKILL
-  std::int64_t thaw_us = 0;       // the freeze steps: SIGCONT
+  std::int64_t thaw_us = 0;       // the freeze steps: SIGCONT; the partition: the heal
+  // The partition: its action_us plus the lease TTL. The server's own lease deadline (the
+  // send time of its newest answered keepalive plus the TTL) is no later than this.
+  std::int64_t lease_deadline_us = 0;
   std::int64_t joiner_signal_us = 0;
   std::int64_t end_us = 0;        // the next step's begin, or the end of the run
   // Filled in from the observer and the client:
@@ -106,7 +119,16 @@ struct StepRecord {
   std::int64_t spanning = 0;  // the victim's admissions open across action_us (and, for the
                               // freezes, across the whole freeze)
   std::int64_t moved = 0;     // of those, hosts whose next row came from another server
+  // The partition: the victim's admissions (rows) while cut off, before lease_deadline_us,
+  // and from lease_deadline_us + deadline_slack until the heal (the guard must admit none).
+  std::int64_t admitted_cut_off = 0;
+  std::int64_t admitted_past_deadline = 0;
 };
+
+// A row's admitted_us is read just after admit() returns, so a thread preempted in between
+// stamps an admission made before the deadline a little after it: rows within this much past
+// the deadline are not counted as admitted past it.
+inline constexpr std::int64_t deadline_slack_us = 100'000;
 
 struct ServerRecord {
   std::string address;
@@ -116,7 +138,7 @@ struct ServerRecord {
   nlohmann::json stats;  // its own final counters (null when it was killed)
   // From the store:
   std::int64_t applied = 0;              // applied rows it wrote
-  std::int64_t last_thaw_us = 0;         // 0: never frozen
+  std::int64_t last_thaw_us = 0;         // its last thaw or heal; 0: never frozen or cut off
   std::int64_t served_after_thaw = 0;    // applied rows it admitted after last_thaw_us
 };
 
@@ -133,8 +155,10 @@ struct Judgement {
 // Guard on, fencing on: every count zero, except overlaps with late writes (a write admitted
 // before a freeze past the lease that landed before the new owner's first one: fencing keeps
 // the order, not mutual exclusion). Guard on, fencing off: every count zero except what late
-// rows explain. Guard off: reported, not judged (nothing lost is all it takes).
-Judgement judge(const alerts::CheckReport& report, bool guard, bool fencing);
+// rows explain. With the guard on, either way, a server cut off from etcd admits nothing
+// past its lease deadline (no step's admitted_past_deadline). Guard off: reported, not
+// judged (nothing lost is all it takes).
+Judgement judge(const alerts::CheckReport& report, bool guard, bool fencing, const std::vector<StepRecord>& steps);
 
 // What holds in this run, one paragraph.
 std::string guarantee(bool guard, bool fencing);

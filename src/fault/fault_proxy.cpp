@@ -28,7 +28,7 @@
 #include <utility>
 #include <vector>
 
-namespace frodo::test {
+namespace frodo::fault {
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -615,4 +615,4 @@ void FaultProxy::stop() {
   if (s.thread.joinable()) s.thread.join();
 }
 
-}  // namespace frodo::test
+}  // namespace frodo::fault

@@ -1,8 +1,9 @@
 // FaultProxy: a TCP proxy on loopback that injects network faults between a client and one
-// upstream, for tests (and `frodo demo`) that need real partitions, resets and slow links
-// rather than killed or frozen processes. Standard library + POSIX only.
+// upstream, for tests and `frodo demo` (its partition step), which need real partitions,
+// resets and slow links rather than killed or frozen processes. Standard library + POSIX
+// only; library frodo_fault_proxy, built with the tests or the tools, never installed.
 //
-//   frodo::test::FaultProxy proxy({.upstream = etcd.endpoint(0)});
+//   frodo::fault::FaultProxy proxy({.upstream = etcd.endpoint(0)});
 //   options.etcd.endpoints = {proxy.address()};   // the client reaches etcd only through it
 //   proxy.black_hole();                           // TCP stays up, no byte moves
 //   proxy.heal();                                 // what was held is delivered, in order
@@ -53,7 +54,7 @@
 #include <memory>
 #include <string>
 
-namespace frodo::test {
+namespace frodo::fault {
 
 enum class Direction {
   to_upstream,  // bytes the client sends
@@ -109,4 +110,4 @@ class FaultProxy {
   std::shared_ptr<State> state_;
 };
 
-}  // namespace frodo::test
+}  // namespace frodo::fault
