@@ -99,6 +99,9 @@ void expect_the_churn_happened(const nlohmann::json& r) {
   EXPECT_GT(number(pp, "victim_out_of_ring_at"), number(pp, "action_at")) << pp.dump();
   EXPECT_LT(number(pp, "victim_out_of_ring_at"), number(pp, "heal_at")) << pp.dump();
   EXPECT_LE(number(pp, "lease_deadline_at"), number(pp, "heal_at")) << pp.dump();
+  // Its own Cluster gave the lease up by its own clock, during the partition.
+  EXPECT_GT(number(pp, "lease_lost_at"), number(pp, "action_at")) << pp.dump();
+  EXPECT_LT(number(pp, "lease_lost_at"), number(pp, "heal_at")) << pp.dump();
   const nlohmann::json& partitioned = servers[pp.value("victim", "")];
   EXPECT_EQ(partitioned.value("fate", ""), "serving") << partitioned.dump();
   EXPECT_TRUE(has_event(partitioned, "cut_off") && has_event(partitioned, "healed")) << partitioned.dump();

@@ -136,6 +136,17 @@ TEST(DemoEvidence, CountsAdmissionsOfAServerCutOffBeforeAndPastItsLeaseDeadline)
   EXPECT_EQ(steps[0].spanning, 0);
   EXPECT_EQ(servers[0].served_after_thaw, 1);  // row 6, after the heal
 
+  // The server's own Cluster reported the loss earlier than action + TTL: that counts.
+  steps[0].lease_lost_us = 2'000'000;
+  step_evidence(rows, steps, servers);
+  EXPECT_EQ(steps[0].admitted_cut_off, 1);        // row 2
+  EXPECT_EQ(steps[0].admitted_past_deadline, 3);  // rows 3, 4 and 5
+  // A report later than action + TTL does not move the deadline.
+  steps[0].lease_lost_us = 4'000'000;
+  step_evidence(rows, steps, servers);
+  EXPECT_EQ(steps[0].admitted_cut_off, 2);
+  EXPECT_EQ(steps[0].admitted_past_deadline, 1);
+
   // The guarded verdict fails on it, with fencing or without, even when the checker found
   // nothing else.
   alerts::CheckReport clean;
@@ -157,12 +168,15 @@ TEST(DemoEvidence, CountsAdmissionsOfAServerCutOffBeforeAndPastItsLeaseDeadline)
   steps[0].admitted_past_deadline = 1;
   std::string text = report_text(facts, clean, judge(clean, true, true, steps), steps, servers);
   EXPECT_NE(text.find("partition past the TTL"), std::string::npos) << text;
-  EXPECT_NE(text.find("2 admissions before its lease deadline (by 3.0s), 1 after it"), std::string::npos) << text;
+  EXPECT_NE(text.find("lease lost by its own clock at 4.0s (deadline by 3.0s); 2 admissions before, 1 after"),
+            std::string::npos)
+      << text;
   EXPECT_NE(text.find("healed at 5.0s"), std::string::npos) << text;
   nlohmann::json json = report_json(facts, clean, judge(clean, true, true, steps), steps, servers);
   EXPECT_EQ(json["steps"][0]["step"], "partition_past_ttl");
   EXPECT_DOUBLE_EQ(json["steps"][0]["heal_at"].get<double>(), 5.0);
   EXPECT_DOUBLE_EQ(json["steps"][0]["lease_deadline_at"].get<double>(), 3.0);
+  EXPECT_DOUBLE_EQ(json["steps"][0]["lease_lost_at"].get<double>(), 4.0);
   EXPECT_EQ(json["steps"][0]["admitted_cut_off"], 2);
   EXPECT_EQ(json["steps"][0]["admitted_past_deadline"], 1);
 }

@@ -25,6 +25,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -704,6 +705,24 @@ class Demo {
     }
   }
 
+  // The first time from..to the server's log says its own Cluster gave its lease up, or 0.
+  static std::int64_t lease_lost_at(const DemoServer& server, std::int64_t from_us, std::int64_t to_us) {
+    std::ifstream in(server.log);
+    const std::string mark = "lease lost (";
+    for (std::string line; std::getline(in, line);) {
+      std::size_t at = line.find(mark);
+      if (at == std::string::npos) continue;
+      std::size_t number = line.find(") at_us ", at);
+      if (number == std::string::npos) continue;
+      std::int64_t us = 0;
+      std::string_view digits = std::string_view(line).substr(number + 8);
+      auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), us);
+      if (error != std::errc() || end != digits.data() + digits.size()) continue;
+      if (us >= from_us && us <= to_us) return us;
+    }
+    return 0;
+  }
+
   // What the observer saw, folded into the steps and the servers' histories.
   std::vector<demo::ServerRecord> server_records(std::vector<alerts::Pause>& pauses) {
     std::vector<Observed::RingChange> ring;
@@ -742,6 +761,11 @@ class Demo {
         if (!s.lease_held && s.thaw_us != 0) pauses.push_back({s.victim, s.action_us, s.thaw_us});
       }
       if (s.step == ChurnStep::freeze_past_ttl && s.thaw_us != 0) pauses.push_back({s.victim, s.action_us, s.thaw_us});
+      if (s.step == ChurnStep::partition_past_ttl) {
+        if (DemoServer* victim = find(s.victim)) {
+          s.lease_lost_us = lease_lost_at(*victim, s.action_us, s.thaw_us != 0 ? s.thaw_us : end_us_);
+        }
+      }
     }
     std::vector<demo::ServerRecord> records;
     for (DemoServer& s : servers_) {
@@ -914,6 +938,13 @@ int run_demo_server(const DemoServerOptions& o) {
     }
   }
   alerts::AlertServer& server = *started;
+  // When this server's own Cluster gives its lease up (by its own clock, at its lease deadline,
+  // when etcd is out of reach): the demo counts what it admitted after this line's time.
+  std::string address = server.address();
+  server.cluster().on_lease_lost([address](LeaseLossReason reason) {
+    std::cout << "demo-server " << address << ": lease lost (" << to_string(reason) << ") at_us "
+              << alerts::monotonic_us() << std::endl;
+  });
   server.start();
   std::cout << "demo-server " << server.address() << (o.join_on_signal ? " waiting to join" : " ready") << " (guard "
             << (o.guard ? "on" : "off") << ", fencing " << (o.fencing ? "on" : "off") << ")" << std::endl;

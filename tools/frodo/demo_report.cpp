@@ -150,11 +150,13 @@ void step_evidence(const std::vector<alerts::StoreRow>& rows, std::vector<StepRe
     if (!s.skipped.empty() || s.victim.empty() || s.action_us == 0 || s.step == ChurnStep::kill) continue;
     if (s.step == ChurnStep::partition_past_ttl) {
       const std::int64_t until = s.thaw_us != 0 ? s.thaw_us : std::numeric_limits<std::int64_t>::max();
+      const std::int64_t stopped =
+          s.lease_lost_us != 0 ? std::min(s.lease_deadline_us, s.lease_lost_us) : s.lease_deadline_us;
       for (const alerts::StoreRow* r : ordered) {
         if (r->server != s.victim || r->admitted_us < s.action_us || r->admitted_us >= until) continue;
-        if (r->admitted_us < s.lease_deadline_us) {
+        if (r->admitted_us < stopped) {
           ++s.admitted_cut_off;
-        } else if (r->admitted_us >= s.lease_deadline_us + deadline_slack_us) {
+        } else if (r->admitted_us >= stopped + deadline_slack_us) {
           ++s.admitted_past_deadline;
         }
       }
@@ -294,6 +296,7 @@ nlohmann::json report_json(const DemoFacts& facts, const alerts::CheckReport& r,
     if (s.step == ChurnStep::partition_past_ttl) {
       j["heal_at"] = when(s.thaw_us);
       j["lease_deadline_at"] = when(s.lease_deadline_us);
+      j["lease_lost_at"] = when(s.lease_lost_us);
       j["admitted_cut_off"] = s.admitted_cut_off;
       j["admitted_past_deadline"] = s.admitted_past_deadline;
     }
@@ -395,9 +398,11 @@ std::string report_text(const DemoFacts& facts, const alerts::CheckReport& r, co
           out << s.victim << " cut off from etcd (clients still reach it)";
           if (s.victim_out_us) out << ", out of the ring at " << at(facts, s.victim_out_us) << " (lease expired)";
           if (s.thaw_us) out << ", healed at " << at(facts, s.thaw_us);
-          out << "\n" << indent << s.admitted_cut_off << " " << plural(s.admitted_cut_off, "admission", "admissions")
-              << " before its lease deadline (by " << at(facts, s.lease_deadline_us) << "), "
-              << s.admitted_past_deadline << " after it; " << s.client.handoff_waits << " 'handoff' waits, "
+          out << "\n" << indent << "lease lost by its own clock at "
+              << (s.lease_lost_us ? at(facts, s.lease_lost_us) : std::string("- (not reported)")) << " (deadline by "
+              << at(facts, s.lease_deadline_us) << "); " << s.admitted_cut_off << " "
+              << plural(s.admitted_cut_off, "admission", "admissions") << " before, " << s.admitted_past_deadline
+              << " after; " << s.client.handoff_waits << " 'handoff' waits, "
               << s.releases << " releases\n";
           break;
         case ChurnStep::slow_leave:

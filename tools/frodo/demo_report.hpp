@@ -107,6 +107,9 @@ struct StepRecord {
   // The partition: its action_us plus the lease TTL. The server's own lease deadline (the
   // send time of its newest answered keepalive plus the TTL) is no later than this.
   std::int64_t lease_deadline_us = 0;
+  // The partition: when the victim's own Cluster reported its lease lost (from its log; it
+  // does so at its lease deadline when etcd is out of reach); 0: not reported.
+  std::int64_t lease_lost_us = 0;
   std::int64_t joiner_signal_us = 0;
   std::int64_t end_us = 0;        // the next step's begin, or the end of the run
   // Filled in from the observer and the client:
@@ -119,8 +122,9 @@ struct StepRecord {
   std::int64_t spanning = 0;  // the victim's admissions open across action_us (and, for the
                               // freezes, across the whole freeze)
   std::int64_t moved = 0;     // of those, hosts whose next row came from another server
-  // The partition: the victim's admissions (rows) while cut off, before lease_deadline_us,
-  // and from lease_deadline_us + deadline_slack until the heal (the guard must admit none).
+  // The partition: the victim's admissions (rows) while cut off, before its lease stopped
+  // (lease_lost_us, or lease_deadline_us if that is earlier or there is none), and from that
+  // moment + deadline_slack_us until the heal (the guard must admit none).
   std::int64_t admitted_cut_off = 0;
   std::int64_t admitted_past_deadline = 0;
 };
