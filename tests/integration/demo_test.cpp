@@ -48,7 +48,7 @@ std::set<pid_t> started_pids(const std::string& text) {
 
 bool alive(pid_t pid) { return ::kill(pid, 0) == 0; }
 
-constexpr double run_seconds = 17;
+constexpr double run_seconds = 18;
 
 double number(const nlohmann::json& j, const char* key) {
   return j.contains(key) && j[key].is_number() ? j[key].get<double>() : -1;
@@ -143,7 +143,7 @@ void expect_the_churn_happened(const nlohmann::json& r) {
 TEST(Demo, GuardedRunUnderChurnHasNoViolationsAndNoLostEvents) {
   EtcdCluster etcd;
   int status = -1;
-  nlohmann::json r = run_demo({"--etcd", etcd.endpoints()[0], "--duration", "17"}, &status);
+  nlohmann::json r = run_demo({"--etcd", etcd.endpoints()[0], "--duration", "18"}, &status);
   EXPECT_EQ(status, 0) << r.dump(2);
   EXPECT_EQ(r.value("verdict", ""), "pass");
   EXPECT_TRUE(r.value("fencing", false));
@@ -167,7 +167,7 @@ TEST(Demo, GuardedRunUnderChurnHasNoViolationsAndNoLostEvents) {
 TEST(Demo, WithoutFencingTheGuardAloneKeepsOrderThroughPausesShorterThanTheLease) {
   EtcdCluster etcd;
   int status = -1;
-  nlohmann::json r = run_demo({"--etcd", etcd.endpoints()[0], "--duration", "17", "--no-fencing"}, &status);
+  nlohmann::json r = run_demo({"--etcd", etcd.endpoints()[0], "--duration", "18", "--no-fencing"}, &status);
   EXPECT_EQ(status, 0) << r.dump(2);
   EXPECT_EQ(r.value("verdict", ""), "pass") << r.value("judgement", "");
   EXPECT_FALSE(r.value("fencing", true));
@@ -189,7 +189,7 @@ TEST(Demo, WithoutFencingTheGuardAloneKeepsOrderThroughPausesShorterThanTheLease
 TEST(Demo, UnguardedRunIsReportedNotJudged) {
   EtcdCluster etcd;
   int status = -1;
-  nlohmann::json r = run_demo({"--etcd", etcd.endpoints()[0], "--duration", "17", "--no-guard"}, &status);
+  nlohmann::json r = run_demo({"--etcd", etcd.endpoints()[0], "--duration", "18", "--no-guard"}, &status);
   EXPECT_EQ(status, 0) << r.dump(2);
   EXPECT_FALSE(r.value("guard", true));
   EXPECT_GT(r.value("acknowledged", 0), 0);
@@ -253,7 +253,7 @@ TEST(Demo, CtrlCStopsEverythingItStarted) {
 
 TEST(Demo, BadOptionsAreUsageErrors) {
   for (const std::vector<std::string>& bad : std::vector<std::vector<std::string>>{
-           {"--servers", "0"}, {"--hosts", "x"}, {"--duration", "1"}, {"--etcd", "nohost"}, {"--duration", "16"}}) {
+           {"--servers", "0"}, {"--hosts", "x"}, {"--duration", "1"}, {"--etcd", "nohost"}, {"--duration", "17"}}) {
     std::vector<std::string> argv = {FRODO_BINARY, "demo"};
     argv.insert(argv.end(), bad.begin(), bad.end());
     frodo::test::ProcessResult r = frodo::test::run_process(argv, 30s);
@@ -263,7 +263,7 @@ TEST(Demo, BadOptionsAreUsageErrors) {
   // Too short for the churn at this TTL: the message names the value and what would do.
   frodo::test::ProcessResult r = frodo::test::run_process({FRODO_BINARY, "demo", "--duration", "14", "--ttl", "5"}, 30s);
   EXPECT_EQ(r.exit_code, 2) << r.err;
-  EXPECT_NE(r.err.find("--duration 14 is too short for the churn with a lease TTL of 5 s: it needs at least 25 s"),
+  EXPECT_NE(r.err.find("--duration 14 is too short for the churn with a lease TTL of 5 s: it needs at least 29 s"),
             std::string::npos)
       << r.err;
 }

@@ -395,7 +395,7 @@ TEST(HostileEtcd, TheGuardedDemoPassesWhileTheBatteryIsWritten) {
   test::EtcdCluster etcd;
   test::TempDir dir("frodo-hostile-demo");
   std::string log_path = (dir.path() / "demo.log").string();
-  pid_t demo = test::spawn_daemon({FRODO_BINARY, "demo", "--etcd", etcd.endpoint(0), "--duration", "17", "--hosts",
+  pid_t demo = test::spawn_daemon({FRODO_BINARY, "demo", "--etcd", etcd.endpoint(0), "--duration", "18", "--hosts",
                                    "200", "--workers", "16", "--json"},
                                   log_path);
   auto log = [&] {

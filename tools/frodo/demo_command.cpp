@@ -623,23 +623,35 @@ class Demo {
          << (speed_up ? " (back to normal speed)" : " (frozen past its lease: it must not apply stale work)") << "\n";
   }
 
-  // The partition: the victim's proxies hold every byte both ways (its TCP connections stay
-  // up), for longer than its lease; the clients still reach it.
+  // The partition: the victim's proxies hold etcd's answers (its keepalives still reach
+  // etcd, which keeps the lease), then every byte both ways, for longer than its lease; its
+  // TCP connections stay up and the clients still reach it.
   void cut_off(std::size_t i, std::ostream& live) {
     begin_step(i);
     demo::StepRecord& step = steps_[i];
     DemoServer* victim = victim_of(i, live);
     if (!victim) return;
-    for (auto& proxy : victim->proxies) proxy->black_hole(fault::Direction::both);
-    // Read once every proxy holds its bytes: a keepalive answered before this was sent before
-    // it, so the server's own lease deadline is at most a TTL from now.
+    for (auto& proxy : victim->proxies) proxy->black_hole(fault::Direction::to_client);
+    // Read once every proxy holds etcd's answers: a keepalive answered before this was sent
+    // before it, so the server's own lease deadline is at most a TTL from now.
     step.action_us = alerts::monotonic_us();
     step.lease_deadline_us = step.action_us + 1'000'000LL * o_.ttl_s;
     victim->cut_off = true;
     victim->happened(Happening::cut_off, step.action_us);
     live << "      > " << victim->address << " cut off from etcd for " << seconds_text(timing_.partition)
-         << " (past its lease TTL; clients still reach it: it must stop admitting at its lease deadline)\n";
+         << ": etcd's answers held for " << seconds_text(timing_.one_way)
+         << " (etcd keeps its lease), then both ways (clients still reach it: it must stop admitting at its own "
+            "lease deadline)\n";
+    at(Clock::now() + timing_.one_way, [this, i](std::ostream& out) { cut_both_ways(i, out); });
     at(Clock::now() + timing_.partition, [this, i](std::ostream& out) { heal(i, out); });
+  }
+
+  void cut_both_ways(std::size_t i, std::ostream&) {
+    demo::StepRecord& step = steps_[i];
+    DemoServer* victim = find(step.victim);
+    if (!victim || !victim->cut_off) return;
+    for (auto& proxy : victim->proxies) proxy->black_hole(fault::Direction::both);
+    step.both_ways_us = alerts::monotonic_us();
   }
 
   void heal(std::size_t i, std::ostream& live) {
@@ -997,7 +1009,7 @@ void add_demo_commands(CLI::App& app, int& status) {
       ->check(CLI::Range(std::int64_t{0}, std::int64_t{1} << 40))
       ->capture_default_str();
   demo->add_option("--duration", o->duration_s,
-                   "Seconds of event flow (the churn is spread over it; with the churn at least 17 s at the "
+                   "Seconds of event flow (the churn is spread over it; with the churn at least 18 s at the "
                    "default TTL, more for a longer one)")
       ->check(CLI::Range(2, 3600))
       ->capture_default_str();

@@ -100,7 +100,8 @@ ChurnTiming churn_timing(int ttl_s) {
   t.slow_work = t.client_timeout * 3;
   t.short_freeze = t.ttl / 2;
   t.long_freeze = t.ttl + milliseconds(1500);
-  t.partition = t.ttl + milliseconds(1500);
+  t.one_way = t.ttl / 2;
+  t.partition = t.one_way + t.ttl + milliseconds(1500);
   t.rejoin = milliseconds(2000);
   t.serve_again = milliseconds(3500);
   return t;
@@ -295,6 +296,7 @@ nlohmann::json report_json(const DemoFacts& facts, const alerts::CheckReport& r,
     if (s.step == ChurnStep::freeze_join || s.step == ChurnStep::freeze_past_ttl) j["thaw_at"] = when(s.thaw_us);
     if (s.step == ChurnStep::partition_past_ttl) {
       j["heal_at"] = when(s.thaw_us);
+      j["both_ways_at"] = when(s.both_ways_us);
       j["lease_deadline_at"] = when(s.lease_deadline_us);
       j["lease_lost_at"] = when(s.lease_lost_us);
       j["admitted_cut_off"] = s.admitted_cut_off;
@@ -395,7 +397,9 @@ std::string report_text(const DemoFacts& facts, const alerts::CheckReport& r, co
               << s.client.handoff_waits << " 'handoff' waits, " << s.releases << " releases\n";
           break;
         case ChurnStep::partition_past_ttl:
-          out << s.victim << " cut off from etcd (clients still reach it)";
+          out << s.victim << " cut off from etcd (its answers held at " << at(facts, s.action_us);
+          if (s.both_ways_us) out << ", both ways at " << at(facts, s.both_ways_us);
+          out << "; clients still reach it)";
           if (s.victim_out_us) out << ", out of the ring at " << at(facts, s.victim_out_us) << " (lease expired)";
           if (s.thaw_us) out << ", healed at " << at(facts, s.thaw_us);
           out << "\n" << indent << "lease lost by its own clock at "

@@ -22,10 +22,12 @@ namespace frodo::cli::demo {
 enum class ChurnStep {
   freeze_join,      // the victim slows down, then is frozen (SIGSTOP) for half its lease TTL
                     // while a new server joins and gains some of its hosts; then thawed
-  partition_past_ttl,  // the victim is cut off from etcd (its proxies hold every byte, both
-                       // ways; TCP stays up) for the TTL + 1.5 s while clients still reach
-                       // it: it must stop admitting at its lease deadline, then rejoin on a
-                       // new lease after the heal and gain hosts only after their handoff
+  partition_past_ttl,  // the victim is cut off from etcd while clients still reach it (its
+                       // proxies hold the bytes; TCP stays up): first one way (etcd's answers
+                       // held, so etcd keeps hearing its keepalives and keeps the lease past
+                       // the victim's own deadline), then both ways until etcd expires it.
+                       // It must stop admitting at its own deadline, then rejoin on a new
+                       // lease after the heal and gain hosts only after their handoff
   slow_leave,       // the victim slows down (handlers slower than the client's timeout), then
                     // leaves gracefully (SIGTERM) with that slow work in flight
   kill,             // SIGKILL: its hosts move when its lease expires
@@ -73,7 +75,11 @@ struct ChurnTiming {
   std::chrono::milliseconds slow_work{1500};    // the slow work time: 3 client timeouts
   std::chrono::milliseconds short_freeze{1000};  // TTL / 2: a keepalive is due every TTL / 3
   std::chrono::milliseconds long_freeze{3500};  // TTL + 1.5 s
-  std::chrono::milliseconds partition{3500};    // TTL + 1.5 s: etcd expires the lease during it
+  // The partition's one-way part: TTL / 2, longer than a keepalive period (TTL / 3), so a
+  // keepalive reaches etcd after the victim's last answered one: etcd's expiry comes later
+  // than the victim's own deadline, and clients route to it in between.
+  std::chrono::milliseconds one_way{1000};
+  std::chrono::milliseconds partition{4500};    // one_way + TTL + 1.5 s: etcd expires the lease
   // Kept between the heal and the last step, which needs the healed server serving again (a
   // new lease, its record back, its hosts handed back).
   std::chrono::milliseconds rejoin{2000};
@@ -104,6 +110,7 @@ struct StepRecord {
   std::int64_t begin_us = 0;      // its first action (the slow lead, if any)
   std::int64_t action_us = 0;     // the freeze, SIGTERM or SIGKILL
   std::int64_t thaw_us = 0;       // the freeze steps: SIGCONT; the partition: the heal
+  std::int64_t both_ways_us = 0;  // the partition: from one way (answers held) to both ways
   // The partition: its action_us plus the lease TTL. The server's own lease deadline (the
   // send time of its newest answered keepalive plus the TTL) is no later than this.
   std::int64_t lease_deadline_us = 0;
