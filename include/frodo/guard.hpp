@@ -142,7 +142,9 @@ class Guard {
 
   // The verdict for `id`. `client_revision` is the revision of the view the client looked the
   // owner up in: a server behind it waits (up to catch_up) to see that view first. Never
-  // blocks on etcd; may block up to catch_up waiting for this process's own view.
+  // blocks on etcd; may block up to catch_up waiting for this process's own view. The lease
+  // is checked again last, once the admission is counted in flight: a thread paused inside
+  // admit() past its lease deadline gets "lease expired", not an admission.
   Admission admit(std::string_view id, std::int64_t client_revision = 0);
 
   // Graceful exit: marks the server leaving (the ring drops it, so its ids move), finishes
@@ -157,6 +159,9 @@ class Guard {
   struct State;  // internal
 
  private:
+  // `a`, if the lease it was made under still holds; else a wait ("lease expired").
+  Admission checked(Admission a, std::int64_t lease);
+
   std::string address_;
   std::shared_ptr<State> state_;
 };

@@ -54,6 +54,7 @@ struct Guard::State {
   detail::Published<detail::FastPath> fast;  // what admit() reads without the lock
   FastCounts fast_counts[detail::InFlight::slot_count];
   std::uint64_t behind_client = 0;  // slow-path waits counted here, not by the core
+  std::uint64_t lapsed = 0;  // admissions taken back: the lease ended while admit() ran
   bool stopping = false;
   std::thread worker;
 
@@ -221,15 +222,35 @@ Guard::~Guard() {
   }
 }
 
+// An admission is made only if the lease it was checked against still holds once it is
+// counted in flight: the lease is read first, and a thread can be paused (frozen, preempted,
+// waiting for the guard's lock or the caller's logger) between that read and the verdict for
+// longer than the lease has left. Checked again here, last, the lease was alive at a moment
+// when the admission was already counted, so no handoff can have passed it by; without this,
+// a server thawed after its lease expired admitted under its old epoch (seen in `frodo demo
+// --no-fencing`: four requests read from its sockets right after the thaw).
+Admission Guard::checked(Admission a, std::int64_t lease) {
+  State& s = *state_;
+  if (!a || (s.cluster.lease_alive() && s.cluster.lease_id() == lease)) return a;
+  std::int64_t revision = a.revision();
+  a = Admission();  // done(): out of the in-flight count again
+  {
+    std::lock_guard lock(s.mutex);
+    ++s.lapsed;
+  }
+  return detail::AdmissionAccess::wait("lease expired", revision, address_);
+}
+
 Admission Guard::admit(std::string_view id, std::int64_t client_revision) {
   State& s = *state_;
-  bool lease_alive = s.cluster.lease_alive();
+  // The fast path compares the lease id only; whether the lease is still alive (a clock read)
+  // is checked once, last, by checked(): an admission made on a lapsed lease is taken back.
   std::int64_t lease = s.cluster.lease_id();
   Admission a;
-  if (detail::fast_admit(s.fast.read(), address_, id, client_revision, lease_alive, lease, a)) {
+  if (detail::fast_admit(s.fast.read(), address_, id, client_revision, true, lease, a)) {
     FastCounts& counts = s.fast_counts[detail::InFlight::slot_index()];
     (a ? counts.admitted : counts.redirected).fetch_add(1, std::memory_order_relaxed);
-    return a;
+    return checked(std::move(a), lease);
   }
   if (client_revision > 0 && !s.cluster.wait_revision(client_revision, s.options.catch_up)) {
     std::lock_guard lock(s.mutex);
@@ -237,12 +258,14 @@ Admission Guard::admit(std::string_view id, std::int64_t client_revision) {
     return detail::AdmissionAccess::wait("behind client", s.core.revision(), address_);
   }
   std::shared_ptr<const Snapshot> snapshot = s.cluster.snapshot();
-  lease_alive = s.cluster.lease_alive();
+  bool lease_alive = s.cluster.lease_alive();
   lease = s.cluster.lease_id();
   std::unique_lock lock(s.mutex);
   s.observe(*snapshot, Clock::now());
   s.flush(lock);  // rare (a record warned about); the verdict is made from the state after it
-  return s.core.admit(id, lease_alive, lease);
+  Admission made = s.core.admit(id, lease_alive, lease);
+  lock.unlock();
+  return checked(std::move(made), lease);
 }
 
 void Guard::leave(std::chrono::milliseconds timeout) {
@@ -265,11 +288,12 @@ GuardStats Guard::stats() const {
   state_->sync();
   std::lock_guard lock(state_->mutex);
   GuardStats stats = state_->core.stats();
-  stats.waited += state_->behind_client;
+  stats.waited += state_->behind_client + state_->lapsed;
   for (const FastCounts& counts : state_->fast_counts) {
     stats.admitted += counts.admitted.load(std::memory_order_relaxed);
     stats.redirected += counts.redirected.load(std::memory_order_relaxed);
   }
+  stats.admitted -= std::min(stats.admitted, state_->lapsed);  // counted when made, then taken back
   return stats;
 }
 

@@ -146,6 +146,66 @@ TEST(Guard, AFrozenServerPastItsLeaseDeadlineAdmitsNothing) {
   EXPECT_TRUE(a.admit(of_a));
 }
 
+// A thread paused inside admit() after it read its lease (frozen, preempted, waiting for the
+// guard's lock or the caller's logger) for longer than the lease had left must not come back
+// with an admission: the lease is checked again, last, once the admission is counted.
+// `frodo demo --no-fencing` showed the hole: requests a server read from its sockets right
+// after a thaw past its TTL were admitted under its old epoch while another server held
+// those hosts. Here the pause hits the slow path (a server waiting for a peer's release reads
+// its lease before it takes the guard's lock).
+TEST(Guard, AThreadPausedInsideAdmitPastItsLeaseAdmitsNothing) {
+  auto registry = MemoryRegistry::create();
+  std::atomic<std::int64_t> now_ms{0};
+  std::atomic<bool> pause_after_next_read{false};
+  std::thread::id admitting = std::this_thread::get_id();
+  // The lease clock as this test's thread sees it: when armed, its next read returns the
+  // present, then the thread "sleeps" 10 s (the clock jumps past the 3 s TTL).
+  registry->simulate_lease_clock(
+      [&] {
+        std::int64_t t = now_ms.load();
+        if (std::this_thread::get_id() == admitting && pause_after_next_read.exchange(false)) now_ms = t + 10'000;
+        return Clock::time_point(std::chrono::milliseconds(t));
+      },
+      3000ms);
+  GuardOptions patient;
+  patient.release_timeout = std::chrono::hours(1);
+  Cluster ca(options(), registry), cb(options(), registry), cc(options(), registry);
+  Guard a(ca, "a:1", patient), b(cb, "b:1", patient);
+  ASSERT_TRUE(eventually([&] { return settled(a) && settled(b); }));
+  // B sees nothing from here: it never releases the next epoch, so A stays unsettled and
+  // admits the ids it keeps on its slow path.
+  registry->hold_views(2);
+  std::vector<std::string> before;
+  for (int i = 0; before.size() < 64; ++i) {
+    std::string id = "host-" + std::to_string(i);
+    if (ca.server_by_id(id) == "a:1") before.push_back(id);
+  }
+  std::int64_t revision = ca.snapshot()->revision;
+  cc.add_server("c:1");
+  ASSERT_TRUE(eventually([&] { return ca.snapshot()->revision > revision && !settled(a); }));
+  std::string kept;
+  for (const std::string& id : before) {
+    if (ca.server_by_id(id) == "a:1") kept = id;
+  }
+  ASSERT_FALSE(kept.empty());
+  ASSERT_TRUE(a.admit(kept)) << "A keeps admitting what it still owns while unsettled";
+  std::uint64_t admitted = a.stats().admitted;
+
+  pause_after_next_read = true;
+  Admission paused = a.admit(kept);
+  EXPECT_FALSE(pause_after_next_read.load()) << "admit() never read the lease";
+  EXPECT_EQ(paused.verdict(), Verdict::wait);
+  EXPECT_EQ(paused.reason(), "lease expired");
+  EXPECT_EQ(paused.token(), 0);
+  EXPECT_EQ(a.stats().admitted, admitted) << "an admission taken back is not counted as one";
+  // Renewed, A admits again; it was taken out of the in-flight count, so nothing waits on it.
+  registry->keep_alive(1);
+  EXPECT_TRUE(a.admit(kept));
+  registry->keep_alive(2);
+  registry->keep_alive(3);
+  registry->release_views(2);
+}
+
 TEST(Guard, AServerBehindTheClientCatchesUpFirst) {
   auto registry = MemoryRegistry::create();
   Cluster ca(options(), registry);
