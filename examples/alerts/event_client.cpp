@@ -123,7 +123,11 @@ struct EventClient::Impl {
         case 421: {
           ++redirects;
           json reply = json::parse(res->body, nullptr, /*allow_exceptions=*/false);
-          std::int64_t revision = reply.is_object() ? reply.value("revision", std::int64_t{0}) : 0;
+          // The server's answer is input: a "revision" that is not an integer counts as none.
+          std::int64_t revision = 0;
+          if (reply.is_object() && reply.contains("revision") && reply["revision"].is_number_integer()) {
+            revision = reply["revision"].get<std::int64_t>();
+          }
           // A server behind this client's view points back at a stale owner: waiting for
           // its revision would return at once, so come back later instead of spinning.
           if (revision > view->revision && cluster->wait_revision(revision, options.timeout)) continue;

@@ -807,6 +807,47 @@ void run_steady(bool guard) {
   EXPECT_EQ(a.stats().applied + b.stats().applied, std::uint64_t(events));
 }
 
+// A server's answer is input from outside: a redirect whose "revision" is not a number (or
+// a body that is not JSON at all) is a redirect without a revision, not an exception that
+// ends the client's worker and with it the whole run.
+TEST(AlertsClient, AHostileRedirectAnswerIsARedirectWithoutARevision) {
+  auto registry = frodo::MemoryRegistry::create();
+  httplib::Server fake;
+  std::atomic<int> answered{0};
+  fake.Post("/events", [&](const httplib::Request&, httplib::Response& res) {
+    int n = answered.fetch_add(1);
+    if (n % 3 == 0) {
+      res.status = 421;
+      res.set_content(R"({"redirect":"127.0.0.1:1","revision":"soon"})", "application/json");
+    } else if (n % 3 == 1) {
+      res.status = 421;
+      res.set_content("<html>not json</html>", "text/html");
+    } else {
+      res.status = 200;
+      res.set_content(R"({"result":"applied"})", "application/json");
+    }
+  });
+  int port = fake.bind_to_any_port("127.0.0.1");
+  ASSERT_GT(port, 0);
+  std::thread serving([&] { fake.listen_after_bind(); });
+  ASSERT_TRUE(eventually([&] { return fake.is_running(); }));  // so that stop() below stops it
+  {
+    frodo::Cluster owner(cluster_options(), registry);
+    owner.add_server("127.0.0.1:" + std::to_string(port));  // the only server: it owns every host
+    EventClientOptions o = client_options(registry, 30);
+    o.workers = 1;
+    EventClient client(o);
+    ClientRun run(client);
+    EXPECT_TRUE(run.finish()) << "the client did not finish";
+    EXPECT_EQ(run.error(), "");
+    EventClientCounters c = client.counters();
+    EXPECT_EQ(c.acknowledged, 30u);
+    EXPECT_GE(c.redirects, 30u) << "two redirects before each acknowledgement";
+  }
+  fake.stop();
+  serving.join();
+}
+
 TEST(AlertsServers, GuardedEventsFlowInOrder) { run_steady(true); }
 TEST(AlertsServers, UnguardedEventsFlowInOrderWhileNothingMoves) { run_steady(false); }
 
