@@ -134,6 +134,11 @@ class Guard {
   // Registers `address` in `cluster` (on the Cluster's lease) as a guarded server.
   // Throws Error(invalid_argument) for a bad address, a persistent AddOptions, the guard's
   // own meta keys in it, or a release_timeout that is not positive.
+  // Lifetime: the Guard keeps a reference to `cluster`, and its worker thread writes through
+  // it until the destructor returns, so `cluster` must outlive the Guard. (The view callback
+  // it registers holds only a weak reference: the Cluster may keep it after the Guard is gone.)
+  // Thread-safety: admit() and stats() may be called from any threads at once, also while
+  // leave() runs; the destructor must not run while another call is in progress.
   Guard(Cluster& cluster, std::string address, GuardOptions options = {});
   // Leaves (see leave()) if it has not, without waiting for others.
   ~Guard();
