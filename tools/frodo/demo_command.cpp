@@ -176,6 +176,7 @@ struct DemoServer {
   int touched = 0;        // churn steps that acted on it
   std::vector<demo::ServerEvent> history;  // what the demo did to it
   std::int64_t last_thaw_us = 0;
+  std::vector<std::int64_t> leases_lost_us;  // from its log: when its own Cluster gave its lease up
 
   void happened(Happening what, std::int64_t at_us = alerts::monotonic_us()) { history.push_back({what, at_us}); }
 };
@@ -392,11 +393,12 @@ class Demo {
     s.log = dir_.path() / ("server-" + std::to_string(servers_.size() + 1) + ".log");
     s.joiner = joiner;
     s.proxies = proxies_to_etcd(live);
-    std::string etcd = join_endpoints();
+    std::vector<std::string> endpoints = cluster_options_.etcd.endpoints;
     if (!s.proxies.empty()) {
-      etcd.clear();
-      for (const auto& proxy : s.proxies) etcd += (etcd.empty() ? "" : ",") + proxy->address();
+      endpoints.clear();
+      for (const auto& proxy : s.proxies) endpoints.push_back(proxy->address());
     }
+    std::string etcd = comma_joined(endpoints);
     std::vector<std::string> argv = {self_executable(), "demo-server", "--etcd", etcd, "--context", context_,
                                      "--port", std::to_string(port), "--store", store_path_.string(),
                                      "--ttl", std::to_string(o_.ttl_s), "--work-us", std::to_string(o_.work_us),
@@ -410,9 +412,9 @@ class Demo {
     servers_.push_back(std::move(s));
   }
 
-  std::string join_endpoints() const {
+  static std::string comma_joined(const std::vector<std::string>& endpoints) {
     std::string out;
-    for (const std::string& e : cluster_options_.etcd.endpoints) out += (out.empty() ? "" : ",") + e;
+    for (const std::string& e : endpoints) out += (out.empty() ? "" : ",") + e;
     return out;
   }
 
@@ -703,36 +705,32 @@ class Demo {
     at(Clock::now() + timing_.long_freeze, [this, i](std::ostream& out) { thaw(i, out, false); });
   }
 
-  // Stops every server (SIGTERM: they leave in order), then reads their final stats.
+  // Stops every server (SIGTERM: they leave in order), then reads each one's log once: its
+  // final stats (a killed server has none) and when its Cluster gave its lease up.
   void stop_servers() {
     for (DemoServer& s : servers_) {
-      if (s.process.pid() <= 0) continue;
-      s.process.stop(15s);
+      const bool stopped_here = s.process.pid() > 0;
+      if (stopped_here) s.process.stop(15s);
       std::ifstream in(s.log);
       std::string last;
       for (std::string line; std::getline(in, line);) {
         if (!line.empty() && line.front() == '{') last = line;
+        if (std::optional<std::int64_t> us = lease_lost_time(line)) s.leases_lost_us.push_back(*us);
       }
+      if (!stopped_here) continue;
       if (auto j = nlohmann::json::parse(last, nullptr, false); !j.is_discarded()) stats_[s.address] = j;
     }
   }
 
-  // The first time from..to the server's log says its own Cluster gave its lease up, or 0.
-  static std::int64_t lease_lost_at(const DemoServer& server, std::int64_t from_us, std::int64_t to_us) {
-    std::ifstream in(server.log);
-    const std::string mark = "lease lost (";
-    for (std::string line; std::getline(in, line);) {
-      std::size_t at = line.find(mark);
-      if (at == std::string::npos) continue;
-      std::size_t number = line.find(") at_us ", at);
-      if (number == std::string::npos) continue;
-      std::int64_t us = 0;
-      std::string_view digits = std::string_view(line).substr(number + 8);
-      auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), us);
-      if (error != std::errc() || end != digits.data() + digits.size()) continue;
-      if (us >= from_us && us <= to_us) return us;
-    }
-    return 0;
+  // The time in a demo-server's "lease lost (REASON) at_us N" line, if `line` is one.
+  static std::optional<std::int64_t> lease_lost_time(std::string_view line) {
+    std::size_t at = line.find(") at_us ");
+    if (line.find("lease lost (") == std::string_view::npos || at == std::string_view::npos) return std::nullopt;
+    std::string_view digits = line.substr(at + 8);
+    std::int64_t us = 0;
+    auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), us);
+    if (error != std::errc() || end != digits.data() + digits.size()) return std::nullopt;
+    return us;
   }
 
   // What the observer saw, folded into the steps and the servers' histories.
@@ -775,7 +773,13 @@ class Demo {
       if (s.step == ChurnStep::freeze_past_ttl && s.thaw_us != 0) pauses.push_back({s.victim, s.action_us, s.thaw_us});
       if (s.step == ChurnStep::partition_past_ttl) {
         if (DemoServer* victim = find(s.victim)) {
-          s.lease_lost_us = lease_lost_at(*victim, s.action_us, s.thaw_us != 0 ? s.thaw_us : end_us_);
+          const std::int64_t until = s.thaw_us != 0 ? s.thaw_us : end_us_;
+          for (std::int64_t us : victim->leases_lost_us) {
+            if (us >= s.action_us && us <= until) {
+              s.lease_lost_us = us;
+              break;
+            }
+          }
         }
       }
     }

@@ -219,18 +219,13 @@ Judgement judge(const alerts::CheckReport& r, bool guard, bool fencing, const st
   std::int64_t past_deadline = 0;
   for (const StepRecord& s : steps) past_deadline += s.admitted_past_deadline;
   j.pass = violations == 0 && tokens == 0 && finals == 0 && overlaps == 0 && r.lost == 0 && past_deadline == 0;
-  if (past_deadline > 0) {
-    why << "FAIL - a server cut off from etcd admitted " << past_deadline << " "
-        << plural(past_deadline, "event", "events") << " after its lease deadline (the guard's rule 5)";
-    if (violations + tokens + finals + overlaps + r.lost > 0) {
-      why << "; and " << violations << " order violations, " << tokens << " token decreases, " << overlaps
-          << " overlapping admissions, " << finals << " wrong final statuses, " << r.lost << " lost events";
-    }
-    j.verdict = why.str();
-    return j;
-  }
   if (!j.pass) {
-    why << "FAIL - the guarded run broke its guarantee: " << violations << " order violations, " << tokens
+    why << "FAIL - ";
+    if (past_deadline > 0) {
+      why << "a server cut off from etcd admitted " << past_deadline << " " << plural(past_deadline, "event", "events")
+          << " after its lease deadline (the guard's rule 5); ";
+    }
+    why << "the guarded run broke its guarantee: " << violations << " order violations, " << tokens
         << " token decreases, " << overlaps << " overlapping admissions, " << finals << " wrong final statuses, "
         << r.lost << " lost events" << (r.late.rows > 0 ? " (not counting what late writes explain)" : "");
     j.verdict = why.str();
