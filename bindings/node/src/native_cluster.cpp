@@ -1,0 +1,331 @@
+#include "native_cluster.hpp"
+
+#include <cinttypes>
+#include <cstdio>
+#include <iostream>
+
+#include "convert.hpp"
+#include "guard_slot.hpp"
+#include "task.hpp"
+
+namespace frodoio {
+
+namespace {
+
+constexpr int max_queued_warnings = 1000;
+
+std::string hex(std::int64_t value) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%" PRIx64, static_cast<std::uint64_t>(value));
+  return text;
+}
+
+void call_event(Napi::Function callback, std::initializer_list<napi_value> args) {
+  // An exception thrown by a listener surfaces as Node's uncaught exception, as it would
+  // from any EventEmitter; it must not unwind into the thread-safe function's machinery.
+  try {
+    callback.Call(args);
+  } catch (const Napi::Error& error) {
+    error.ThrowAsJavaScriptException();
+  }
+}
+
+}  // namespace
+
+void ClusterCore::shut_down() {
+  std::vector<std::weak_ptr<GuardSlot>> ending;
+  std::shared_ptr<frodo::Cluster> closing;
+  {
+    std::lock_guard lock(mutex);
+    if (closed) return;
+    closed = true;
+    ending.swap(guards);
+    closing = cluster;
+  }
+  for (auto& weak : ending) {
+    if (auto slot = weak.lock()) slot->end();
+  }
+  if (closing) closing->close();
+}
+
+Napi::Function NativeCluster::Define(Napi::Env env) {
+  return DefineClass(env, "NativeCluster",
+                     {
+                         InstanceMethod<&NativeCluster::Entry<&NativeCluster::Open>>("open"),
+                         InstanceMethod<&NativeCluster::Entry<&NativeCluster::Lookup>>("lookup"),
+                         InstanceMethod<&NativeCluster::Entry<&NativeCluster::LookupMany>>("lookupMany"),
+                         InstanceMethod<&NativeCluster::Entry<&NativeCluster::Owners>>("owners"),
+                         InstanceMethod<&NativeCluster::Entry<&NativeCluster::Owns>>("owns"),
+                         InstanceMethod<&NativeCluster::Entry<&NativeCluster::Add>>("add"),
+                         InstanceMethod<&NativeCluster::Entry<&NativeCluster::Remove>>("remove"),
+                         InstanceMethod<&NativeCluster::Entry<&NativeCluster::Close>>("close"),
+                         InstanceMethod<&NativeCluster::Entry<&NativeCluster::View>>("view"),
+                         InstanceMethod<&NativeCluster::Entry<&NativeCluster::Revision>>("revision"),
+                         InstanceMethod<&NativeCluster::Entry<&NativeCluster::Checksum>>("checksum"),
+                         InstanceMethod<&NativeCluster::Entry<&NativeCluster::LeaseAlive>>("leaseAlive"),
+                         InstanceMethod<&NativeCluster::Entry<&NativeCluster::LeaseId>>("leaseId"),
+                         InstanceMethod<&NativeCluster::Entry<&NativeCluster::Ref>>("ref"),
+                         InstanceMethod<&NativeCluster::Entry<&NativeCluster::Unref>>("unref"),
+                     });
+}
+
+NativeCluster::NativeCluster(const Napi::CallbackInfo& info)
+    : Napi::ObjectWrap<NativeCluster>(info), core_(std::make_shared<ClusterCore>()) {
+  translate_exceptions(info.Env(), [&] { construct(info); });
+}
+
+void NativeCluster::construct(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsObject()) throw make_error(env, frodo::Errc::invalid_argument, "options must be an object");
+  if (!info[1].IsFunction()) throw make_error(env, frodo::Errc::invalid_argument, "onEvent must be a function");
+  options_ = cluster_options(info[0].As<Napi::Object>());
+  frodo::validate_context(options_.context);
+  for (const std::string& endpoint : options_.etcd.endpoints) frodo::parse_endpoints(endpoint);
+  if (options_.etcd.endpoints.empty()) {
+    throw make_error(env, frodo::Errc::invalid_argument, "etcdServers is empty: give at least one etcd member");
+  }
+  core_->has_logger = info[2].ToBoolean().Value();
+  core_->events = Napi::ThreadSafeFunction::New(env, info[1].As<Napi::Function>(), "frodoio events", 0, 1);
+  core_->events.Unref(env);
+  // Added after the thread-safe function's own teardown hook, so it runs before it: the
+  // Cluster's threads are stopped before the function they call goes away.
+  napi_add_env_cleanup_hook(env, &NativeCluster::CleanUpAtExit, this);
+  cleanup_hook_ = true;
+}
+
+NativeCluster::~NativeCluster() {
+  if (cleanup_hook_) napi_remove_env_cleanup_hook(Env(), &NativeCluster::CleanUpAtExit, this);
+  core_->shut_down();
+  release_events();
+}
+
+void NativeCluster::CleanUpAtExit(void* self) {
+  auto* cluster = static_cast<NativeCluster*>(self);
+  cluster->cleanup_hook_ = false;
+  try {
+    cluster->core_->shut_down();
+  } catch (const std::exception& error) {
+    std::cerr << "frodoio: closing at exit failed: " << error.what() << '\n';
+  }
+  cluster->release_events();
+}
+
+void NativeCluster::release_events() {
+  if (core_->events_released) return;
+  core_->events_released = true;
+  core_->events.Abort();
+}
+
+std::shared_ptr<ClusterCore> NativeCluster::core_for_guard(Napi::Env env) {
+  open_cluster(env);
+  return core_;
+}
+
+const frodo::Cluster& NativeCluster::open_cluster(Napi::Env env) const {
+  if (core_->cluster == nullptr) {
+    throw make_error(env, frodo::Errc::unavailable,
+                     opening_ ? "frodoio: not connected yet (await frodo.ready first)" : "frodoio: not connected");
+  }
+  std::lock_guard lock(core_->mutex);
+  if (core_->closed) throw make_error(env, frodo::Errc::invalid_argument, "frodoio: this Frodo is closed");
+  return *core_->cluster;
+}
+
+Napi::Value NativeCluster::Open(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (opening_ || core_->cluster) throw make_error(env, frodo::Errc::invalid_argument, "open() called twice");
+  opening_ = true;
+  std::shared_ptr<ClusterCore> core = core_;
+  frodo::ClusterOptions options = options_;
+  std::weak_ptr<ClusterCore> weak = core_;
+  if (core->has_logger) {
+    options.logger = [weak](const std::string& message) {
+      auto core = weak.lock();
+      if (!core || core->queued_warnings.fetch_add(1) >= max_queued_warnings) {
+        if (core) core->queued_warnings.fetch_sub(1);
+        std::cerr << "frodo: " << message << '\n';
+        return;
+      }
+      napi_status status = core->events.NonBlockingCall([weak, message](Napi::Env env, Napi::Function callback) {
+        if (auto core = weak.lock()) core->queued_warnings.fetch_sub(1);
+        call_event(callback, {Napi::String::New(env, "warning"), Napi::String::New(env, message)});
+      });
+      if (status != napi_ok) core->queued_warnings.fetch_sub(1);
+    };
+  }
+  return Task::Run(env, Value(), "frodoio.open", [core, options, weak]() -> Task::Result {
+    auto cluster = std::make_shared<frodo::Cluster>(options);
+    cluster->on_change([weak](const frodo::Snapshot& before, const frodo::Snapshot& after) {
+      auto core = weak.lock();
+      if (!core) return;
+      {
+        std::lock_guard lock(core->mutex);
+        if (core->pending_change) {  // one is waiting for the JS thread: it takes this view too
+          core->pending_change->second = after;
+          return;
+        }
+        core->pending_change.emplace(before, after);
+      }
+      core->events.NonBlockingCall([weak](Napi::Env env, Napi::Function callback) {
+        auto core = weak.lock();
+        if (!core) return;
+        std::optional<std::pair<frodo::Snapshot, frodo::Snapshot>> change;
+        {
+          std::lock_guard lock(core->mutex);
+          change.swap(core->pending_change);
+        }
+        if (!change) return;
+        call_event(callback, {Napi::String::New(env, "change"), view_object(env, change->first),
+                              view_object(env, change->second)});
+      });
+    });
+    cluster->on_lease_lost([weak](frodo::LeaseLossReason reason) {
+      auto core = weak.lock();
+      if (!core) return;
+      core->events.NonBlockingCall([reason](Napi::Env env, Napi::Function callback) {
+        call_event(callback, {Napi::String::New(env, "leaseLost"), Napi::String::New(env, frodo::to_string(reason))});
+      });
+    });
+    if (!cluster->wait_ready(options.etcd.call_timeout)) {
+      throw frodo::Error(frodo::Errc::deadline_exceeded,
+                         "the first view of context '" + options.context + "' did not arrive within " +
+                             std::to_string(options.etcd.call_timeout.count()) + " ms");
+    }
+    return [core, cluster](Napi::Env env) -> Napi::Value {
+      bool closed;
+      {
+        std::lock_guard lock(core->mutex);
+        closed = core->closed;
+        if (!closed) core->cluster = cluster;
+      }
+      if (closed) cluster->close();  // close() came first: this Cluster is never used
+      return env.Undefined();
+    };
+  });
+}
+
+Napi::Value NativeCluster::Lookup(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const frodo::Cluster& cluster = open_cluster(env);
+  std::string_view id = string_arg(info[0], "id", id_buffer_);
+  std::optional<std::string> owner = cluster.server_by_id(id);
+  if (!owner) return env.Null();
+  return Napi::String::New(env, *owner);
+}
+
+Napi::Value NativeCluster::LookupMany(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const frodo::Cluster& cluster = open_cluster(env);
+  if (!info[0].IsArray()) throw make_error(env, frodo::Errc::invalid_argument, "ids must be an array");
+  Napi::Array ids = info[0].As<Napi::Array>();
+  std::uint32_t count = ids.Length();
+  Napi::Array owners = Napi::Array::New(env, count);
+  for (std::uint32_t i = 0; i < count; ++i) {
+    Napi::Value value = ids.Get(i);
+    if (!value.IsString()) {
+      throw make_error(env, frodo::Errc::invalid_argument, "ids[" + std::to_string(i) + "] must be a string");
+    }
+    std::string_view id = string_arg(value, "an id", id_buffer_);
+    std::optional<std::string> owner = cluster.server_by_id(id);
+    owners.Set(i, owner ? Napi::Value(Napi::String::New(env, *owner)) : env.Null());
+  }
+  return owners;
+}
+
+Napi::Value NativeCluster::Owners(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const frodo::Cluster& cluster = open_cluster(env);
+  std::string_view id = string_arg(info[0], "id", id_buffer_);
+  if (!info[1].IsNumber()) throw make_error(env, frodo::Errc::invalid_argument, "n must be a number");
+  double n = info[1].As<Napi::Number>().DoubleValue();
+  if (!(n >= 0 && n <= 65535) || n != static_cast<double>(static_cast<std::size_t>(n))) {
+    throw make_error(env, frodo::Errc::invalid_argument,
+                     "n must be a whole number from 0 to 65535, got " + std::to_string(n));
+  }
+  std::vector<std::string> owners = cluster.owners(id, static_cast<std::size_t>(n));
+  Napi::Array result = Napi::Array::New(env, owners.size());
+  for (std::uint32_t i = 0; i < owners.size(); ++i) result.Set(i, owners[i]);
+  return result;
+}
+
+Napi::Value NativeCluster::Owns(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const frodo::Cluster& cluster = open_cluster(env);
+  return Napi::Boolean::New(env, cluster.owns(string_arg(info[0], "id", id_buffer_)));
+}
+
+Napi::Value NativeCluster::Add(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  open_cluster(env);
+  std::string address = string_arg(info[0], "address");
+  frodo::AddOptions options = add_options(info[1]);
+  std::shared_ptr<frodo::Cluster> cluster = core_->cluster;
+  return Task::Run(env, Value(), "frodoio.addServer", [cluster, address, options]() -> Task::Result {
+    std::int64_t revision = cluster->add_server(address, options);
+    return [revision](Napi::Env env) { return Napi::Number::New(env, static_cast<double>(revision)); };
+  });
+}
+
+Napi::Value NativeCluster::Remove(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  open_cluster(env);
+  std::string address = string_arg(info[0], "address");
+  std::shared_ptr<frodo::Cluster> cluster = core_->cluster;
+  return Task::Run(env, Value(), "frodoio.removeServer", [cluster, address]() -> Task::Result {
+    bool removed = cluster->remove_server(address);
+    return [removed](Napi::Env env) { return Napi::Boolean::New(env, removed); };
+  });
+}
+
+Napi::Value NativeCluster::Close(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::shared_ptr<ClusterCore> core = core_;
+  return Task::Run(env, Value(), "frodoio.close", [core]() -> Task::Result {
+    core->shut_down();
+    return [core](Napi::Env env) -> Napi::Value {
+      if (!core->events_released) {
+        core->events_released = true;
+        core->events.Release();
+      }
+      return env.Undefined();
+    };
+  });
+}
+
+Napi::Value NativeCluster::View(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::shared_ptr<const frodo::Snapshot> view = open_cluster(env).snapshot();
+  return view_object(env, *view);
+}
+
+Napi::Value NativeCluster::Revision(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Napi::Number::New(env, static_cast<double>(open_cluster(env).snapshot()->revision));
+}
+
+Napi::Value NativeCluster::Checksum(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Napi::String::New(env, open_cluster(env).snapshot()->ring.checksum_hex());
+}
+
+Napi::Value NativeCluster::LeaseAlive(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Napi::Boolean::New(env, open_cluster(env).lease_alive());
+}
+
+Napi::Value NativeCluster::LeaseId(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Napi::String::New(env, hex(open_cluster(env).lease_id()));
+}
+
+Napi::Value NativeCluster::Ref(const Napi::CallbackInfo& info) {
+  if (!core_->events_released) core_->events.Ref(info.Env());
+  return info.Env().Undefined();
+}
+
+Napi::Value NativeCluster::Unref(const Napi::CallbackInfo& info) {
+  if (!core_->events_released) core_->events.Unref(info.Env());
+  return info.Env().Undefined();
+}
+
+}  // namespace frodoio
