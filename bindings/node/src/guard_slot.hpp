@@ -20,6 +20,7 @@ struct GuardSlot {
   // Null until made, and once ended. Shared only with a leave() in progress, which runs
   // without the lock (admit() must not wait for it) and holds its own reference meanwhile.
   std::shared_ptr<frodo::Guard> guard;
+  bool made = false;  // the Guard was made (so a null `guard` means it has ended)
 
   // Destroys the Guard (it leaves without waiting for others) if it is still there. Under
   // the lock: an Admission's done() (also taken under it) never races the destruction.

@@ -101,6 +101,7 @@ Napi::Value NativeGuard::Open(const Napi::CallbackInfo& info) {
     auto guard = std::make_shared<frodo::Guard>(*slot->cluster, address, options);
     std::lock_guard lock(slot->mutex);
     slot->guard = std::move(guard);
+    slot->made = true;
     return nullptr;
   });
 }
@@ -127,7 +128,7 @@ Napi::Value NativeGuard::Admit(const Napi::CallbackInfo& info) {
       result.Set("owner", address_);
       result.Set("revision", 0);
       result.Set("token", 0);
-      result.Set("reason", opening_ ? "not registered" : "closed");
+      result.Set("reason", slot_->made ? "closed" : "not registered");
       return result;
     }
     handle->admission = slot_->guard->admit(id, client_revision);
@@ -163,6 +164,8 @@ Napi::Value NativeGuard::Leave(const Napi::CallbackInfo& info) {
       guard = slot->guard;
     }
     if (guard) guard->leave(std::chrono::milliseconds(static_cast<long>(timeout)));
+    guard.reset();
+    slot->end();  // admit() answers wait "closed" from now on
     return nullptr;
   });
 }
