@@ -1,5 +1,7 @@
 #include "convert.hpp"
 
+#include <cinttypes>
+#include <cstdio>
 #include <limits>
 #include <optional>
 
@@ -19,6 +21,12 @@ const char* code_name(frodo::Errc code) noexcept {
     case frodo::Errc::internal: return "internal";
   }
   return "internal";
+}
+
+std::string hex_id(std::int64_t value) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%" PRIx64, static_cast<std::uint64_t>(value));
+  return text;
 }
 
 Napi::Error make_error(Napi::Env env, frodo::Errc code, const std::string& message) {
@@ -190,7 +198,7 @@ Napi::Object view_object(Napi::Env env, const frodo::Snapshot& view) {
     for (const auto& [key, value] : server.meta) meta.Set(key, value);
     entry.Set("meta", meta);
     entry.Set("created", static_cast<double>(server.created));
-    entry.Set("lease", Napi::BigInt::New(env, static_cast<std::int64_t>(server.lease)));
+    entry.Set("lease", hex_id(server.lease));
     servers.Set(i++, entry);
   }
   object.Set("servers", servers);

@@ -61,6 +61,9 @@ frodo::ClusterOptions cluster_options(const Napi::Object& object);
 // {weight, zone, meta, persistent} (undefined: the defaults).
 frodo::AddOptions add_options(const Napi::Value& value);
 
+// An etcd id (a lease) in lowercase hex, as etcdctl prints it.
+std::string hex_id(std::int64_t value);
+
 // {servers: [{address, weight, zone, meta, created, lease}], revision, checksum, restarts}.
 Napi::Object view_object(Napi::Env env, const frodo::Snapshot& view);
 

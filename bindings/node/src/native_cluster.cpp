@@ -1,7 +1,5 @@
 #include "native_cluster.hpp"
 
-#include <cinttypes>
-#include <cstdio>
 #include <iostream>
 
 #include "convert.hpp"
@@ -14,12 +12,6 @@ namespace {
 
 constexpr int max_queued_warnings = 1000;
 
-std::string hex(std::int64_t value) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%" PRIx64, static_cast<std::uint64_t>(value));
-  return text;
-}
-
 void call_event(Napi::Function callback, std::initializer_list<napi_value> args) {
   // An exception thrown by a listener surfaces as Node's uncaught exception, as it would
   // from any EventEmitter; it must not unwind into the thread-safe function's machinery.
@@ -28,6 +20,16 @@ void call_event(Napi::Function callback, std::initializer_list<napi_value> args)
   } catch (const Napi::Error& error) {
     error.ThrowAsJavaScriptException();
   }
+}
+
+const char* reason_name(frodo::LeaseLossReason reason) {
+  switch (reason) {
+    case frodo::LeaseLossReason::expired: return "expired";
+    case frodo::LeaseLossReason::revoked: return "revoked";
+    case frodo::LeaseLossReason::unreachable: return "unreachable";
+    case frodo::LeaseLossReason::closed: return "closed";
+  }
+  return "unknown";
 }
 
 }  // namespace
@@ -126,8 +128,9 @@ const frodo::Cluster& NativeCluster::open_cluster(Napi::Env env) const {
     throw make_error(env, frodo::Errc::unavailable,
                      opening_ ? "frodoio: not connected yet (await frodo.ready first)" : "frodoio: not connected");
   }
-  std::lock_guard lock(core_->mutex);
-  if (core_->closed) throw make_error(env, frodo::Errc::invalid_argument, "frodoio: this Frodo is closed");
+  if (core_->closed.load(std::memory_order_relaxed)) {
+    throw make_error(env, frodo::Errc::invalid_argument, "frodoio: this Frodo is closed");
+  }
   return *core_->cluster;
 }
 
@@ -183,7 +186,7 @@ Napi::Value NativeCluster::Open(const Napi::CallbackInfo& info) {
       auto core = weak.lock();
       if (!core) return;
       core->events.NonBlockingCall([reason](Napi::Env env, Napi::Function callback) {
-        call_event(callback, {Napi::String::New(env, "leaseLost"), Napi::String::New(env, frodo::to_string(reason))});
+        call_event(callback, {Napi::String::New(env, "leaseLost"), Napi::String::New(env, reason_name(reason))});
       });
     });
     if (!cluster->wait_ready(options.etcd.call_timeout)) {
@@ -315,7 +318,7 @@ Napi::Value NativeCluster::LeaseAlive(const Napi::CallbackInfo& info) {
 
 Napi::Value NativeCluster::LeaseId(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  return Napi::String::New(env, hex(open_cluster(env).lease_id()));
+  return Napi::String::New(env, hex_id(open_cluster(env).lease_id()));
 }
 
 Napi::Value NativeCluster::Ref(const Napi::CallbackInfo& info) {

@@ -42,7 +42,7 @@ struct ClusterCore {
   std::mutex mutex;  // guards what follows
   std::optional<std::pair<frodo::Snapshot, frodo::Snapshot>> pending_change;
   std::vector<std::weak_ptr<GuardSlot>> guards;
-  bool closed = false;
+  std::atomic<bool> closed{false};  // written under `mutex`; read without it by the lookups
 
   std::atomic<int> queued_warnings{0};
   bool has_logger = false;
