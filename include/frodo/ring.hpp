@@ -71,6 +71,9 @@ class Ring {
   // The server that owns `id` (any bytes, the empty id included), or nullopt for an empty
   // ring. The view points into this Ring and lives as long as it (or a copy) does.
   std::optional<std::string_view> owner(std::string_view id) const;
+  // The same owner as its index in members() (for callers that keep something per member,
+  // such as a binding's cached strings), or nullopt for an empty ring.
+  std::optional<std::size_t> owner_index(std::string_view id) const;
   // Up to n distinct servers in preference order; the first is owner(id). n larger than the
   // member count yields every server that owns part of the ring.
   std::vector<std::string_view> owners(std::string_view id, std::size_t n) const;

@@ -93,14 +93,20 @@ Ring::Ring(std::vector<Member> members, Algorithm algorithm) {
   state_ = std::move(state);
 }
 
-std::optional<std::string_view> Ring::owner(std::string_view id) const {
+std::optional<std::size_t> Ring::owner_index(std::string_view id) const {
   const detail::RingState& s = *state_;
   if (s.members.empty()) return std::nullopt;
   if (s.algorithm == Algorithm::ketama) {
     if (s.ketama.empty()) return std::nullopt;  // only when weights gave every member 0 vnodes
-    return s.members[s.ketama.owner(id)].address;
+    return s.ketama.owner(id);
   }
-  return s.members[s.maglev.owner(id)].address;
+  return s.maglev.owner(id);
+}
+
+std::optional<std::string_view> Ring::owner(std::string_view id) const {
+  std::optional<std::size_t> index = owner_index(id);
+  if (!index) return std::nullopt;
+  return state_->members[*index].address;
 }
 
 std::vector<std::string_view> Ring::owners(std::string_view id, std::size_t n) const {

@@ -183,6 +183,23 @@ TEST(Ring, KetamaMemberWithTooSmallAWeightOwnsNothing) {
   EXPECT_EQ(ring.owners("x", 2), std::vector<std::string_view>{"big:1"});
 }
 
+TEST(Ring, OwnerIndexIsTheOwnersPlaceInMembers) {
+  for (Algorithm algorithm : {Algorithm::ketama, Algorithm::maglev}) {
+    Ring ring(servers(7), algorithm);
+    for (int i = 0; i < 1000; ++i) {
+      std::string id = "id-" + std::to_string(i);
+      std::optional<std::size_t> index = ring.owner_index(id);
+      ASSERT_TRUE(index.has_value());
+      ASSERT_LT(*index, ring.members().size());
+      EXPECT_EQ(ring.members()[*index].address, *ring.owner(id)) << to_string(algorithm) << " " << id;
+    }
+  }
+  EXPECT_EQ(Ring().owner_index("x"), std::nullopt);
+  // Every vnode rounded away: no owner, as owner() says.
+  Ring rounded({{"a:1", 1000000, ""}, {"b:1", 0.001, ""}});
+  EXPECT_EQ(rounded.owner_index("x").has_value(), rounded.owner("x").has_value());
+}
+
 TEST(Maglev, TableSizeIsAPrimeFromTheLadder) {
   auto is_prime = [](std::uint64_t n) {
     for (std::uint64_t d = 2; d * d <= n; ++d)

@@ -8,6 +8,15 @@ const { Guard } = require('./guard');
 
 const noop = () => {};
 
+// serversByIds works in chunks of this many ids, and refuses an id longer than
+// MAX_ID_BYTES in UTF-8, as the single lookups do.
+const BATCH_IDS = 65536;
+const MAX_ID_BYTES = 1 << 20;
+
+function tooLong(index, bytes) {
+  return invalidArgument(`ids[${index}] is ${bytes} bytes long, more than the ${MAX_ID_BYTES} allowed`);
+}
+
 class Frodo extends EventEmitter {
   constructor(options) {
     super();
@@ -15,6 +24,9 @@ class Frodo extends EventEmitter {
     this._logger = options.logger;
     this._held = new Set();  // servers and guards that keep the process alive
     this._closing = null;
+    this._owners = [];  // serverByIdSync's table of owner strings (see there)
+    // serversByIds's buffers, kept between calls (it grows `bytes` for long ids).
+    this._batch = { bytes: Buffer.allocUnsafe(2 << 20), ends: new Uint32Array(BATCH_IDS), out: new Uint32Array(BATCH_IDS) };
     this._native = new NativeCluster(settings, (kind, a, b) => this._event(kind, a, b), this._logger !== undefined);
     // Resolves once the first view of the context is loaded; rejects if etcd cannot be
     // reached (also emitted as 'error' when someone listens for it).
@@ -65,12 +77,50 @@ class Frodo extends EventEmitter {
   // The owner now, from this process's view: a string, or null when no server is registered.
   // Throws before `ready`.
   serverByIdSync(id) {
-    return this._native.lookup(id);
+    // The addon answers with the owner's place in a table of strings it shares with this
+    // object, so a lookup makes no new string (and no garbage).
+    const place = this._native.lookupIndex(id);
+    if (place >= 0) return this._owners[place];
+    if (place === -1) return null;
+    this._owners = this._native.ownerTable();
+    return this._owners[-2 - place];
   }
 
-  // The owners of many ids at once, in the order of `ids`.
+  // The owners of many ids at once, in the order of `ids` (null where no server is
+  // registered). Each chunk of 65,536 ids is answered from one view (a change between
+  // chunks shows in the later ones, as between serverByIdSync calls).
   serversByIds(ids) {
-    return this._native.lookupMany(ids);
+    if (!Array.isArray(ids)) throw invalidArgument(`ids must be an array, got ${describe(ids)}`);
+    const count = ids.length;
+    const owners = new Array(count);
+    const batch = this._batch;
+    for (let first = 0; first < count; first += BATCH_IDS) {
+      const last = Math.min(count, first + BATCH_IDS);
+      // The ids' UTF-8 back to back (Buffer.write converts as Node always does, so the
+      // bytes hashed are those of serverByIdSync and of hashring), and where each ends.
+      let used = 0;
+      for (let i = first; i < last; i++) {
+        const id = ids[i];
+        if (typeof id !== 'string') throw invalidArgument(`ids[${i}] must be a string, got ${describe(id)}`);
+        if (used + 3 * id.length > batch.bytes.length) {
+          if (id.length > MAX_ID_BYTES) throw tooLong(i, Buffer.byteLength(id));
+          const grown = Buffer.allocUnsafe(Math.max(2 * batch.bytes.length, used + 3 * id.length));
+          batch.bytes.copy(grown, 0, 0, used);
+          batch.bytes = grown;
+        }
+        const written = batch.bytes.write(id, used);
+        if (written > MAX_ID_BYTES) throw tooLong(i, written);
+        used += written;
+        batch.ends[i - first] = used;
+      }
+      const names = this._native.lookupBytes(batch.bytes, batch.ends, last - first, batch.out);
+      const out = batch.out;
+      for (let i = first; i < last; i++) {
+        const index = out[i - first];
+        owners[i] = index === 0xffffffff ? null : names[index];
+      }
+    }
+    return owners;
   }
 
   // Up to n distinct servers in preference order (servers in new zones first).

@@ -84,14 +84,16 @@ std::string string_member(const Napi::Object& object, const char* name) {
 }  // namespace
 
 std::string_view string_arg(const Napi::Value& value, const char* what, std::string& buffer) {
-  if (!value.IsString()) bad_argument(value.Env(), std::string(what) + " must be a string, got " + type_name(value));
   napi_env env = value.Env();
   std::size_t length = 0;
-  // A first try into the buffer as it is covers every short string with one copy.
+  // A first try into the buffer as it is covers every short string with one copy, and
+  // tells a non-string apart (checking the type first would cost as much again).
   if (buffer.size() < 256) buffer.resize(256);
   napi_status status = napi_get_value_string_utf8(env, value, buffer.data(), buffer.size(), &length);
-  if (status != napi_ok) bad_argument(value.Env(), std::string(what) + " could not be read as a string");
-  if (length + 1 < buffer.size()) return {buffer.data(), length};
+  if (status != napi_ok) bad_argument(value.Env(), std::string(what) + " must be a string, got " + type_name(value));
+  // Node-API copies whole characters only, so a string cut short leaves up to 3 bytes of
+  // the buffer unused besides the terminating NUL: only a shorter copy is surely whole.
+  if (length + 4 < buffer.size()) return {buffer.data(), length};
   // Possibly cut short: ask for the whole length.
   status = napi_get_value_string_utf8(env, value, nullptr, 0, &length);
   if (status != napi_ok) bad_argument(value.Env(), std::string(what) + " could not be read as a string");

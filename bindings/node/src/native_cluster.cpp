@@ -1,6 +1,8 @@
 #include "native_cluster.hpp"
 
 #include <iostream>
+#include <system_error>
+#include <thread>
 
 #include "convert.hpp"
 #include "guard_slot.hpp"
@@ -11,6 +13,10 @@ namespace frodoio {
 namespace {
 
 constexpr int max_queued_warnings = 1000;
+// Batches at least this long are split between the JS thread and one more thread.
+constexpr std::size_t parallel_batch = 8192;
+constexpr std::uint32_t no_owner = 0xFFFFFFFF;
+constexpr std::size_t max_owner_strings = 1 << 16;
 
 void call_event(Napi::Function callback, std::initializer_list<napi_value> args) {
   // An exception thrown by a listener surfaces as Node's uncaught exception, as it would
@@ -55,7 +61,9 @@ Napi::Function NativeCluster::Define(Napi::Env env) {
                      {
                          InstanceMethod<&NativeCluster::Entry<&NativeCluster::Open>>("open"),
                          InstanceMethod<&NativeCluster::Entry<&NativeCluster::Lookup>>("lookup"),
-                         InstanceMethod<&NativeCluster::Entry<&NativeCluster::LookupMany>>("lookupMany"),
+                         InstanceMethod<&NativeCluster::Entry<&NativeCluster::LookupIndex>>("lookupIndex"),
+                         InstanceMethod<&NativeCluster::Entry<&NativeCluster::OwnerTable>>("ownerTable"),
+                         InstanceMethod<&NativeCluster::Entry<&NativeCluster::LookupBytes>>("lookupBytes"),
                          InstanceMethod<&NativeCluster::Entry<&NativeCluster::Owners>>("owners"),
                          InstanceMethod<&NativeCluster::Entry<&NativeCluster::Owns>>("owns"),
                          InstanceMethod<&NativeCluster::Entry<&NativeCluster::Add>>("add"),
@@ -216,23 +224,95 @@ Napi::Value NativeCluster::Lookup(const Napi::CallbackInfo& info) {
   return Napi::String::New(env, *owner);
 }
 
-Napi::Value NativeCluster::LookupMany(const Napi::CallbackInfo& info) {
+// lookupIndex(id) → the owner's place in ownerTable(); -1: no owner; -2 - place: the same,
+// in a table that replaced the one returned before (index.js then asks for it again).
+Napi::Value NativeCluster::LookupIndex(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const frodo::Cluster& cluster = open_cluster(env);
-  if (!info[0].IsArray()) throw make_error(env, frodo::Errc::invalid_argument, "ids must be an array");
-  Napi::Array ids = info[0].As<Napi::Array>();
-  std::uint32_t count = ids.Length();
-  Napi::Array owners = Napi::Array::New(env, count);
-  for (std::uint32_t i = 0; i < count; ++i) {
-    Napi::Value value = ids.Get(i);
-    if (!value.IsString()) {
-      throw make_error(env, frodo::Errc::invalid_argument, "ids[" + std::to_string(i) + "] must be a string");
-    }
-    std::string_view id = string_arg(value, "an id", id_buffer_);
-    std::optional<std::string> owner = cluster.server_by_id(id);
-    owners.Set(i, owner ? Napi::Value(Napi::String::New(env, *owner)) : env.Null());
+  std::string_view id = string_arg(info[0], "id", id_buffer_);
+  std::optional<std::string> owner = cluster.server_by_id(id);
+  if (!owner) return Napi::Number::New(env, -1);
+  auto known = owner_places_.find(*owner);
+  if (known != owner_places_.end()) return Napi::Number::New(env, known->second);
+  bool replaced = false;
+  if (owner_table_.IsEmpty() || owner_places_.size() >= max_owner_strings) {
+    owner_places_.clear();
+    owner_table_ = Napi::Persistent(Napi::Array::New(env));
+    replaced = true;
   }
-  return owners;
+  auto place = static_cast<std::uint32_t>(owner_places_.size());
+  owner_table_.Value().Set(place, Napi::String::New(env, *owner));
+  owner_places_.emplace(std::move(*owner), place);
+  return Napi::Number::New(env, replaced ? -2.0 - place : place);
+}
+
+Napi::Value NativeCluster::OwnerTable(const Napi::CallbackInfo& info) {
+  if (owner_table_.IsEmpty()) return Napi::Array::New(info.Env());
+  return owner_table_.Value();
+}
+
+// lookupBytes(bytes, ends, count, out) → names: ids 0..count-1 are bytes[ends[i-1], ends[i])
+// (UTF-8, as index.js's serversByIds wrote them into a Buffer); out[i] (a Uint32Array)
+// becomes the owner of id i as an index into names (the ring's members as JS strings, kept
+// while the view stays), or 0xFFFFFFFF when there is none. All from one view. Batches of
+// parallel_batch ids or more are hashed by the JS thread and one helper thread together.
+Napi::Value NativeCluster::LookupBytes(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const frodo::Cluster& cluster = open_cluster(env);
+  if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array ||
+      !info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array ||
+      !info[2].IsNumber() || !info[3].IsTypedArray() ||
+      info[3].As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array) {
+    throw make_error(env, frodo::Errc::invalid_argument, "lookupBytes(bytes, ends, count, out): Uint8Array, Uint32Array, number, Uint32Array");
+  }
+  Napi::Uint8Array bytes = info[0].As<Napi::Uint8Array>();
+  Napi::Uint32Array ends = info[1].As<Napi::Uint32Array>();
+  Napi::Uint32Array answers = info[3].As<Napi::Uint32Array>();
+  double wanted = info[2].As<Napi::Number>().DoubleValue();
+  if (!(wanted >= 0) || wanted > static_cast<double>(ends.ElementLength()) ||
+      wanted > static_cast<double>(answers.ElementLength())) {
+    throw make_error(env, frodo::Errc::invalid_argument, "lookupBytes: count is larger than ends or out");
+  }
+  const auto count = static_cast<std::size_t>(wanted);
+  const std::uint32_t* end = ends.Data();
+  const std::size_t size = bytes.ByteLength();
+  for (std::size_t i = 0, begin = 0; i < count; begin = end[i], ++i) {
+    if (end[i] < begin || end[i] > size) {
+      throw make_error(env, frodo::Errc::invalid_argument, "lookupBytes: ends[" + std::to_string(i) + "] is out of order or past the bytes");
+    }
+  }
+
+  std::shared_ptr<const frodo::Snapshot> view = cluster.snapshot();
+  if (view != names_view_) {
+    const std::vector<frodo::Member>& members = view->ring.members();
+    Napi::Array names = Napi::Array::New(env, members.size());
+    for (std::uint32_t i = 0; i < members.size(); ++i) names.Set(i, members[i].address);
+    names_ = Napi::Persistent(names);
+    names_view_ = view;
+  }
+  const frodo::Ring& ring = view->ring;
+  const char* text = reinterpret_cast<const char*>(bytes.Data());
+  std::uint32_t* out = answers.Data();
+  // Pure C++ on immutable data: the ring, and the caller's arrays, which JavaScript cannot
+  // touch while this call runs.
+  auto look_up = [&](std::size_t first, std::size_t last) noexcept {
+    std::uint32_t begin = first == 0 ? 0 : end[first - 1];
+    for (std::size_t i = first; i < last; ++i) {
+      std::optional<std::size_t> index = ring.owner_index(std::string_view(text + begin, end[i] - begin));
+      out[i] = index ? static_cast<std::uint32_t>(*index) : no_owner;
+      begin = end[i];
+    }
+  };
+  std::thread helper;
+  if (count >= parallel_batch) {
+    try {
+      helper = std::thread(look_up, count / 2, count);
+    } catch (const std::system_error&) {  // no thread to be had: this one does it all
+    }
+  }
+  look_up(0, helper.joinable() ? count / 2 : count);
+  if (helper.joinable()) helper.join();
+  return names_.Value();
 }
 
 Napi::Value NativeCluster::Owners(const Napi::CallbackInfo& info) {

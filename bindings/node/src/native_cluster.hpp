@@ -24,6 +24,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "frodo/cluster.hpp"
@@ -73,7 +74,9 @@ class NativeCluster : public Napi::ObjectWrap<NativeCluster> {
 
   Napi::Value Open(const Napi::CallbackInfo& info);
   Napi::Value Lookup(const Napi::CallbackInfo& info);
-  Napi::Value LookupMany(const Napi::CallbackInfo& info);
+  Napi::Value LookupIndex(const Napi::CallbackInfo& info);
+  Napi::Value OwnerTable(const Napi::CallbackInfo& info);
+  Napi::Value LookupBytes(const Napi::CallbackInfo& info);
   Napi::Value Owners(const Napi::CallbackInfo& info);
   Napi::Value Owns(const Napi::CallbackInfo& info);
   Napi::Value Add(const Napi::CallbackInfo& info);
@@ -95,7 +98,18 @@ class NativeCluster : public Napi::ObjectWrap<NativeCluster> {
   frodo::ClusterOptions options_;
   bool opening_ = false;
   bool cleanup_hook_ = false;
-  std::string id_buffer_;  // lookups copy ids here (JS thread only)
+  // Owned by the JS thread:
+  std::string id_buffer_;  // lookups copy ids here
+  // The JS strings of owners already answered by lookupIndex(), so a lookup makes no new
+  // string: each owner's place in owner_table_, an array index.js holds too (Node-API
+  // before version 10 refers to objects only, not to strings). Bounded: when the map
+  // reaches max_owner_strings, both start again empty (a new array, which lookupIndex()
+  // signals).
+  std::unordered_map<std::string, std::uint32_t> owner_places_;
+  Napi::Reference<Napi::Array> owner_table_;
+  // lookupBytes's names: the ring members of the view they were made for, as a JS array.
+  std::shared_ptr<const frodo::Snapshot> names_view_;
+  Napi::Reference<Napi::Array> names_;
 };
 
 }  // namespace frodoio
