@@ -17,6 +17,32 @@ function tooLong(index, bytes) {
   return invalidArgument(`ids[${index}] is ${bytes} bytes long, more than the ${MAX_ID_BYTES} allowed`);
 }
 
+function newBatch() {
+  return { bytes: Buffer.allocUnsafe(2 << 20), ends: new Uint32Array(BATCH_IDS), out: new Uint32Array(BATCH_IDS) };
+}
+
+// Writes ids[chunk.first, chunk.last) into chunk.batch: their UTF-8 back to back
+// (Buffer.write converts as Node always does, so the bytes hashed are those of
+// serverByIdSync and of hashring), and where each ends.
+function encode(ids, chunk) {
+  const batch = chunk.batch;
+  let used = 0;
+  for (let i = chunk.first; i < chunk.last; i++) {
+    const id = ids[i];
+    if (typeof id !== 'string') throw invalidArgument(`ids[${i}] must be a string, got ${describe(id)}`);
+    if (used + 3 * id.length > batch.bytes.length) {
+      if (id.length > MAX_ID_BYTES) throw tooLong(i, Buffer.byteLength(id));
+      const grown = Buffer.allocUnsafe(Math.max(2 * batch.bytes.length, used + 3 * id.length));
+      batch.bytes.copy(grown, 0, 0, used);
+      batch.bytes = grown;
+    }
+    const written = batch.bytes.write(id, used);
+    if (written > MAX_ID_BYTES) throw tooLong(i, written);
+    used += written;
+    batch.ends[i - chunk.first] = used;
+  }
+}
+
 class Frodo extends EventEmitter {
   constructor(options) {
     super();
@@ -25,8 +51,8 @@ class Frodo extends EventEmitter {
     this._held = new Set();  // servers and guards that keep the process alive
     this._closing = null;
     this._owners = [];  // serverByIdSync's table of owner strings (see there)
-    // serversByIds's buffers, kept between calls (it grows `bytes` for long ids).
-    this._batch = { bytes: Buffer.allocUnsafe(2 << 20), ends: new Uint32Array(BATCH_IDS), out: new Uint32Array(BATCH_IDS) };
+    // serversByIds's two sets of buffers, kept between calls (it grows `bytes` for long ids).
+    this._batches = [newBatch(), newBatch()];
     this._native = new NativeCluster(settings, (kind, a, b) => this._event(kind, a, b), this._logger !== undefined);
     // Resolves once the first view of the context is loaded; rejects if etcd cannot be
     // reached (also emitted as 'error' when someone listens for it).
@@ -93,32 +119,38 @@ class Frodo extends EventEmitter {
     if (!Array.isArray(ids)) throw invalidArgument(`ids must be an array, got ${describe(ids)}`);
     const count = ids.length;
     const owners = new Array(count);
-    const batch = this._batch;
-    for (let first = 0; first < count; first += BATCH_IDS) {
-      const last = Math.min(count, first + BATCH_IDS);
-      // The ids' UTF-8 back to back (Buffer.write converts as Node always does, so the
-      // bytes hashed are those of serverByIdSync and of hashring), and where each ends.
-      let used = 0;
-      for (let i = first; i < last; i++) {
-        const id = ids[i];
-        if (typeof id !== 'string') throw invalidArgument(`ids[${i}] must be a string, got ${describe(id)}`);
-        if (used + 3 * id.length > batch.bytes.length) {
-          if (id.length > MAX_ID_BYTES) throw tooLong(i, Buffer.byteLength(id));
-          const grown = Buffer.allocUnsafe(Math.max(2 * batch.bytes.length, used + 3 * id.length));
-          batch.bytes.copy(grown, 0, 0, used);
-          batch.bytes = grown;
+    const native = this._native;
+    // A pipeline: the addon looks one chunk up on a helper thread while this thread
+    // encodes the next chunk and fills in the answers of the one before.
+    let running = null;
+    try {
+      for (let first = 0; first < count || running !== null; first += BATCH_IDS) {
+        let next = null;
+        if (first < count) {
+          next = running !== null && running.batch === this._batches[0] ? this._batches[1] : this._batches[0];
+          next = { batch: next, first, last: Math.min(count, first + BATCH_IDS) };
+          encode(ids, next);
         }
-        const written = batch.bytes.write(id, used);
-        if (written > MAX_ID_BYTES) throw tooLong(i, written);
-        used += written;
-        batch.ends[i - first] = used;
+        let names = null;
+        const done = running;
+        if (done !== null) {
+          running = null;
+          names = native.finishLookup();
+        }
+        if (next !== null) {
+          native.startLookup(next.batch.bytes, next.batch.ends, next.last - next.first, next.batch.out);
+          running = next;
+        }
+        if (done !== null) {
+          const out = done.batch.out;
+          for (let i = done.first; i < done.last; i++) {
+            const index = out[i - done.first];
+            owners[i] = index === 0xffffffff ? null : names[index];
+          }
+        }
       }
-      const names = this._native.lookupBytes(batch.bytes, batch.ends, last - first, batch.out);
-      const out = batch.out;
-      for (let i = first; i < last; i++) {
-        const index = out[i - first];
-        owners[i] = index === 0xffffffff ? null : names[index];
-      }
+    } finally {
+      if (running !== null) native.finishLookup();
     }
     return owners;
   }

@@ -13,8 +13,8 @@ namespace frodoio {
 namespace {
 
 constexpr int max_queued_warnings = 1000;
-// Batches at least this long are split between the JS thread and one more thread.
-constexpr std::size_t parallel_batch = 8192;
+// Batch lookups at least this long run on a helper thread (while index.js encodes the next).
+constexpr std::size_t parallel_batch = 4096;
 constexpr std::uint32_t no_owner = 0xFFFFFFFF;
 constexpr std::size_t max_owner_strings = 1 << 16;
 
@@ -63,7 +63,8 @@ Napi::Function NativeCluster::Define(Napi::Env env) {
                          InstanceMethod<&NativeCluster::Entry<&NativeCluster::Lookup>>("lookup"),
                          InstanceMethod<&NativeCluster::Entry<&NativeCluster::LookupIndex>>("lookupIndex"),
                          InstanceMethod<&NativeCluster::Entry<&NativeCluster::OwnerTable>>("ownerTable"),
-                         InstanceMethod<&NativeCluster::Entry<&NativeCluster::LookupBytes>>("lookupBytes"),
+                         InstanceMethod<&NativeCluster::Entry<&NativeCluster::StartLookup>>("startLookup"),
+                         InstanceMethod<&NativeCluster::Entry<&NativeCluster::FinishLookup>>("finishLookup"),
                          InstanceMethod<&NativeCluster::Entry<&NativeCluster::Owners>>("owners"),
                          InstanceMethod<&NativeCluster::Entry<&NativeCluster::Owns>>("owns"),
                          InstanceMethod<&NativeCluster::Entry<&NativeCluster::Add>>("add"),
@@ -104,6 +105,11 @@ void NativeCluster::construct(const Napi::CallbackInfo& info) {
 }
 
 NativeCluster::~NativeCluster() {
+  if (pending_) {
+    for (std::thread& worker : pending_->workers) {
+      if (worker.joinable()) worker.join();
+    }
+  }
   if (cleanup_hook_) napi_remove_env_cleanup_hook(Env(), &NativeCluster::CleanUpAtExit, this);
   core_->shut_down();
   release_events();
@@ -251,19 +257,31 @@ Napi::Value NativeCluster::OwnerTable(const Napi::CallbackInfo& info) {
   return owner_table_.Value();
 }
 
-// lookupBytes(bytes, ends, count, out) → names: ids 0..count-1 are bytes[ends[i-1], ends[i])
-// (UTF-8, as index.js's serversByIds wrote them into a Buffer); out[i] (a Uint32Array)
-// becomes the owner of id i as an index into names (the ring's members as JS strings, kept
-// while the view stays), or 0xFFFFFFFF when there is none. All from one view. Batches of
-// parallel_batch ids or more are hashed by the JS thread and one helper thread together.
-Napi::Value NativeCluster::LookupBytes(const Napi::CallbackInfo& info) {
+void NativeCluster::names_for(Napi::Env env, const std::shared_ptr<const frodo::Snapshot>& view) {
+  if (view == names_view_) return;
+  const std::vector<frodo::Member>& members = view->ring.members();
+  Napi::Array names = Napi::Array::New(env, members.size());
+  for (std::uint32_t i = 0; i < members.size(); ++i) names.Set(i, members[i].address);
+  names_ = Napi::Persistent(names);
+  names_view_ = view;
+}
+
+// startLookup(bytes, ends, count, out): looks up ids 0..count-1, which are
+// bytes[ends[i-1], ends[i]) (UTF-8, as index.js's serversByIds wrote them into a Buffer), on a
+// helper thread, in the view of this moment: out[i] becomes the owner of id i as an index
+// into the names finishLookup() returns, or 0xFFFFFFFF when there is none. index.js encodes
+// the next chunk of ids meanwhile and must not touch these three arrays until
+// finishLookup() (it keeps two sets and alternates). One lookup at a time.
+Napi::Value NativeCluster::StartLookup(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const frodo::Cluster& cluster = open_cluster(env);
+  if (pending_) throw make_error(env, frodo::Errc::invalid_argument, "startLookup: a lookup is already running");
   if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array ||
       !info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array ||
       !info[2].IsNumber() || !info[3].IsTypedArray() ||
       info[3].As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array) {
-    throw make_error(env, frodo::Errc::invalid_argument, "lookupBytes(bytes, ends, count, out): Uint8Array, Uint32Array, number, Uint32Array");
+    throw make_error(env, frodo::Errc::invalid_argument,
+                     "startLookup(bytes, ends, count, out): Uint8Array, Uint32Array, number, Uint32Array");
   }
   Napi::Uint8Array bytes = info[0].As<Napi::Uint8Array>();
   Napi::Uint32Array ends = info[1].As<Napi::Uint32Array>();
@@ -271,31 +289,25 @@ Napi::Value NativeCluster::LookupBytes(const Napi::CallbackInfo& info) {
   double wanted = info[2].As<Napi::Number>().DoubleValue();
   if (!(wanted >= 0) || wanted > static_cast<double>(ends.ElementLength()) ||
       wanted > static_cast<double>(answers.ElementLength())) {
-    throw make_error(env, frodo::Errc::invalid_argument, "lookupBytes: count is larger than ends or out");
+    throw make_error(env, frodo::Errc::invalid_argument, "startLookup: count is larger than ends or out");
   }
   const auto count = static_cast<std::size_t>(wanted);
   const std::uint32_t* end = ends.Data();
   const std::size_t size = bytes.ByteLength();
   for (std::size_t i = 0, begin = 0; i < count; begin = end[i], ++i) {
     if (end[i] < begin || end[i] > size) {
-      throw make_error(env, frodo::Errc::invalid_argument, "lookupBytes: ends[" + std::to_string(i) + "] is out of order or past the bytes");
+      throw make_error(env, frodo::Errc::invalid_argument,
+                       "startLookup: ends[" + std::to_string(i) + "] is out of order or past the bytes");
     }
   }
-
-  std::shared_ptr<const frodo::Snapshot> view = cluster.snapshot();
-  if (view != names_view_) {
-    const std::vector<frodo::Member>& members = view->ring.members();
-    Napi::Array names = Napi::Array::New(env, members.size());
-    for (std::uint32_t i = 0; i < members.size(); ++i) names.Set(i, members[i].address);
-    names_ = Napi::Persistent(names);
-    names_view_ = view;
-  }
-  const frodo::Ring& ring = view->ring;
-  const char* text = reinterpret_cast<const char*>(bytes.Data());
-  std::uint32_t* out = answers.Data();
-  // Pure C++ on immutable data: the ring, and the caller's arrays, which JavaScript cannot
-  // touch while this call runs.
-  auto look_up = [&](std::size_t first, std::size_t last) noexcept {
+  auto pending = std::make_unique<PendingLookup>();
+  pending->view = cluster.snapshot();
+  pending->bytes = Napi::Persistent(bytes);
+  pending->ends = Napi::Persistent(ends);
+  pending->out = Napi::Persistent(answers);
+  // Pure C++ on data nobody else writes meanwhile: the immutable ring, and the arrays.
+  auto look_up = [ring = pending->view->ring, text = reinterpret_cast<const char*>(bytes.Data()), end,
+                  out = answers.Data()](std::size_t first, std::size_t last) noexcept {
     std::uint32_t begin = first == 0 ? 0 : end[first - 1];
     for (std::size_t i = first; i < last; ++i) {
       std::optional<std::size_t> index = ring.owner_index(std::string_view(text + begin, end[i] - begin));
@@ -303,15 +315,33 @@ Napi::Value NativeCluster::LookupBytes(const Napi::CallbackInfo& info) {
       begin = end[i];
     }
   };
-  std::thread helper;
-  if (count >= parallel_batch) {
-    try {
-      helper = std::thread(look_up, count / 2, count);
-    } catch (const std::system_error&) {  // no thread to be had: this one does it all
+  if (count < parallel_batch) {
+    look_up(0, count);  // not worth a thread
+  } else {
+    // Two halves on two helpers: with this thread encoding the next chunk meanwhile, the
+    // machine's cores share three jobs.
+    std::size_t bounds[3] = {0, count / 2, count};
+    for (int k = 0; k < 2; ++k) {
+      try {
+        pending->workers[k] = std::thread(look_up, bounds[k], bounds[k + 1]);
+      } catch (const std::system_error&) {  // no thread to be had: this one does it
+        look_up(bounds[k], bounds[k + 1]);
+      }
     }
   }
-  look_up(0, helper.joinable() ? count / 2 : count);
-  if (helper.joinable()) helper.join();
+  pending_ = std::move(pending);
+  return env.Undefined();
+}
+
+// finishLookup() → names: waits for the lookup startLookup() began.
+Napi::Value NativeCluster::FinishLookup(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!pending_) throw make_error(env, frodo::Errc::invalid_argument, "finishLookup: no lookup is running");
+  std::unique_ptr<PendingLookup> done = std::move(pending_);
+  for (std::thread& worker : done->workers) {
+    if (worker.joinable()) worker.join();
+  }
+  names_for(env, done->view);
   return names_.Value();
 }
 

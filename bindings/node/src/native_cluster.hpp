@@ -24,6 +24,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -76,7 +77,9 @@ class NativeCluster : public Napi::ObjectWrap<NativeCluster> {
   Napi::Value Lookup(const Napi::CallbackInfo& info);
   Napi::Value LookupIndex(const Napi::CallbackInfo& info);
   Napi::Value OwnerTable(const Napi::CallbackInfo& info);
-  Napi::Value LookupBytes(const Napi::CallbackInfo& info);
+  Napi::Value StartLookup(const Napi::CallbackInfo& info);
+  Napi::Value FinishLookup(const Napi::CallbackInfo& info);
+  void names_for(Napi::Env env, const std::shared_ptr<const frodo::Snapshot>& view);
   Napi::Value Owners(const Napi::CallbackInfo& info);
   Napi::Value Owns(const Napi::CallbackInfo& info);
   Napi::Value Add(const Napi::CallbackInfo& info);
@@ -107,7 +110,17 @@ class NativeCluster : public Napi::ObjectWrap<NativeCluster> {
   // signals).
   std::unordered_map<std::string, std::uint32_t> owner_places_;
   Napi::Reference<Napi::Array> owner_table_;
-  // lookupBytes's names: the ring members of the view they were made for, as a JS array.
+  // The batch lookup startLookup() began, until finishLookup(): the helper thread and what
+  // it reads and writes (kept from garbage collection meanwhile).
+  struct PendingLookup {
+    std::thread workers[2];
+    std::shared_ptr<const frodo::Snapshot> view;
+    Napi::Reference<Napi::Uint8Array> bytes;
+    Napi::Reference<Napi::Uint32Array> ends;
+    Napi::Reference<Napi::Uint32Array> out;
+  };
+  std::unique_ptr<PendingLookup> pending_;
+  // finishLookup's names: the ring members of the view they were made for, as a JS array.
   std::shared_ptr<const frodo::Snapshot> names_view_;
   Napi::Reference<Napi::Array> names_;
 };

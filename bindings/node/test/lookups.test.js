@@ -38,6 +38,12 @@ test('serverByIdSync, serversByIds and serverById agree with hashring@3.2.0 on a
   assert.throws(() => frodo.serverByIdSync(huge), (e) => e.code === 'invalid_argument');
   assert.throws(() => frodo.serversByIds(['a', '€'.repeat(400000)]), (e) => e.code === 'invalid_argument' && /1200000 bytes/.test(e.message));
   assert.deepEqual(frodo.serversByIds(ids.slice(0, 10)), expected.slice(0, 10));
+  // A bad id in the second chunk, found while the first chunk is looked up on the helper
+  // threads: the call throws, the running lookup is finished, and the next call works.
+  const withBad = ids.slice(0, 70000);
+  withBad[69999] = 17;
+  assert.throws(() => frodo.serversByIds(withBad), (e) => e.code === 'invalid_argument' && /ids\[69999\] must be a string, got number 17/.test(e.message));
+  assert.deepEqual(frodo.serversByIds(ids), expected);
 });
 
 test('answers follow the view: a server that leaves stops owning ids at once in every path', async (t) => {

@@ -5,6 +5,7 @@
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const http = require('node:http');
+const https = require('node:https');
 const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
@@ -21,9 +22,10 @@ function freePort() {
   });
 }
 
-function healthy(url) {
+function healthy(url, ca) {
   return new Promise((resolve) => {
-    const request = http.get(`${url}/health`, { timeout: 1000 }, (response) => {
+    const get = url.startsWith('https:') ? https.get : http.get;
+    const request = get(`${url}/health`, { timeout: 1000, ca }, (response) => {
       let body = '';
       response.setEncoding('utf8');
       response.on('data', (chunk) => { body += chunk.slice(0, 1000); });
@@ -35,9 +37,11 @@ function healthy(url) {
 }
 
 class Etcd {
-  static async start() {
+  // options.tls: { cert, key } (PEM files): clients then reach it over https:// only.
+  static async start(options = {}) {
     for (let attempt = 1; ; attempt++) {
       const etcd = new Etcd();
+      etcd.tls = options.tls;
       try {
         await etcd._start();
         return etcd;
@@ -53,10 +57,11 @@ class Etcd {
     const client = await freePort();
     const peer = await freePort();
     this.port = client;
-    this.url = `http://127.0.0.1:${client}`;
+    this.url = `${this.tls ? 'https' : 'http'}://127.0.0.1:${client}`;
     this.endpoint = `127.0.0.1:${client}`;
     this.log = '';
-    this.process = spawn('etcd', [
+    const tlsFlags = this.tls ? [`--cert-file=${this.tls.cert}`, `--key-file=${this.tls.key}`] : [];
+    this.process = spawn('etcd', [...tlsFlags,
       '--name=frodoio-test', `--data-dir=${path.join(this.dir, 'data')}`,
       `--listen-client-urls=${this.url}`, `--advertise-client-urls=${this.url}`,
       `--listen-peer-urls=http://127.0.0.1:${peer}`, `--initial-advertise-peer-urls=http://127.0.0.1:${peer}`,
@@ -68,7 +73,7 @@ class Etcd {
     this.process.on('error', (error) => { this.log += `\nspawn etcd: ${error.message}`; });
     let gone = false;
     this.exited.then(() => { gone = true; });
-    await waitFor(async () => gone || await healthy(this.url), 20000, () => `etcd at ${this.url} to become healthy`);
+    await waitFor(async () => gone || await healthy(this.url, this.tls && this.tls.ca && fs.readFileSync(this.tls.ca)), 20000, () => `etcd at ${this.url} to become healthy`);
     if (gone) throw new Error(`etcd exited at start:\n${this.log}`);
   }
 
