@@ -4,17 +4,10 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const HashRing = require('hashring');
-const Frodo = require('..');
-const { Etcd } = require('./support/etcd');
+const { openFrodo } = require('./support/frodo');
 
 test('serverByIdSync, serversByIds and serverById agree with hashring@3.2.0 on any ids', async (t) => {
-  const etcd = await Etcd.start();
-  const frodo = new Frodo({ context: 'lookups', etcdServers: [etcd.endpoint] });
-  t.after(async () => {
-    await frodo.close();
-    await etcd.stop();
-  });
-  await frodo.ready;
+  const { frodo } = await openFrodo(t, 'lookups');
   assert.equal(frodo.serverByIdSync('x'), null, 'no servers: no owner');
   assert.deepEqual(frodo.serversByIds(['x', 'y']), [null, null]);
   assert.deepEqual(frodo.serversByIds([]), []);
@@ -47,13 +40,7 @@ test('serverByIdSync, serversByIds and serverById agree with hashring@3.2.0 on a
 });
 
 test('answers follow the view: a server that leaves stops owning ids at once in every path', async (t) => {
-  const etcd = await Etcd.start();
-  const frodo = new Frodo({ context: 'follow', etcdServers: [etcd.endpoint] });
-  t.after(async () => {
-    await frodo.close();
-    await etcd.stop();
-  });
-  await frodo.ready;
+  const { frodo } = await openFrodo(t, 'follow');
   const servers = ['127.0.0.1:1', '127.0.0.1:2', '127.0.0.1:3'];
   for (const s of servers) await frodo.addServer(s);
   const ids = Array.from({ length: 20000 }, (_, i) => `e${i}`);

@@ -84,6 +84,23 @@ test('lookups keep answering from the last view while etcd is away', async (t) =
   }
 });
 
+test("'leaseLost' comes on the JS thread when etcd is away past the lease TTL", async (t) => {
+  const { etcd, frodo } = await setUp(t, 'lease-lost', { ttl: 1, callTimeout: 500 });
+  await frodo.addServer(`127.0.0.1:${await freePort()}`);
+  const lost = new Promise((resolve) => frodo.once('leaseLost', resolve));
+  etcd.pause();
+  let reason;
+  try {
+    reason = await lost;
+    assert.equal(frodo.leaseAlive(), false, 'the lease is gone while etcd is away');
+  } finally {
+    etcd.resume();
+  }
+  assert.ok(['unreachable', 'expired'].includes(reason), reason);
+  // Back with etcd, the Cluster grants a new lease and registers the server on it again.
+  await waitFor(() => frodo.leaseAlive() && frodo.servers().length === 1, 20000, 'a new lease with the server on it');
+});
+
 test('the guard admits owned ids, redirects the others, and ends admissions', async (t) => {
   const { frodo } = await setUp(t, 'guard');
   const me = `127.0.0.1:${await freePort()}`;
