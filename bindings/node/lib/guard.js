@@ -33,7 +33,7 @@ class Guard {
   // { verdict: 'admit' | 'redirect' | 'wait', owner, revision, token, reason, done() }
   admit(id, clientRevision) {
     if (this._native === null) {
-      if (typeof id !== 'string') this._frodo._checkId(id);
+      this._frodo._checkId(id);
       return { verdict: 'wait', owner: this.address, revision: 0, token: 0, reason: 'not registered', done: noop };
     }
     const result = this._native.admit(id, clientRevision);

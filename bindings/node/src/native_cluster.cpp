@@ -112,7 +112,7 @@ NativeCluster::~NativeCluster() {
   }
   if (cleanup_hook_) napi_remove_env_cleanup_hook(Env(), &NativeCluster::CleanUpAtExit, this);
   core_->shut_down();
-  release_events();
+  core_->release_events(true);
 }
 
 void NativeCluster::CleanUpAtExit(void* self) {
@@ -123,13 +123,17 @@ void NativeCluster::CleanUpAtExit(void* self) {
   } catch (const std::exception& error) {
     std::cerr << "frodoio: closing at exit failed: " << error.what() << '\n';
   }
-  cluster->release_events();
+  cluster->core_->release_events(true);
 }
 
-void NativeCluster::release_events() {
-  if (core_->events_released) return;
-  core_->events_released = true;
-  core_->events.Abort();
+void ClusterCore::release_events(bool drop_queued) {
+  if (events_released) return;
+  events_released = true;
+  if (drop_queued) {
+    events.Abort();
+  } else {
+    events.Release();
+  }
 }
 
 std::shared_ptr<ClusterCore> NativeCluster::core_for_guard(Napi::Env env) {
@@ -396,10 +400,7 @@ Napi::Value NativeCluster::Close(const Napi::CallbackInfo& info) {
   return Task::Run(env, Value(), "frodoio.close", [core]() -> Task::Result {
     core->shut_down();
     return [core](Napi::Env env) -> Napi::Value {
-      if (!core->events_released) {
-        core->events_released = true;
-        core->events.Release();
-      }
+      core->release_events(false);
       return env.Undefined();
     };
   });

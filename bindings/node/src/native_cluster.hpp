@@ -49,6 +49,10 @@ struct ClusterCore {
   std::atomic<int> queued_warnings{0};
   bool has_logger = false;
 
+  // Lets go of `events` (JS thread only, idempotent): calls already queued are delivered,
+  // unless `drop_queued` (at exit and on garbage collection, when nobody listens any more).
+  void release_events(bool drop_queued);
+
   // Ends every Guard, then closes the Cluster (blocking on etcd: off the JS thread, except
   // at exit). Idempotent.
   void shut_down();
@@ -95,7 +99,6 @@ class NativeCluster : public Napi::ObjectWrap<NativeCluster> {
 
   const frodo::Cluster& open_cluster(Napi::Env env) const;
   static void CleanUpAtExit(void* self);
-  void release_events();
 
   std::shared_ptr<ClusterCore> core_;
   frodo::ClusterOptions options_;

@@ -5,8 +5,8 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const path = require('node:path');
 const HashRing = require('hashring');
-const Frodo = require('..');
-const { Etcd, freePort } = require('./support/etcd');
+const { freePort } = require('./support/etcd');
+const { openFrodo } = require('./support/frodo');
 const { waitFor } = require('./support/wait');
 const { Child } = require('./support/processes');
 
@@ -16,15 +16,9 @@ const gc = require('node:vm').runInNewContext('gc');
 const frodoCli = process.env.FRODO_CLI || path.join(__dirname, '..', '..', '..', 'build', 'release', 'tools', 'frodo', 'frodo');
 
 async function setUp(t, context, options = {}) {
-  const etcd = await Etcd.start();
-  const frodo = new Frodo({ context, etcdServers: [etcd.endpoint], ...options });
+  const { etcd, frodo } = await openFrodo(t, context, options);
   const children = [];
-  t.after(async () => {
-    await Promise.all(children.map((child) => child.stop()));
-    await frodo.close();
-    await etcd.stop();
-  });
-  await frodo.ready;
+  t.after(() => Promise.all(children.map((child) => child.stop())));
   return { etcd, frodo, children };
 }
 
