@@ -1,4 +1,4 @@
-// The output of `frodo ring lookup` and `frodo lookup` (contract, DESIGN.md): one line per id
+// The output of `frodo ring lookup` and `frodo lookup` (contract, docs/cli.md): one line per id
 // in input order, the owner, or with count N the N distinct owners in preference order
 // separated by tabs. Both commands print through here so their answers compare by diff.
 #pragma once
