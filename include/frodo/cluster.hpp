@@ -78,6 +78,10 @@ struct Snapshot {
   // re-created: a new cluster id, revisions started over) up to this view. A view with a
   // higher count is newer than every view with a lower one, whatever their revisions.
   std::uint64_t restarts = 0;
+
+  // Up to n distinct servers for `id` in this view, as Cluster::owners answers: servers in
+  // zones not yet chosen first, then ring order. Empty when the view has no server.
+  std::vector<std::string> owners(std::string_view id, std::size_t n) const;
 };
 
 class Cluster {

@@ -20,7 +20,10 @@ enum class Errc {
   internal,           // a bug or an unexpected reply
 };
 
-const char* to_string(Errc code) noexcept;
+const char* to_string(Errc code) noexcept;  // words for a message: "invalid argument"
+// The enumerator's name, for machine-readable output (JSON, the Node.js package's
+// error.code): "invalid_argument", "lease_lost", ...
+const char* code_name(Errc code) noexcept;
 
 class Error : public std::runtime_error {
  public:

@@ -271,17 +271,15 @@ std::optional<std::string> Cluster::server_by_id(std::string_view id) const {
   return std::string(*owner);
 }
 
-std::vector<std::string> Cluster::owners(std::string_view id, std::size_t n) const {
+std::vector<std::string> Snapshot::owners(std::string_view id, std::size_t n) const {
   std::vector<std::string> result;
-  const View* view = state_->view();
-  if (!view || n == 0) return result;
-  const Snapshot& s = *view->snapshot;
-  std::vector<std::string_view> order = s.ring.owners(id, s.servers.size());
+  if (n == 0) return result;
+  std::vector<std::string_view> order = ring.owners(id, servers.size());
   static const std::string no_zone;
   auto zone_of = [&](std::string_view address) -> const std::string& {
-    auto it = std::lower_bound(s.servers.begin(), s.servers.end(), address,
+    auto it = std::lower_bound(servers.begin(), servers.end(), address,
                                [](const ServerInfo& a, std::string_view b) { return a.address < b; });
-    return it != s.servers.end() && it->address == address ? it->zone : no_zone;
+    return it != servers.end() && it->address == address ? it->zone : no_zone;
   };
   // First pass: one server per zone not yet chosen, in ring order; then the rest in ring order.
   std::set<std::string> zones;
@@ -296,6 +294,12 @@ std::vector<std::string> Cluster::owners(std::string_view id, std::size_t n) con
     if (!taken[i]) result.emplace_back(order[i]);
   }
   return result;
+}
+
+std::vector<std::string> Cluster::owners(std::string_view id, std::size_t n) const {
+  const View* view = state_->view();
+  if (!view) return {};
+  return view->snapshot->owners(id, n);
 }
 
 bool Cluster::owns(std::string_view id) const {

@@ -15,4 +15,17 @@ const char* to_string(Errc code) noexcept {
   return "unknown error";
 }
 
+const char* code_name(Errc code) noexcept {
+  switch (code) {
+    case Errc::invalid_argument: return "invalid_argument";
+    case Errc::unavailable: return "unavailable";
+    case Errc::deadline_exceeded: return "deadline_exceeded";
+    case Errc::unauthenticated: return "unauthenticated";
+    case Errc::permission_denied: return "permission_denied";
+    case Errc::lease_lost: return "lease_lost";
+    case Errc::internal: return "internal";
+  }
+  return "internal";
+}
+
 }  // namespace frodo

@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -16,103 +17,17 @@
 #include <thread>
 #include <vector>
 
+#include "cli_process.hpp"
 #include "etcd_cluster.hpp"
 #include "subprocess.hpp"
 #include "temp_dir.hpp"
 
 namespace {
 
+using namespace frodo::cli_test;
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using frodo::test::ProcessResult;
-
-// Polls `condition` until it holds or `timeout` passes (tests/integration/wait.hpp): the
-// only way these tests synchronise with other processes, never a bare sleep.
-bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return true;
-}
-
-// Generous: children may run under ASan on a loaded machine.
-constexpr auto process_timeout = std::chrono::milliseconds(60s);
-constexpr auto await_timeout = std::chrono::milliseconds(30s);
-
-std::string join(const std::vector<std::string>& items, const std::string& separator) {
-  std::string out;
-  for (const std::string& item : items) out += (out.empty() ? "" : separator) + item;
-  return out;
-}
-
-std::string slurp(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-// Where a command runs: FRODO_ETCD / FRODO_CONTEXT for the child (empty: unset), with the
-// developer's own FRODO_* variables removed so they cannot leak in.
-struct Env {
-  std::string etcd;
-  std::string context;
-  std::string password;  // FRODO_ETCD_PASSWORD
-};
-
-std::vector<std::string> command_line(const Env& env, const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {"env", "-u", "FRODO_ETCD", "-u", "FRODO_CONTEXT", "-u", "FRODO_ETCD_PASSWORD"};
-  if (!env.etcd.empty()) argv.push_back("FRODO_ETCD=" + env.etcd);
-  if (!env.context.empty()) argv.push_back("FRODO_CONTEXT=" + env.context);
-  if (!env.password.empty()) argv.push_back("FRODO_ETCD_PASSWORD=" + env.password);
-  argv.push_back(FRODO_BINARY);
-  argv.insert(argv.end(), args.begin(), args.end());
-  return argv;
-}
-
-ProcessResult frodo(const Env& env, const std::vector<std::string>& args) {
-  return frodo::test::run_process(command_line(env, args), process_timeout);
-}
-
-// The same with stdin from `input_file`.
-ProcessResult frodo_with_input(const Env& env, const std::vector<std::string>& args, const std::string& input_file) {
-  std::vector<std::string> argv = {"/bin/sh", "-c", "exec \"$@\" < \"$0\"", input_file};
-  std::vector<std::string> rest = command_line(env, args);
-  argv.insert(argv.end(), rest.begin(), rest.end());
-  return frodo::test::run_process(argv, process_timeout);
-}
-
-// A long-running frodo (register, watch) with its output in a log file; SIGKILLed and
-// reaped if the test ends without stopping it.
-class Child {
- public:
-  Child(const Env& env, const std::vector<std::string>& args, fs::path log) : log_(std::move(log)) {
-    pid_ = frodo::test::spawn_daemon(command_line(env, args), log_.string());
-  }
-  ~Child() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      frodo::test::wait_for_exit(pid_);
-    }
-  }
-  Child(const Child&) = delete;
-  Child& operator=(const Child&) = delete;
-
-  // Sends `signal` and reaps; returns the raw wait status.
-  int stop(int signal) {
-    ::kill(pid_, signal);
-    int status = frodo::test::wait_for_exit(pid_);
-    pid_ = -1;
-    return status;
-  }
-  std::string log() const { return slurp(log_); }
-
- private:
-  fs::path log_;
-  pid_t pid_ = -1;
-};
 
 class ClusterCli : public ::testing::Test {
  protected:
@@ -132,7 +47,7 @@ class ClusterCliEtcd : public ClusterCli {
   ClusterCliEtcd() : env_{join(etcd_.endpoints(), ","), "cli-test"} {}
 
   nlohmann::json servers_json() {
-    ProcessResult r = frodo(env_, {"servers", "--json"});
+    ProcessResult r = run_frodo(env_, {"servers", "--json"});
     EXPECT_EQ(r.exit_code, 0) << r.err;
     return r.exit_code == 0 ? nlohmann::json::parse(r.out) : nlohmann::json::object();
   }
@@ -167,6 +82,29 @@ TEST_F(ClusterCliEtcd, RegisteredServerLeavesAtOnceOnSigterm) {
   EXPECT_EQ(addresses(), std::set<std::string>{});
 }
 
+TEST_F(ClusterCliEtcd, EtcdctlVariablesAreFallbacks) {
+  ProcessResult add = run_frodo(env_, {"add", "127.0.0.1:3030", "--persistent"});
+  ASSERT_EQ(add.exit_code, 0) << add.err;
+  // `frodo servers` with one more variable in its environment.
+  auto servers_with = [&](const Env& env, const std::string& variable) {
+    std::vector<std::string> argv = command_line(env, {"servers"});
+    argv.insert(std::find(argv.begin(), argv.end(), std::string(FRODO_BINARY)), variable);
+    return frodo::test::run_process(argv, process_timeout);
+  };
+  // No --etcd and no FRODO_ETCD: ETCDCTL_ENDPOINTS (in etcdctl's URL form) is used.
+  ProcessResult r = servers_with({"", "cli-test"}, "ETCDCTL_ENDPOINTS=http://" + etcd_.endpoint(0));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("127.0.0.1:3030"), std::string::npos) << r.out;
+  // FRODO_ETCD wins over it.
+  r = servers_with(env_, "ETCDCTL_ENDPOINTS=127.0.0.1:1");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  // ETCDCTL_USER in etcdctl's NAME:PASSWORD form is split: a password without a name is
+  // refused as --password without --user is.
+  r = servers_with(env_, "ETCDCTL_USER=:secret");
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("needs --user"), std::string::npos) << r.err;
+}
+
 TEST_F(ClusterCliEtcd, KilledRegistrationLeavesWithinTtl) {
   Child child(env_, {"register", "10.1.0.2:3030", "--ttl", "2"}, path("register.log"));
   ASSERT_TRUE(wait_until([&] { return addresses().count("10.1.0.2:3030") == 1; }, await_timeout)) << child.log();
@@ -183,7 +121,7 @@ TEST_F(ClusterCliEtcd, LookupAnswersExactlyAsRingLookup) {
            {"[::1]:3030", "--zone", "b"}}) {
     add.insert(add.begin(), "add");
     add.push_back("--persistent");
-    ProcessResult r = frodo(env_, add);
+    ProcessResult r = run_frodo(env_, add);
     ASSERT_EQ(r.exit_code, 0) << r.err;
   }
   // The offline ring from what `servers --json` reports.
@@ -221,7 +159,7 @@ TEST_F(ClusterCliEtcd, LookupAnswersExactlyAsRingLookup) {
     args.insert(args.end(), some.begin(), some.end());
     std::string some_input;
     for (const std::string& id : some) some_input += id + "\n";
-    ProcessResult from_args = frodo(env_, args);
+    ProcessResult from_args = run_frodo(env_, args);
     EXPECT_EQ(from_args.exit_code, 0) << from_args.err;
     EXPECT_EQ(from_args.out, frodo_with_input(env_, offline, file("some", some_input)).out);
   }
@@ -229,34 +167,34 @@ TEST_F(ClusterCliEtcd, LookupAnswersExactlyAsRingLookup) {
 
 TEST_F(ClusterCliEtcd, AddPersistentAndRemove) {
   // Without --persistent the server would vanish with the command's lease: refused.
-  ProcessResult refused = frodo(env_, {"add", "10.2.0.1:3030"});
+  ProcessResult refused = run_frodo(env_, {"add", "10.2.0.1:3030"});
   EXPECT_EQ(refused.exit_code, 2);
   EXPECT_NE(refused.err.find("--persistent"), std::string::npos) << refused.err;
   EXPECT_NE(refused.err.find("frodo register"), std::string::npos) << refused.err;
 
-  ProcessResult added = frodo(env_, {"add", "10.2.0.1:3030", "--persistent", "--weight", "3"});
+  ProcessResult added = run_frodo(env_, {"add", "10.2.0.1:3030", "--persistent", "--weight", "3"});
   ASSERT_EQ(added.exit_code, 0) << added.err;
   // The adding process has exited; the server stays.
   nlohmann::json view = servers_json();
   ASSERT_EQ(view["servers"].size(), 1u);
   EXPECT_EQ(view["servers"][0]["address"], "10.2.0.1:3030");
   EXPECT_EQ(view["servers"][0]["weight"], 3.0);
-  EXPECT_EQ(frodo(env_, {"lookup", "any-id"}).out, "10.2.0.1:3030\n");
+  EXPECT_EQ(run_frodo(env_, {"lookup", "any-id"}).out, "10.2.0.1:3030\n");
 
-  ProcessResult removed = frodo(env_, {"remove", "10.2.0.1:3030"});
+  ProcessResult removed = run_frodo(env_, {"remove", "10.2.0.1:3030"});
   EXPECT_EQ(removed.exit_code, 0) << removed.err;
   EXPECT_EQ(addresses(), std::set<std::string>{});
-  ProcessResult again = frodo(env_, {"remove", "10.2.0.1:3030"});
+  ProcessResult again = run_frodo(env_, {"remove", "10.2.0.1:3030"});
   EXPECT_EQ(again.exit_code, 1);
   EXPECT_NE(again.err.find("10.2.0.1:3030 is not registered in cli-test"), std::string::npos) << again.err;
 
   // No servers: no owner for anything.
-  ProcessResult lookup = frodo(env_, {"lookup", "any-id"});
+  ProcessResult lookup = run_frodo(env_, {"lookup", "any-id"});
   EXPECT_EQ(lookup.exit_code, 1);
   EXPECT_EQ(lookup.out, "");
   EXPECT_NE(lookup.err.find("no servers registered in context 'cli-test'"), std::string::npos) << lookup.err;
 
-  ProcessResult bad = frodo(env_, {"add", "no-port", "--persistent"});
+  ProcessResult bad = run_frodo(env_, {"add", "no-port", "--persistent"});
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_NE(bad.err.find("'no-port'"), std::string::npos) << bad.err;
 }
@@ -275,7 +213,7 @@ TEST_F(ClusterCliEtcd, ControlCharactersFromEtcdNeverReachTheTerminalRaw) {
   ASSERT_TRUE(wait_until([&] { return addresses().count("10.6.0.2:1") == 1; }, await_timeout));
   EXPECT_EQ(addresses().count("10.6.0.1:1"), 0u) << "a zone with control characters was accepted";
   for (const char* command : {"servers", "status"}) {
-    ProcessResult r = frodo(env_, {command});
+    ProcessResult r = run_frodo(env_, {command});
     EXPECT_EQ(r.exit_code, 0) << r.err;
     for (const std::string& text : {r.out, r.err}) {
       for (char raw : {'\x1b', '\x07'}) EXPECT_EQ(text.find(raw), std::string::npos) << command << ": " << text;
@@ -296,9 +234,9 @@ TEST_F(ClusterCliEtcd, ControlCharactersFromEtcdNeverReachTheTerminalRaw) {
 
 TEST_F(ClusterCliEtcd, StatusJsonSharesSumToOne) {
   for (const char* address : {"10.3.0.1:1", "10.3.0.2:1", "10.3.0.3:1"}) {
-    ASSERT_EQ(frodo(env_, {"add", address, "--persistent"}).exit_code, 0);
+    ASSERT_EQ(run_frodo(env_, {"add", address, "--persistent"}).exit_code, 0);
   }
-  ProcessResult r = frodo(env_, {"status", "--json"});
+  ProcessResult r = run_frodo(env_, {"status", "--json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   nlohmann::json status = nlohmann::json::parse(r.out);
   ASSERT_EQ(status["servers"].size(), 3u);
@@ -310,7 +248,7 @@ TEST_F(ClusterCliEtcd, StatusJsonSharesSumToOne) {
   EXPECT_NEAR(sum, 1.0, 1e-9);
   EXPECT_EQ(status["checksum"], servers_json()["checksum"]);
 
-  ProcessResult text = frodo(env_, {"status"});
+  ProcessResult text = run_frodo(env_, {"status"});
   EXPECT_EQ(text.exit_code, 0) << text.err;
   EXPECT_NE(text.out.find("checksum " + status["checksum"].get<std::string>()), std::string::npos) << text.out;
   EXPECT_NE(text.out.find("\xe2\x96\x88"), std::string::npos) << text.out;  // a bar
@@ -328,9 +266,9 @@ TEST_F(ClusterCliEtcd, WatchPrintsTheViewThenEachChange) {
   };
   ASSERT_TRUE(wait_until([&] { return lines().size() == 1; }, await_timeout)) << watch.log();
   EXPECT_EQ(lines()[0]["event"], "view");
-  ASSERT_EQ(frodo(env_, {"add", "10.4.0.1:1", "--persistent"}).exit_code, 0);
-  ASSERT_EQ(frodo(env_, {"add", "10.4.0.2:1", "--persistent"}).exit_code, 0);
-  ASSERT_EQ(frodo(env_, {"remove", "10.4.0.1:1"}).exit_code, 0);
+  ASSERT_EQ(run_frodo(env_, {"add", "10.4.0.1:1", "--persistent"}).exit_code, 0);
+  ASSERT_EQ(run_frodo(env_, {"add", "10.4.0.2:1", "--persistent"}).exit_code, 0);
+  ASSERT_EQ(run_frodo(env_, {"remove", "10.4.0.1:1"}).exit_code, 0);
   ASSERT_TRUE(wait_until([&] { return lines().size() == 4; }, await_timeout)) << watch.log();
   std::vector<nlohmann::json> events = lines();
   EXPECT_EQ(events[1]["added"][0]["address"], "10.4.0.1:1");
@@ -358,17 +296,17 @@ TEST_F(ClusterCli, TlsAndAuthFlagsReachASecuredEtcd) {
     args.insert(args.begin(), tls.begin(), tls.end());
     return args;
   };
-  ProcessResult added = frodo(env, with_tls({"add", "10.5.0.1:1", "--persistent"}));
+  ProcessResult added = run_frodo(env, with_tls({"add", "10.5.0.1:1", "--persistent"}));
   ASSERT_EQ(added.exit_code, 0) << added.err;
-  ProcessResult listed = frodo(env, with_tls({"servers", "--json"}));
+  ProcessResult listed = run_frodo(env, with_tls({"servers", "--json"}));
   ASSERT_EQ(listed.exit_code, 0) << listed.err;
   EXPECT_EQ(nlohmann::json::parse(listed.out)["servers"][0]["address"], "10.5.0.1:1");
 
   // A wrong password is a runtime failure; half a client certificate is a usage error.
-  ProcessResult wrong = frodo({env.etcd, "secure", "not-it"}, with_tls({"servers"}));
+  ProcessResult wrong = run_frodo({env.etcd, "secure", "not-it"}, with_tls({"servers"}));
   EXPECT_EQ(wrong.exit_code, 1);
   EXPECT_NE(wrong.err.find("app"), std::string::npos) << wrong.err;
-  ProcessResult half = frodo(env, {"--cacert", etcd.ca_file(), "--cert", etcd.client_cert_file(), "servers"});
+  ProcessResult half = run_frodo(env, {"--cacert", etcd.ca_file(), "--cert", etcd.client_cert_file(), "servers"});
   EXPECT_EQ(half.exit_code, 2);
   EXPECT_NE(half.err.find("--key"), std::string::npos) << half.err;
 }
@@ -376,29 +314,29 @@ TEST_F(ClusterCli, TlsAndAuthFlagsReachASecuredEtcd) {
 TEST_F(ClusterCli, HttpsEtcdMeansTls) {
   // Against plaintext etcd, https:// fails (it used to succeed in plaintext, as etcdctl never does).
   frodo::test::EtcdCluster plain;
-  ProcessResult refused = frodo({"https://" + plain.endpoint(0), "app"}, {"--timeout", "1000", "servers"});
+  ProcessResult refused = run_frodo({"https://" + plain.endpoint(0), "app"}, {"--timeout", "1000", "servers"});
   EXPECT_EQ(refused.exit_code, 1) << refused.out;
   EXPECT_EQ(refused.out, "");
   EXPECT_NE(refused.err.find(plain.endpoint(0)), std::string::npos) << refused.err;
-  ProcessResult http = frodo({"http://" + plain.endpoint(0), "app"}, {"servers"});
+  ProcessResult http = run_frodo({"http://" + plain.endpoint(0), "app"}, {"servers"});
   EXPECT_EQ(http.exit_code, 0) << http.err;
 
   // Against TLS etcd, https:// with --cacert works.
   frodo::test::EtcdCluster secure({.tls = true});
-  ProcessResult tls = frodo({"https://" + secure.endpoint(0), "app"}, {"--cacert", secure.ca_file(), "servers"});
+  ProcessResult tls = run_frodo({"https://" + secure.endpoint(0), "app"}, {"--cacert", secure.ca_file(), "servers"});
   EXPECT_EQ(tls.exit_code, 0) << tls.err;
   EXPECT_NE(tls.out.find("context app"), std::string::npos) << tls.out;
 }
 
 TEST_F(ClusterCli, EtcdSchemesOtherThanHttpAndHttpsExitTwoNamingThem) {
-  ProcessResult ftp = frodo({"", "app"}, {"--etcd", "ftp://127.0.0.1:1", "servers"});
+  ProcessResult ftp = run_frodo({"", "app"}, {"--etcd", "ftp://127.0.0.1:1", "servers"});
   EXPECT_EQ(ftp.exit_code, 2);
   EXPECT_NE(ftp.err.find("unsupported scheme 'ftp'"), std::string::npos) << ftp.err;
-  ProcessResult mixed = frodo({"", "app"}, {"--etcd", "http://127.0.0.1:1,https://127.0.0.1:2", "servers"});
+  ProcessResult mixed = run_frodo({"", "app"}, {"--etcd", "http://127.0.0.1:1,https://127.0.0.1:2", "servers"});
   EXPECT_EQ(mixed.exit_code, 2);
   EXPECT_NE(mixed.err.find("'http://127.0.0.1:1' and TLS 'https://127.0.0.1:2'"), std::string::npos) << mixed.err;
   ProcessResult contradiction =
-      frodo({"", "app"}, {"--etcd", "http://127.0.0.1:1", "--cacert", file("ca.pem", "x"), "servers"});
+      run_frodo({"", "app"}, {"--etcd", "http://127.0.0.1:1", "--cacert", file("ca.pem", "x"), "servers"});
   EXPECT_EQ(contradiction.exit_code, 2);
   EXPECT_NE(contradiction.err.find("'http://127.0.0.1:1' is plaintext"), std::string::npos) << contradiction.err;
 }
@@ -422,7 +360,7 @@ TEST_F(ClusterCli, BadFlagValuesExitTwoBeforeContactingEtcd) {
            {{"register", "a:1", "--zone", "eu\x1b[2J"}, "bad zone 'eu\\x1b[2J': zone holds control character U+001B at offset 2"},
            {{"register", "a:1", "--zone", std::string(257, 'z')}, "zone is 257 bytes long (at most 256)"},
        }) {
-    ProcessResult r = frodo(env, c.args);
+    ProcessResult r = run_frodo(env, c.args);
     EXPECT_EQ(r.exit_code, 2) << join(c.args, " ") << ": " << r.err;
     EXPECT_NE(r.err.find(c.message), std::string::npos) << r.err;
     EXPECT_EQ(r.err.find('\x1b'), std::string::npos) << r.err;
@@ -445,26 +383,69 @@ TEST_F(ClusterCli, OutOfRangeFlagsExitTwo) {
            {"register", "a:1", "--ttl", "-1"},
            {"register", "a:1", "--ttl", "99999999999"},
            {"--algorithm", "rendezvous", "servers"},
+           {"--timeout", "5x", "servers"},
+           {"--timeout", "s", "servers"},
+           {"--timeout", "61m", "servers"},
+           {"register", "a:1", "--ttl", "1500ms"},
+           {"register", "a:1", "--ttl", "5 s"},
        }) {
-    ProcessResult r = frodo(env, args);
+    ProcessResult r = run_frodo(env, args);
     EXPECT_EQ(r.exit_code, 2) << join(args, " ") << ": " << r.err;
     EXPECT_EQ(r.out, "");
+    EXPECT_EQ(r.err.rfind("frodo: ", 0), 0u) << "a parser error is prefixed like the others: " << r.err;
   }
 }
 
+TEST_F(ClusterCli, DurationsTakeUnitsAndNameABadOne) {
+  ProcessResult r = run_frodo({"127.0.0.1:1", "app"}, {"--timeout", "1500ms", "servers"});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("within 1500 ms"), std::string::npos) << r.err;
+  r = run_frodo({"127.0.0.1:1", "app"}, {"--timeout", "2s", "servers"});
+  EXPECT_NE(r.err.find("within 2000 ms"), std::string::npos) << r.err;
+  r = run_frodo({"127.0.0.1:1", "app"}, {"--timeout", "7x", "servers"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("frodo: --timeout: bad duration '7x': unknown unit 'x'"), std::string::npos) << r.err;
+  r = run_frodo({"127.0.0.1:1", "app"}, {"register", "a:1", "--ttl", "1500ms"});
+  EXPECT_NE(r.err.find("not a whole number of seconds"), std::string::npos) << r.err;
+}
+
+TEST_F(ClusterCli, HelpAndUnknownCommandsListTheCommands) {
+  ProcessResult help = run_frodo({}, {"help"});
+  EXPECT_EQ(help.exit_code, 0) << help.err;
+  for (const char* command : {"ring", "servers", "lookup", "register", "serve", "demo"}) {
+    EXPECT_NE(help.out.find(std::string("\n  ") + command + " "), std::string::npos) << command << "\n" << help.out;
+  }
+  EXPECT_EQ(help.out.find("demo-server"), std::string::npos) << "the internal command is listed: " << help.out;
+  ProcessResult lookup = run_frodo({}, {"help", "lookup"});
+  EXPECT_EQ(lookup.exit_code, 0);
+  EXPECT_NE(lookup.out.find("--count"), std::string::npos) << lookup.out;
+
+  for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
+           {"frobnicate"}, {"--context", "app", "frobnicate", "x"}, {"help", "frobnicate"}}) {
+    ProcessResult r = run_frodo({}, args);
+    EXPECT_EQ(r.exit_code, 2) << join(args, " ");
+    EXPECT_NE(r.err.find("unknown command 'frobnicate'"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("\n  serve "), std::string::npos) << r.err;
+  }
+  ProcessResult none = run_frodo({}, {});
+  EXPECT_EQ(none.exit_code, 2);
+  EXPECT_NE(none.err.find("frodo: no command given"), std::string::npos) << none.err;
+  EXPECT_NE(none.err.find("\n  lookup "), std::string::npos) << none.err;
+}
+
 TEST_F(ClusterCli, BadContextExitsTwoNamingIt) {
-  ProcessResult r = frodo({"127.0.0.1:1", ""}, {"--context", "../x", "servers"});
+  ProcessResult r = run_frodo({"127.0.0.1:1", ""}, {"--context", "../x", "servers"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("'../x'"), std::string::npos) << r.err;
   EXPECT_EQ(r.err.rfind("frodo: ", 0), 0u) << r.err;
   // From the environment too.
-  ProcessResult env = frodo({"127.0.0.1:1", "../x"}, {"lookup", "id"});
+  ProcessResult env = run_frodo({"127.0.0.1:1", "../x"}, {"lookup", "id"});
   EXPECT_EQ(env.exit_code, 2);
   EXPECT_NE(env.err.find("'../x'"), std::string::npos) << env.err;
 }
 
 TEST_F(ClusterCli, MissingContextExitsTwo) {
-  ProcessResult r = frodo({"127.0.0.1:1", ""}, {"servers"});
+  ProcessResult r = run_frodo({"127.0.0.1:1", ""}, {"servers"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("FRODO_CONTEXT"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("--context"), std::string::npos) << r.err;
@@ -472,28 +453,28 @@ TEST_F(ClusterCli, MissingContextExitsTwo) {
 
 TEST_F(ClusterCli, UnreachableEtcdExitsOneNamingTheEndpoint) {
   // Flags win over the environment: FRODO_ETCD names a bad endpoint that --etcd replaces.
-  ProcessResult r = frodo({"not-an-endpoint", "app"}, {"--etcd", "127.0.0.1:1", "--timeout", "500", "servers"});
+  ProcessResult r = run_frodo({"not-an-endpoint", "app"}, {"--etcd", "127.0.0.1:1", "--timeout", "500", "servers"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("127.0.0.1:1"), std::string::npos) << r.err;
   EXPECT_EQ(r.out, "");
   // Global options may follow the command.
-  ProcessResult after = frodo({"", "app"}, {"lookup", "--etcd", "127.0.0.1:1", "--timeout", "500", "id"});
+  ProcessResult after = run_frodo({"", "app"}, {"lookup", "--etcd", "127.0.0.1:1", "--timeout", "500", "id"});
   EXPECT_EQ(after.exit_code, 1);
   EXPECT_NE(after.err.find("127.0.0.1:1"), std::string::npos) << after.err;
 
-  ProcessResult bad = frodo({"", "app"}, {"--etcd", "127.0.0.1:1,oops", "servers"});
+  ProcessResult bad = run_frodo({"", "app"}, {"--etcd", "127.0.0.1:1,oops", "servers"});
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_NE(bad.err.find("'oops'"), std::string::npos) << bad.err;
 }
 
 TEST_F(ClusterCli, HelpExitsZeroForEveryCommand) {
-  for (const char* command : {"servers", "lookup", "register", "add", "remove", "watch", "status"}) {
-    ProcessResult r = frodo({}, {command, "--help"});
+  for (const char* command : {"servers", "lookup", "register", "add", "remove", "watch", "status", "serve"}) {
+    ProcessResult r = run_frodo({}, {command, "--help"});
     EXPECT_EQ(r.exit_code, 0) << command << ": " << r.err;
     EXPECT_NE(r.out.find(std::string("Usage: frodo ") + command), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("FRODO_CONTEXT"), std::string::npos) << r.out;
   }
-  ProcessResult top = frodo({}, {"--help"});
+  ProcessResult top = run_frodo({}, {"--help"});
   EXPECT_EQ(top.exit_code, 0);
   EXPECT_NE(top.out.find("--etcd"), std::string::npos) << top.out;
 }

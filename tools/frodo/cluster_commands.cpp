@@ -21,6 +21,7 @@
 #include "frodo/address.hpp"
 #include "frodo/cluster.hpp"
 #include "frodo/error.hpp"
+#include "live_options.hpp"
 #include "lookup_output.hpp"
 #include "servers_file.hpp"
 #include "terminal_text.hpp"
@@ -30,17 +31,6 @@
 
 namespace frodo::cli {
 namespace {
-
-// Options of the app itself, shared by every live command (flags win over the environment).
-struct GlobalOptions {
-  std::string etcd = "127.0.0.1:2379";
-  std::string context;
-  std::string prefix = "/frodo";
-  std::string algorithm = "ketama";
-  int timeout_ms = 5000;
-  std::string cacert, cert, key;
-  std::string user, password;
-};
 
 struct CommandOptions {
   bool json = false;
@@ -73,63 +63,6 @@ std::string pad_left(const std::string& text, std::size_t width) {
   return text.size() >= width ? text : std::string(width - text.size(), ' ') + text;
 }
 
-void write_out(const std::string& text) {
-  if (std::fwrite(text.data(), 1, text.size(), stdout) != text.size() || std::fflush(stdout) != 0) {
-    throw std::runtime_error("error writing to stdout");
-  }
-}
-
-// Warnings name values from etcd (keys, records): made safe for the terminal here, in case
-// one was not escaped where the warning was written.
-void warn(const std::string& message) {
-  std::fprintf(stderr, "frodo: warning: %s\n", terminal_line(message).c_str());
-}
-
-// A ClusterOptions from the global options, or a UsageError naming the bad flag.
-ClusterOptions cluster_options(const GlobalOptions& g, std::chrono::seconds lease_ttl) {
-  ClusterOptions o;
-  if (g.context.empty()) throw UsageError("no context given: pass --context NAME or set FRODO_CONTEXT");
-  try {
-    validate_context(g.context);
-  } catch (const Error& e) {
-    throw UsageError(std::string("--context: ") + e.what());
-  }
-  o.context = g.context;
-  try {
-    o.etcd.endpoints = parse_endpoints(g.etcd);
-  } catch (const Error& e) {
-    throw UsageError(std::string("--etcd: ") + e.what());
-  }
-  try {
-    o.algorithm = parse_algorithm(g.algorithm);
-  } catch (const Error& e) {
-    throw UsageError(std::string("--algorithm: ") + e.what());
-  }
-  o.etcd.call_timeout = std::chrono::milliseconds(g.timeout_ms);
-  if (!g.cacert.empty() || !g.cert.empty() || !g.key.empty()) {
-    if (g.cacert.empty()) throw UsageError("--cert and --key need --cacert (the CA that signed the etcd members)");
-    if (g.cert.empty() != g.key.empty()) throw UsageError("a client certificate needs both --cert and --key");
-    o.etcd.tls = EtcdTls{g.cacert, g.cert, g.key};
-  }
-  if (g.user.empty() && !g.password.empty()) throw UsageError("--password (or FRODO_ETCD_PASSWORD) needs --user");
-  o.etcd.user = g.user;
-  o.etcd.password = g.password;
-  o.lease_ttl = lease_ttl;
-  o.prefix = g.prefix;
-  o.logger = warn;
-  return o;
-}
-
-// Connects and waits for the first view. Throws frodo::Error when etcd cannot be reached.
-std::unique_ptr<Cluster> connect(const GlobalOptions& g, std::chrono::seconds lease_ttl = std::chrono::seconds(5)) {
-  auto cluster = std::make_unique<Cluster>(cluster_options(g, lease_ttl));
-  if (!cluster->wait_ready(std::chrono::milliseconds(g.timeout_ms))) {
-    throw Error(Errc::deadline_exceeded, "no view of context '" + g.context + "' from etcd (" + g.etcd + ") within " +
-                                             std::to_string(g.timeout_ms) + " ms");
-  }
-  return cluster;
-}
-
 void check_address(const std::string& address) {
   if (auto problem = address_problem(address)) {
     throw UsageError("bad address '" + terminal_text(excerpt(address)) + "': " + *problem);
@@ -155,27 +88,12 @@ double check_weight(const std::string& text) {
 // The zone column of human output: "-" for none, else the zone escaped for the terminal.
 std::string zone_text(const ServerInfo& s) { return s.zone.empty() ? "-" : terminal_text(s.zone); }
 
-nlohmann::json server_json(const ServerInfo& s) {
-  nlohmann::json meta = nlohmann::json::object();
-  for (const auto& [k, v] : s.meta) meta[k] = v;
-  return {{"address", s.address}, {"weight", s.weight}, {"zone", s.zone}, {"meta", meta}};
-}
-
 // The header every live view starts with: the revision and checksum that two processes
 // compare to tell whether they see the same membership.
 std::string view_header(const GlobalOptions& g, const Snapshot& s) {
   return "context " + g.context + "  revision " + std::to_string(s.revision) + "  " + to_string(s.ring.algorithm()) +
          " checksum " + s.ring.checksum_hex() + "  " + std::to_string(s.servers.size()) + " server" +
          (s.servers.size() == 1 ? "" : "s") + "\n";
-}
-
-// The header every JSON view shares; "servers" is filled by the caller.
-nlohmann::json view_json(const GlobalOptions& g, const Snapshot& s) {
-  return {{"context", g.context},
-          {"revision", s.revision},
-          {"algorithm", to_string(s.ring.algorithm())},
-          {"checksum", s.ring.checksum_hex()},
-          {"servers", nlohmann::json::array()}};
 }
 
 int run_servers(const GlobalOptions& g, const CommandOptions& c) {
@@ -232,20 +150,9 @@ int run_register(const GlobalOptions& g, const CommandOptions& c) {
     warn(std::string("lease lost (") + to_string(reason) + "): " + address +
          " may be out of the ring until it is registered again on a new lease");
   });
-  // With a short TTL on a loaded machine the lease can be lost before the first put; the
-  // library grants a new one by itself but add_server throws meanwhile, so retry (bounded)
-  // until it has.
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(g.timeout_ms) +
-                  std::chrono::seconds(c.ttl);
-  while (true) {
-    try {
-      cluster->add_server(c.address, {.weight = weight, .zone = c.zone});
-      break;
-    } catch (const Error& e) {
-      if (e.code() != Errc::lease_lost || std::chrono::steady_clock::now() >= deadline) throw;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-  }
+  add_retrying_lease_loss(
+      [&] { return cluster->add_server(c.address, {.weight = weight, .zone = c.zone}); },
+      std::chrono::milliseconds(g.timeout_ms) + std::chrono::seconds(c.ttl));
   write_out("registered " + c.address + " in " + g.context + " (lease TTL " + std::to_string(c.ttl) +
             " s); Ctrl-C to leave\n");
   signals.wait();
@@ -425,51 +332,9 @@ int run_status(const GlobalOptions& g, const CommandOptions& c) {
   return exit_ok;
 }
 
-const char* const global_footer =
-    "\nGlobal options (before or after the command; see `frodo --help`): --etcd [https://]HOST:PORT,... (FRODO_ETCD),\n"
-    "--context NAME (FRODO_CONTEXT, required), --prefix, --algorithm, --timeout MS, --cacert/--cert/--key,\n"
-    "--user/--password (FRODO_ETCD_PASSWORD).";
-
 }  // namespace
 
-void add_cluster_commands(CLI::App& app, int& status) {
-  auto g = std::make_shared<GlobalOptions>();
-  const std::string group = "Live commands (etcd)";
-  app.add_option("--etcd", g->etcd,
-                 "etcd endpoints, comma-separated; https://HOST:PORT is TLS (system roots unless --cacert), "
-                 "http:// or none plaintext (TLS with --cacert)")
-      ->envname("FRODO_ETCD")
-      ->type_name("HOST:PORT,...")
-      ->default_str(g->etcd)
-      ->group(group);
-  app.add_option("--context", g->context, "Application context whose servers to use (required by live commands)")
-      ->envname("FRODO_CONTEXT")
-      ->type_name("NAME")
-      ->group(group);
-  app.add_option("--prefix", g->prefix, "etcd key prefix: keys are PREFIX/CONTEXT/servers/ADDRESS")
-      ->type_name("PREFIX")
-      ->default_str(g->prefix)
-      ->group(group);
-  app.add_option("--algorithm", g->algorithm, "Ring of the live view: ketama (frodo.io compatible) or maglev")
-      ->type_name("NAME")
-      ->default_str(g->algorithm)
-      ->group(group);
-  app.add_option("--timeout", g->timeout_ms, "Give up on an etcd call after MS milliseconds")
-      ->type_name("MS")
-      ->default_str(std::to_string(g->timeout_ms))
-      ->check(CLI::Range(1, 3600 * 1000))
-      ->group(group);
-  app.add_option("--cacert", g->cacert, "TLS: the CA that signed the etcd members' certificates (PEM)")
-      ->type_name("FILE")
-      ->group(group);
-  app.add_option("--cert", g->cert, "TLS: client certificate (PEM), with --key")->type_name("FILE")->group(group);
-  app.add_option("--key", g->key, "TLS: the client certificate's private key (PEM)")->type_name("FILE")->group(group);
-  app.add_option("--user", g->user, "etcd user name")->type_name("NAME")->group(group);
-  app.add_option("--password", g->password, "etcd password (prefer FRODO_ETCD_PASSWORD: flags show in ps)")
-      ->envname("FRODO_ETCD_PASSWORD")
-      ->type_name("PW")
-      ->group(group);
-
+void add_cluster_commands(CLI::App& app, std::shared_ptr<GlobalOptions> g, int& status) {
   auto c = std::make_shared<CommandOptions>();
   auto command = [&app](const std::string& name, const std::string& description, const std::string& notes = "") {
     CLI::App* cmd = app.add_subcommand(name, description);
@@ -512,9 +377,10 @@ void add_cluster_commands(CLI::App& app, int& status) {
       "leaves at once; if the process dies otherwise, it leaves when the lease expires.\n");
   reg->add_option("address", c->address, "The server, host:port")->required()->type_name("ADDRESS");
   weight_zone(reg);
-  reg->add_option("--ttl", c->ttl, "Lease TTL: the server leaves within S seconds if this process dies")
-      ->type_name("S")
-      ->default_str("5")
+  reg->add_option("--ttl", c->ttl, "Lease TTL: the server leaves within this long if this process dies (5s, 2m; bare: s)")
+      ->type_name("DURATION")
+      ->default_str("5s")
+      ->transform(duration_in(std::chrono::seconds(1)))
       ->check(CLI::Range(1, std::numeric_limits<int>::max()));
   reg->callback([g, c, &status] { status = run_register(*g, *c); });
 

@@ -4,11 +4,38 @@
 #include <CLI/CLI.hpp>
 
 #include <iostream>
+#include <string>
+#include <vector>
 
 #include "commands.hpp"
 #include "frodo/error.hpp"
 #include "terminal_text.hpp"
 #include "usage_error.hpp"
+
+namespace {
+
+// The commands a user may run (the hidden internal ones left out), one per line.
+std::string command_list(CLI::App& app) {
+  std::string out = "Commands:\n";
+  for (const CLI::App* command : app.get_subcommands([](CLI::App* c) { return !c->get_group().empty(); })) {
+    std::string name = command->get_name();
+    std::string about = command->get_description();
+    about = about.substr(0, about.find(". "));  // the first sentence
+    if (about.size() > 90) about = about.substr(0, 87) + "...";
+    out += "  " + name + std::string(name.size() < 10 ? 10 - name.size() : 1, ' ') + about + "\n";
+  }
+  return out + "Run `frodo COMMAND --help` for a command's options, `frodo --help` for the global ones.\n";
+}
+
+// The subcommand named `name`, or null.
+CLI::App* find_command(CLI::App& app, const std::string& name) {
+  for (CLI::App* command : app.get_subcommands([](CLI::App*) { return true; })) {
+    if (command->get_name() == name) return command;
+  }
+  return nullptr;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   using namespace frodo::cli;
@@ -17,8 +44,24 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   int status = exit_ok;
   add_ring_commands(app, status);
-  add_cluster_commands(app, status);
+  auto global = add_global_options(app);
+  add_cluster_commands(app, global, status);
+  add_serve_command(app, global, status);
   add_demo_commands(app, status);
+  // `frodo help [COMMAND]`: the same as --help.
+  if (argc >= 2 && std::string(argv[1]) == "help") {
+    if (argc == 2) {
+      std::cout << app.help() << '\n' << command_list(app);
+      return exit_ok;
+    }
+    CLI::App* command = find_command(app, argv[2]);
+    if (argc > 3 || !command) {
+      std::cerr << "frodo: help: unknown command '" << terminal_line(argv[2]) << "'\n" << command_list(app);
+      return exit_usage;
+    }
+    std::cout << command->help();
+    return exit_ok;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -28,7 +71,19 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    app.exit(e);
+    // No command recognised: name what was typed instead, with the list of commands.
+    bool any_command = false;
+    for (const CLI::App* command : app.get_subcommands([](CLI::App* c) { return c->parsed(); })) {
+      any_command = command != nullptr;
+    }
+    std::vector<std::string> extras = app.remaining();
+    if (!any_command && !extras.empty() && !extras.front().empty() && extras.front().front() != '-') {
+      std::cerr << "frodo: unknown command '" << terminal_line(extras.front()) << "'\n" << command_list(app);
+    } else if (!any_command && dynamic_cast<const CLI::RequiredError*>(&e)) {
+      std::cerr << "frodo: no command given\n" << command_list(app);
+    } else {
+      std::cerr << "frodo: " << terminal_line(e.what()) << "\nRun `frodo --help` or `frodo COMMAND --help`.\n";
+    }
     return exit_usage;
   } catch (const UsageError& e) {
     std::cerr << "frodo: " << terminal_line(e.what()) << '\n';

@@ -10,19 +10,6 @@
 
 namespace frodoio {
 
-const char* code_name(frodo::Errc code) noexcept {
-  switch (code) {
-    case frodo::Errc::invalid_argument: return "invalid_argument";
-    case frodo::Errc::unavailable: return "unavailable";
-    case frodo::Errc::deadline_exceeded: return "deadline_exceeded";
-    case frodo::Errc::unauthenticated: return "unauthenticated";
-    case frodo::Errc::permission_denied: return "permission_denied";
-    case frodo::Errc::lease_lost: return "lease_lost";
-    case frodo::Errc::internal: return "internal";
-  }
-  return "internal";
-}
-
 std::string hex_id(std::int64_t value) {
   char text[32];
   std::snprintf(text, sizeof text, "%" PRIx64, static_cast<std::uint64_t>(value));
@@ -31,7 +18,7 @@ std::string hex_id(std::int64_t value) {
 
 Napi::Error make_error(Napi::Env env, frodo::Errc code, const std::string& message) {
   Napi::Error error = Napi::Error::New(env, message);
-  error.Set("code", Napi::String::New(env, code_name(code)));
+  error.Set("code", Napi::String::New(env, frodo::code_name(code)));
   return error;
 }
 

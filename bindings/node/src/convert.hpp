@@ -20,8 +20,6 @@ namespace frodoio {
 // values): larger ones are refused before they are copied.
 inline constexpr std::size_t max_string_bytes = 1 << 20;
 
-// The name of `code` as JavaScript sees it in Error.code: "invalid_argument", "unavailable"...
-const char* code_name(frodo::Errc code) noexcept;
 
 // A JS Error with .code set, ready to throw or to reject a Promise with.
 Napi::Error make_error(Napi::Env env, frodo::Errc code, const std::string& message);

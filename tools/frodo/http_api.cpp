@@ -1,0 +1,469 @@
+#include "http_api.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <charconv>
+#include <condition_variable>
+#include <cstdio>
+#include <mutex>
+#include <set>
+#include <stdexcept>
+#include <string_view>
+#include <vector>
+
+#include "core/text.hpp"
+#include "frodo/address.hpp"
+#include "frodo/error.hpp"
+#include "live_options.hpp"
+#include "terminal_text.hpp"
+
+namespace frodo::cli {
+
+struct HttpApi::Shared {
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::uint64_t generation = 0;  // bumped on every view change
+  bool closed = false;
+  std::size_t streams = 0;
+  std::set<std::string> registered;  // through this API, not removed since
+};
+
+namespace {
+
+using nlohmann::json;
+
+// A request the client got wrong, answered with `status` (4xx) and the message.
+struct RequestError : std::runtime_error {
+  RequestError(int status, std::string code, const std::string& message)
+      : std::runtime_error(message), status(status), code(std::move(code)) {}
+  int status;
+  std::string code;
+};
+
+RequestError bad_request(const std::string& message) { return RequestError(400, "invalid_argument", message); }
+
+void reply(httplib::Response& res, int status, const json& body) {
+  res.status = status;
+  res.set_content(json_text(body) + "\n", "application/json");
+}
+
+void reply_error(httplib::Response& res, int status, const std::string& code, const std::string& message) {
+  reply(res, status, {{"error", {{"code", code}, {"message", message}}}});
+}
+
+// etcd failing the sidecar is not the client's fault: 503, except a value the client sent.
+int status_of(Errc code) {
+  switch (code) {
+    case Errc::invalid_argument: return 400;
+    case Errc::internal: return 500;
+    default: return 503;
+  }
+}
+
+// Runs a handler; whatever it throws becomes a JSON error instead of reaching httplib.
+template <typename Handler>
+httplib::Server::Handler guarded(Handler handler) {
+  return [handler](const httplib::Request& req, httplib::Response& res) {
+    try {
+      handler(req, res);
+    } catch (const RequestError& e) {
+      reply_error(res, e.status, e.code, e.what());
+    } catch (const Error& e) {
+      reply_error(res, status_of(e.code()), code_name(e.code()), e.what());
+    } catch (const std::exception& e) {
+      reply_error(res, 500, "internal", e.what());
+    } catch (...) {
+      reply_error(res, 500, "internal", "unknown exception");
+    }
+  };
+}
+
+// A text from the client, quoted for a message: escaped and cut.
+std::string named(std::string_view text) { return "'" + detail::printable(text, 80) + "'"; }
+
+// `n`: how many owners, 1 to Ring::max_members, from the query or a body.
+std::size_t parse_count(std::string_view text) {
+  std::size_t n = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc() || end != text.data() + text.size() || n < 1 || n > Ring::max_members) {
+    throw bad_request("bad n " + named(text) + ": expected a whole number from 1 to " +
+                      std::to_string(Ring::max_members));
+  }
+  return n;
+}
+
+void check_id(std::string_view id, std::size_t max_bytes, const std::string& where) {
+  if (id.size() > max_bytes) {
+    throw bad_request(where + " is " + std::to_string(id.size()) + " bytes, more than the limit of " +
+                      std::to_string(max_bytes));
+  }
+}
+
+// A request body as JSON: nesting bounded before parsing, the parser's complaint named.
+json parse_body(const std::string& body, int max_depth) {
+  if (detail::json_deeper_than(body, max_depth)) {
+    throw bad_request("the body nests deeper than " + std::to_string(max_depth) + " levels");
+  }
+  try {
+    return json::parse(body);
+  } catch (const json::parse_error& e) {
+    throw bad_request(std::string("the body is not JSON: ") + e.what());
+  }
+}
+
+// Appends `text` as a JSON string. Addresses are checked host:port text, so the escapes
+// are for robustness, not for the common case.
+void append_json_string(std::string& out, std::string_view text) {
+  out += '"';
+  for (char c : text) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      char buffer[8];
+      std::snprintf(buffer, sizeof buffer, "\\u%04x", static_cast<unsigned>(static_cast<unsigned char>(c)));
+      out += buffer;
+    } else {
+      out += c;
+    }
+  }
+  out += '"';
+}
+
+void append_view_stamp(std::string& out, const Snapshot& s) {
+  out += ",\"revision\":";
+  out += std::to_string(s.revision);
+  out += ",\"checksum\":\"";
+  out += s.ring.checksum_hex();
+  out += "\"}\n";
+}
+
+json view_body(const std::string& context, const Snapshot& s) {
+  json j = {{"context", context},
+            {"revision", s.revision},
+            {"algorithm", to_string(s.ring.algorithm())},
+            {"checksum", s.ring.checksum_hex()},
+            {"servers", json::array()}};
+  for (const ServerInfo& server : s.servers) j["servers"].push_back(server_json(server));
+  return j;
+}
+
+// One Server-Sent Event carrying the whole view; its id is the view's revision, which a
+// client sends back as Last-Event-ID when it reconnects.
+std::string view_event(const std::string& context, const Snapshot& s) {
+  return "id: " + std::to_string(s.revision) + "\nevent: view\ndata: " + json_text(view_body(context, s)) + "\n\n";
+}
+
+}  // namespace
+
+HttpApi::HttpApi(Cluster& cluster, HttpApiOptions options)
+    : cluster_(cluster), options_(std::move(options)), shared_(std::make_shared<Shared>()) {
+  // The callback holds the shared state, not the HttpApi: the Cluster keeps its callbacks
+  // until it is destroyed, which may be after this object.
+  cluster_.on_change([shared = shared_](const Snapshot&, const Snapshot&) {
+    {
+      std::lock_guard lock(shared->mutex);
+      ++shared->generation;
+    }
+    shared->changed.notify_all();
+  });
+}
+
+HttpApi::~HttpApi() { shut_down(); }
+
+void HttpApi::shut_down() {
+  {
+    std::lock_guard lock(shared_->mutex);
+    shared_->closed = true;
+  }
+  shared_->changed.notify_all();
+}
+
+void HttpApi::install(httplib::Server& server) {
+  const std::size_t threads = options_.max_streams + options_.spare_threads;
+  server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  server.set_payload_max_length(options_.max_body_bytes);
+  server.set_keep_alive_max_count(1'000'000);
+  server.set_keep_alive_timeout(5);
+  server.set_read_timeout(5);
+  server.set_write_timeout(5);
+  server.set_tcp_nodelay(true);
+  // httplib's own refusals (no such route, a body over the limit, a malformed request)
+  // come without a body: give them the API's JSON error.
+  server.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+    if (!res.body.empty()) return;
+    switch (res.status) {
+      case 404:
+        reply_error(res, 404, "not_found", "no such endpoint: " + req.method + " " + detail::printable(req.path, 200));
+        break;
+      case 413:
+        reply_error(res, 413, "payload_too_large", "the request body is larger than the limit");
+        break;
+      default:
+        reply_error(res, res.status, "bad_request", "the request was refused (HTTP " + std::to_string(res.status) + ")");
+    }
+  });
+
+  server.Get("/healthz", guarded([](const httplib::Request&, httplib::Response& res) {
+    reply(res, 200, {{"status", "ok"}});
+  }));
+  server.Get("/readyz", guarded([this](const auto& req, auto& res) { get_ready(req, res); }));
+  server.Get("/v1/owner", guarded([this](const auto& req, auto& res) { get_owner(req, res); }));
+  server.Post("/v1/owners", guarded([this](const auto& req, auto& res) { post_owners(req, res); }));
+  server.Get("/v1/servers", guarded([this](const auto& req, auto& res) { get_servers(req, res); }));
+  server.Get("/v1/watch", guarded([this](const auto& req, auto& res) { get_watch(req, res); }));
+  server.Put(R"(/v1/servers/(.+))", guarded([this](const auto& req, auto& res) { put_server(req, res); }));
+  server.Delete(R"(/v1/servers/(.+))", guarded([this](const auto& req, auto& res) { delete_server(req, res); }));
+}
+
+void HttpApi::get_ready(const httplib::Request&, httplib::Response& res) {
+  std::shared_ptr<const Snapshot> s = cluster_.snapshot();
+  if (s->revision == 0) {
+    reply(res, 503, {{"ready", false}, {"reason", "no view of the context loaded yet"}});
+    return;
+  }
+  bool registered;
+  {
+    std::lock_guard lock(shared_->mutex);
+    registered = !shared_->registered.empty();
+  }
+  if (registered && !cluster_.lease_alive()) {
+    reply(res, 503, {{"ready", false}, {"reason", "the lease of the servers registered here is not alive"}});
+    return;
+  }
+  reply(res, 200, {{"ready", true}, {"revision", s->revision}});
+}
+
+void HttpApi::get_owner(const httplib::Request& req, httplib::Response& res) {
+  if (!req.has_param("id")) throw bad_request("missing query parameter 'id'");
+  if (req.get_param_value_count("id") > 1) throw bad_request("query parameter 'id' given more than once");
+  const std::string id = req.get_param_value("id");
+  check_id(id, options_.max_id_bytes, "id");
+  std::shared_ptr<const Snapshot> s = cluster_.snapshot();
+  std::string out;
+  if (req.has_param("n")) {
+    std::size_t n = parse_count(req.get_param_value("n"));
+    out = "{\"owners\":[";
+    bool first = true;
+    for (const std::string& owner : s->owners(id, n)) {
+      if (!first) out += ',';
+      first = false;
+      append_json_string(out, owner);
+    }
+    out += ']';
+  } else {
+    out = "{\"owner\":";
+    if (std::optional<std::string_view> owner = s->ring.owner(id)) {
+      append_json_string(out, *owner);
+    } else {
+      out += "null";
+    }
+  }
+  append_view_stamp(out, *s);
+  res.status = 200;
+  res.set_content(std::move(out), "application/json");
+}
+
+void HttpApi::post_owners(const httplib::Request& req, httplib::Response& res) {
+  json body = parse_body(req.body, 3);
+  if (!body.is_object()) throw bad_request("the body must be a JSON object {\"ids\": [...]}");
+  std::size_t n = 0;  // 0: one owner per id
+  const json* ids = nullptr;
+  for (const auto& [key, value] : body.items()) {
+    if (key == "ids") {
+      ids = &value;
+    } else if (key == "n") {
+      if (!value.is_number_unsigned()) throw bad_request("\"n\" must be a whole number from 1 to " +
+                                                         std::to_string(Ring::max_members));
+      n = parse_count(std::to_string(value.get<std::uint64_t>()));
+    } else {
+      throw bad_request("unknown field " + named(key) + " (expected \"ids\" and optionally \"n\")");
+    }
+  }
+  if (!ids) throw bad_request("missing field \"ids\"");
+  if (!ids->is_array()) throw bad_request("\"ids\" must be an array of strings");
+  if (ids->size() > options_.max_batch_ids) {
+    throw RequestError(413, "payload_too_large",
+                       std::to_string(ids->size()) + " ids in one request, more than the limit of " +
+                           std::to_string(options_.max_batch_ids));
+  }
+  for (std::size_t i = 0; i < ids->size(); ++i) {
+    const json& id = (*ids)[i];
+    if (!id.is_string()) throw bad_request("ids[" + std::to_string(i) + "] is not a string");
+    check_id(id.get_ref<const std::string&>(), options_.max_id_bytes, "ids[" + std::to_string(i) + "]");
+  }
+
+  std::shared_ptr<const Snapshot> s = cluster_.snapshot();
+  std::string out = "{\"owners\":[";
+  if (n == 0) {
+    // Each member's quoted address rendered once; the ids only pick one.
+    std::vector<std::string> quoted_members;
+    quoted_members.reserve(s->ring.members().size());
+    for (const Member& m : s->ring.members()) {
+      std::string q;
+      append_json_string(q, m.address);
+      quoted_members.push_back(std::move(q));
+    }
+    out.reserve(out.size() + ids->size() * (quoted_members.empty() ? 5 : quoted_members.front().size() + 1) + 64);
+    bool first = true;
+    for (const json& id : *ids) {
+      if (!first) out += ',';
+      first = false;
+      std::optional<std::size_t> owner = s->ring.owner_index(id.get_ref<const std::string&>());
+      out += owner ? quoted_members[*owner] : std::string("null");
+    }
+  } else {
+    bool first = true;
+    for (const json& id : *ids) {
+      if (!first) out += ',';
+      first = false;
+      out += '[';
+      bool first_owner = true;
+      for (const std::string& owner : s->owners(id.get_ref<const std::string&>(), n)) {
+        if (!first_owner) out += ',';
+        first_owner = false;
+        append_json_string(out, owner);
+      }
+      out += ']';
+    }
+  }
+  out += ']';
+  append_view_stamp(out, *s);
+  res.status = 200;
+  res.set_content(std::move(out), "application/json");
+}
+
+void HttpApi::get_servers(const httplib::Request&, httplib::Response& res) {
+  reply(res, 200, view_body(options_.context, *cluster_.snapshot()));
+}
+
+void HttpApi::get_watch(const httplib::Request& req, httplib::Response& res) {
+  std::optional<std::int64_t> resume;  // the revision the client last received
+  if (req.has_header("Last-Event-ID")) {
+    std::string text = req.get_header_value("Last-Event-ID");
+    std::int64_t revision = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), revision);
+    if (ec != std::errc() || end != text.data() + text.size() || revision < 0) {
+      throw bad_request("bad Last-Event-ID " + named(text) + ": expected a revision, a whole number");
+    }
+    resume = revision;
+  }
+  {
+    std::lock_guard lock(shared_->mutex);
+    if (shared_->closed) throw RequestError(503, "unavailable", "the server is shutting down");
+    if (shared_->streams >= options_.max_streams) {
+      throw RequestError(503, "unavailable",
+                         "too many watch streams open (the limit is " + std::to_string(options_.max_streams) + ")");
+    }
+    ++shared_->streams;
+  }
+
+  struct Stream {
+    bool started = false;
+    std::int64_t revision = -1;  // of the last view sent
+    std::uint64_t restarts = 0;
+    std::uint64_t generation = 0;
+  };
+  auto stream = std::make_shared<Stream>();
+  if (resume) stream->revision = *resume;
+  res.set_header("Cache-Control", "no-cache");
+  res.set_header("X-Accel-Buffering", "no");
+  std::shared_ptr<Shared> shared = shared_;
+  Cluster& cluster = cluster_;
+  const std::string context = options_.context;
+  const auto heartbeat = options_.heartbeat;
+  res.set_chunked_content_provider(
+      "text/event-stream",
+      [shared, stream, &cluster, context, heartbeat](std::size_t, httplib::DataSink& sink) {
+        try {
+          std::string out;
+          if (!stream->started) {
+            stream->started = true;
+            {
+              std::lock_guard lock(shared->mutex);
+              stream->generation = shared->generation;
+            }
+            out = "retry: 1000\n\n";
+          } else {
+            std::unique_lock lock(shared->mutex);
+            shared->changed.wait_for(lock, heartbeat,
+                                     [&] { return shared->closed || shared->generation != stream->generation; });
+            if (shared->closed) {
+              lock.unlock();
+              sink.done();
+              return true;
+            }
+            stream->generation = shared->generation;
+          }
+          // A view is sent when it differs from the last one sent (or the one the client
+          // resumed from); a revision lower than that one means etcd started over.
+          std::shared_ptr<const Snapshot> s = cluster.snapshot();
+          if (s->revision > 0 && (s->revision != stream->revision || s->restarts != stream->restarts)) {
+            out += view_event(context, *s);
+            stream->revision = s->revision;
+            stream->restarts = s->restarts;
+          } else if (out.empty()) {
+            out = ": keep-alive\n\n";
+          }
+          return sink.write(out.data(), out.size());
+        } catch (...) {
+          return false;  // ends this stream; the releaser still runs
+        }
+      },
+      [shared](bool) {
+        std::lock_guard lock(shared->mutex);
+        --shared->streams;
+      });
+}
+
+std::int64_t HttpApi::register_server(const std::string& address, const AddOptions& options) {
+  std::int64_t revision = cluster_.add_server(address, options);
+  std::lock_guard lock(shared_->mutex);
+  shared_->registered.insert(address);
+  return revision;
+}
+
+void HttpApi::put_server(const httplib::Request& req, httplib::Response& res) {
+  const std::string address = req.matches[1];
+  if (auto problem = address_problem(address)) throw bad_request("bad address " + named(address) + ": " + *problem);
+  AddOptions options;
+  if (!req.body.empty()) {
+    json body = parse_body(req.body, 3);
+    if (!body.is_object()) throw bad_request("the body must be a JSON object {\"weight\":..., \"zone\":..., \"meta\":{...}}");
+    for (const auto& [key, value] : body.items()) {
+      if (key == "weight") {
+        if (!value.is_number()) throw bad_request("\"weight\" must be a number");
+        options.weight = value.get<double>();
+      } else if (key == "zone") {
+        if (!value.is_string()) throw bad_request("\"zone\" must be a string");
+        options.zone = value.get<std::string>();
+      } else if (key == "meta") {
+        if (!value.is_object()) throw bad_request("\"meta\" must be an object of strings");
+        for (const auto& [name, text] : value.items()) {
+          if (!text.is_string()) throw bad_request("meta " + named(name) + " must be a string");
+          options.meta[name] = text.get<std::string>();
+        }
+      } else {
+        throw bad_request("unknown field " + named(key) + " (expected \"weight\", \"zone\" or \"meta\")");
+      }
+    }
+  }
+  std::int64_t revision = register_server(address, options);  // invalid weight, zone or meta: 400
+  reply(res, 200, {{"address", address}, {"revision", revision}, {"lease", cluster_.lease_id()}});
+}
+
+void HttpApi::delete_server(const httplib::Request& req, httplib::Response& res) {
+  const std::string address = req.matches[1];
+  if (auto problem = address_problem(address)) throw bad_request("bad address " + named(address) + ": " + *problem);
+  bool removed = cluster_.remove_server(address);
+  {
+    std::lock_guard lock(shared_->mutex);
+    shared_->registered.erase(address);
+  }
+  if (!removed) {
+    throw RequestError(404, "not_found", named(address) + " is not registered in context " + options_.context);
+  }
+  reply(res, 200, {{"removed", address}, {"revision", cluster_.snapshot()->revision}});
+}
+
+}  // namespace frodo::cli

@@ -1,0 +1,170 @@
+// `frodo serve`: the HTTP sidecar (docs/http-api.md). One Cluster, the HttpApi over it, an
+// httplib server on a TCP address or a Unix socket, until SIGINT/SIGTERM/SIGHUP.
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <charconv>
+#include <exception>
+#include <limits>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "commands.hpp"
+#include "frodo/address.hpp"
+#include "frodo/error.hpp"
+#include "http_api.hpp"
+#include "live_options.hpp"
+#include "terminal_text.hpp"
+#include "termination_signals.hpp"
+#include "unix_socket_server.hpp"
+#include "usage_error.hpp"
+
+namespace frodo::cli {
+namespace {
+
+struct ServeOptions {
+  std::string listen = "127.0.0.1:8700";
+  std::string unix_path;
+  std::vector<std::string> register_addresses;
+  int ttl = 5;
+  std::size_t max_streams = 64;
+};
+
+struct ListenAddress {
+  std::string host;  // without brackets
+  int port = 0;      // 0: any free port
+};
+
+// HOST:PORT, [IPV6]:PORT; port 0 picks a free port (printed on start).
+ListenAddress parse_listen(const std::string& text) {
+  auto bad = [&](const std::string& why) {
+    return UsageError("bad --listen '" + terminal_text(excerpt(text)) + "': " + why);
+  };
+  std::size_t colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0) throw bad("expected HOST:PORT, such as 127.0.0.1:8700");
+  ListenAddress a;
+  a.host = text.substr(0, colon);
+  if (a.host.front() == '[') {
+    if (a.host.size() < 3 || a.host.back() != ']') throw bad("an IPv6 host goes in brackets: [::1]:8700");
+    a.host = a.host.substr(1, a.host.size() - 2);
+  }
+  std::string port = text.substr(colon + 1);
+  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), a.port);
+  if (port.empty() || ec != std::errc() || end != port.data() + port.size() || a.port < 0 || a.port > 65535) {
+    throw bad("the port must be a number from 0 to 65535 (0: any free port)");
+  }
+  return a;
+}
+
+std::string url_host(const std::string& host) { return host.find(':') != std::string::npos ? "[" + host + "]" : host; }
+
+int run_serve(const GlobalOptions& g, const ServeOptions& o, bool listen_given) {
+  if (listen_given && !o.unix_path.empty()) throw UsageError("--listen and --unix exclude each other: pick one");
+  ListenAddress tcp;
+  if (o.unix_path.empty()) tcp = parse_listen(o.listen);
+  for (const std::string& address : o.register_addresses) {
+    if (auto problem = address_problem(address)) {
+      throw UsageError("bad --register '" + terminal_text(excerpt(address)) + "': " + *problem);
+    }
+  }
+
+  TerminationSignals signals;  // before any thread starts
+  auto cluster = connect(g, std::chrono::seconds(o.ttl));
+  HttpApiOptions api_options;
+  api_options.context = g.context;
+  api_options.max_streams = o.max_streams;
+  HttpApi api(*cluster, api_options);
+  for (const std::string& address : o.register_addresses) {
+    add_retrying_lease_loss([&] { return api.register_server(address, {}); },
+                            std::chrono::milliseconds(g.timeout_ms) + std::chrono::seconds(o.ttl));
+  }
+
+  UnixSocketServer server;
+  api.install(server);
+  // httplib's default also sets SO_REUSEPORT, with which a second sidecar would silently
+  // share a port in use (the kernel splitting connections between the two): refuse instead.
+  server.set_socket_options([](socket_t socket) {
+    int yes = 1;
+    ::setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
+  std::string where;
+  if (!o.unix_path.empty()) {
+    server.bind_unix(o.unix_path);
+    where = "unix:" + o.unix_path;
+  } else {
+    int port = tcp.port;
+    if (port == 0) {
+      port = server.bind_to_any_port(tcp.host);
+      if (port < 0) port = 0;
+    } else if (!server.bind_to_port(tcp.host, port)) {
+      port = 0;
+    }
+    if (port == 0) {
+      throw std::runtime_error("cannot listen on " + terminal_text(o.listen) +
+                               ": the port is in use or the host is not an address of this machine");
+    }
+    where = "http://" + url_host(tcp.host) + ":" + std::to_string(port);
+  }
+
+  std::atomic<bool> failed{false};
+  std::string failure;
+  std::thread listener([&] {
+    try {
+      if (!server.listen_after_bind()) throw std::runtime_error("the HTTP server stopped accepting connections");
+    } catch (const std::exception& e) {
+      failure = e.what();
+      failed = true;
+    } catch (...) {
+      failure = "unknown exception in the HTTP server";
+      failed = true;
+    }
+  });
+  write_out("listening on " + where + "  (context " + g.context + ", revision " +
+            std::to_string(cluster->snapshot()->revision) + ")\n");
+  while (!failed && signals.wait_for(std::chrono::milliseconds(250)) == 0) {
+  }
+  api.shut_down();  // ends the watch streams, which hold worker threads
+  server.stop();
+  listener.join();
+  if (!o.unix_path.empty()) ::unlink(o.unix_path.c_str());
+  cluster->close();  // revokes the lease: servers registered here leave at once
+  if (failed) throw std::runtime_error(failure);
+  return exit_ok;
+}
+
+}  // namespace
+
+void add_serve_command(CLI::App& app, std::shared_ptr<GlobalOptions> g, int& status) {
+  auto o = std::make_shared<ServeOptions>();
+  CLI::App* serve = app.add_subcommand("serve", "Answer owner lookups and show the view over HTTP (a sidecar)");
+  serve->fallthrough();
+  serve->footer(
+      "\nEndpoints (JSON; docs/http-api.md): GET /v1/owner?id=ID[&n=N], POST /v1/owners {\"ids\":[...]},\n"
+      "GET /v1/servers, GET /v1/watch (Server-Sent Events), PUT and DELETE /v1/servers/ADDRESS (on this\n"
+      "process's lease), GET /healthz, GET /readyz. Prints 'listening on URL' once it accepts connections.\n"
+      "SIGINT or SIGTERM stops it and revokes its lease.\n" +
+      std::string(global_footer));
+  CLI::Option* listen =
+      serve->add_option("--listen", o->listen, "TCP address to listen on, HOST:PORT ([::1]:PORT; port 0: any free port)")
+          ->type_name("HOST:PORT")
+          ->default_str(o->listen);
+  serve->add_option("--unix", o->unix_path, "Listen on a Unix domain socket at PATH instead of TCP")
+      ->type_name("PATH");
+  serve->add_option("--register", o->register_addresses,
+                    "Register ADDRESS on this process's lease while it runs (repeatable)")
+      ->type_name("ADDRESS");
+  serve->add_option("--ttl", o->ttl, "Lease TTL: servers registered here leave within this long if it dies (5s, 2m; bare: s)")
+      ->type_name("DURATION")
+      ->default_str("5s")
+      ->transform(duration_in(std::chrono::seconds(1)))
+      ->check(CLI::Range(1, std::numeric_limits<int>::max()));
+  serve->add_option("--max-streams", o->max_streams, "Open GET /v1/watch streams at most; more get 503")
+      ->type_name("N")
+      ->default_str("64")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{10000}));
+  serve->callback([g, o, listen, &status] { status = run_serve(*g, *o, listen->count() > 0); });
+}
+
+}  // namespace frodo::cli
