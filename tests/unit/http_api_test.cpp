@@ -243,6 +243,9 @@ TEST_F(ApiFixture, PutAndDeleteRegisterAndRemoveOnTheLease) {
   EXPECT_EQ(s->servers[0].meta.at("role"), "ingest");
   EXPECT_NE(s->servers[0].lease, 0) << "registered on the sidecar's lease";
   EXPECT_EQ(j["revision"], s->revision);
+  char lease[32];
+  std::snprintf(lease, sizeof lease, "%llx", static_cast<unsigned long long>(s->servers[0].lease));
+  EXPECT_EQ(j["lease"], lease) << "the lease id in hex, as etcdctl prints it";
 
   auto ipv6 = c.Put("/v1/servers/" + percent_encoded("[::1]:9002"), "", "application/json");
   ASSERT_TRUE(ipv6);

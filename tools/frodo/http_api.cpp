@@ -449,7 +449,11 @@ void HttpApi::put_server(const httplib::Request& req, httplib::Response& res) {
     }
   }
   std::int64_t revision = register_server(address, options);  // invalid weight, zone or meta: 400
-  reply(res, 200, {{"address", address}, {"revision", revision}, {"lease", cluster_.lease_id()}});
+  // The lease id in hex, as etcdctl prints it: as a JSON number it would lose digits in
+  // JavaScript (and every client that reads numbers as doubles).
+  char lease[32];
+  std::snprintf(lease, sizeof lease, "%llx", static_cast<unsigned long long>(cluster_.lease_id()));
+  reply(res, 200, {{"address", address}, {"revision", revision}, {"lease", lease}});
 }
 
 void HttpApi::delete_server(const httplib::Request& req, httplib::Response& res) {
