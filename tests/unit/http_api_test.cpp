@@ -142,7 +142,7 @@ TEST_F(ApiFixture, BatchAnswersInTheOrderOfTheIds) {
   for (int i = 1; i <= 20; ++i) cluster_->add_server("10.0.1." + std::to_string(i) + ":80");
   auto s = cluster_->snapshot();
   json ids = json::array();
-  for (int i = 0; i < 5000; ++i) ids.push_back("entity-" + std::to_string(i));
+  for (int i = 0; i < 20000; ++i) ids.push_back("entity-" + std::to_string(i));  // split between threads
   ids.push_back("");
   ids.push_back("\xe2\x82\xac");
   auto r = client().Post("/v1/owners", json{{"ids", ids}}.dump(), "application/json");
@@ -179,6 +179,12 @@ TEST_F(ApiFixture, HostileBatchBodiesAre4xxAndTheServerKeepsAnswering) {
   expect_error(c.Post("/v1/owners", R"({"ids":[],"x":1})", "application/json"), 400, "invalid_argument", "'x'");
   expect_error(c.Post("/v1/owners", R"({"ids":[],"n":-1})", "application/json"), 400, "invalid_argument", "\"n\"");
   expect_error(c.Post("/v1/owners", R"({"ids":[],"n":70000})", "application/json"), 400, "invalid_argument", "n");
+  expect_error(c.Post("/v1/owners", R"({"ids":[["a"]]})", "application/json"), 400, "invalid_argument",
+               "ids[0] is not a string");
+  expect_error(c.Post("/v1/owners", R"({"ids":[],"n":{}})", "application/json"), 400, "invalid_argument", "\"n\"");
+  expect_error(c.Post("/v1/owners", R"({"ids":[],"n":1.5})", "application/json"), 400, "invalid_argument", "\"n\"");
+  expect_error(c.Post("/v1/owners", R"({"ids":["a"]} trailing)", "application/json"), 400, "invalid_argument",
+               "not JSON");
   std::string deep = std::string(100000, '[') + std::string(100000, ']');
   expect_error(c.Post("/v1/owners", deep, "application/json"), 400, "invalid_argument", "deeper");
   std::string long_id = R"({"ids":[")" + std::string(70 * 1024, 'x') + R"("]})";

@@ -2,7 +2,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <charconv>
+#include <exception>
+#include <thread>
 #include <condition_variable>
 #include <cstdio>
 #include <mutex>
@@ -138,6 +141,171 @@ void append_view_stamp(std::string& out, const Snapshot& s) {
   out += "\"}\n";
 }
 
+// The body of POST /v1/owners, read by nlohmann's SAX parser straight into a vector of ids:
+// no JSON tree of a million nodes, and the limits (ids in the batch, bytes per id) are
+// enforced while reading, so an oversized batch is refused before it is held.
+struct OwnersRequest {
+  std::vector<std::string> ids;
+  std::size_t n = 0;  // 0: one owner per id
+};
+
+class OwnersReader : public nlohmann::json_sax<json> {
+ public:
+  OwnersReader(std::size_t max_ids, std::size_t max_id_bytes) : max_ids_(max_ids), max_id_bytes_(max_id_bytes) {}
+
+  OwnersRequest request;
+  std::optional<RequestError> error;  // set when a callback stopped the parser
+  bool saw_ids = false;
+
+  bool null() override { return scalar("null"); }
+  bool boolean(bool) override { return scalar("a boolean"); }
+  bool number_integer(number_integer_t value) override {
+    return value < 0 ? scalar("a negative number") : number(static_cast<std::uint64_t>(value));
+  }
+  bool number_unsigned(number_unsigned_t value) override { return number(value); }
+  bool number_float(number_float_t, const string_t&) override { return scalar("a fraction"); }
+  bool binary(binary_t&) override { return scalar("binary data"); }
+  bool string(string_t& value) override {
+    if (depth_ == 2 && field_ == Field::ids) {
+      const std::size_t index = request.ids.size();
+      if (index >= max_ids_) {
+        return fail(RequestError(413, "payload_too_large",
+                                 "more ids in one request than the limit of " + std::to_string(max_ids_)));
+      }
+      if (value.size() > max_id_bytes_) {
+        return fail(bad_request("ids[" + std::to_string(index) + "] is " + std::to_string(value.size()) +
+                                " bytes, more than the limit of " + std::to_string(max_id_bytes_)));
+      }
+      request.ids.push_back(std::move(value));
+      return true;
+    }
+    return scalar("a string");
+  }
+  bool start_object(std::size_t) override {
+    if (depth_ == 0) {
+      ++depth_;
+      return true;
+    }
+    return scalar("an object");
+  }
+  bool key(string_t& name) override {
+    if (name == "ids") {
+      field_ = Field::ids;
+      saw_ids = true;
+    } else if (name == "n") {
+      field_ = Field::n;
+    } else {
+      return fail(bad_request("unknown field " + named(name) + " (expected \"ids\" and optionally \"n\")"));
+    }
+    return true;
+  }
+  bool end_object() override {
+    --depth_;
+    return true;
+  }
+  bool start_array(std::size_t) override {
+    if (depth_ == 1 && field_ == Field::ids) {
+      ++depth_;
+      return true;
+    }
+    return scalar("an array");
+  }
+  bool end_array() override {
+    --depth_;
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& e) override {
+    if (!error) error = bad_request(std::string("the body is not JSON: ") + e.what());
+    return false;
+  }
+
+ private:
+  enum class Field { none, ids, n };
+
+  bool fail(RequestError e) {
+    error = std::move(e);
+    return false;
+  }
+  bool number(std::uint64_t value) {
+    if (depth_ == 1 && field_ == Field::n) {
+      if (value < 1 || value > Ring::max_members) {
+        return fail(bad_request("bad n '" + std::to_string(value) + "': expected a whole number from 1 to " +
+                                std::to_string(Ring::max_members)));
+      }
+      request.n = static_cast<std::size_t>(value);
+      return true;
+    }
+    return scalar("a number");
+  }
+  // A value where it does not belong: named by where it stands.
+  bool scalar(const char* what) {
+    if (depth_ == 0) return fail(bad_request("the body must be a JSON object {\"ids\": [...]}, not " + std::string(what)));
+    if (depth_ == 2) {
+      return fail(bad_request("ids[" + std::to_string(request.ids.size()) + "] is not a string but " + what));
+    }
+    if (field_ == Field::ids) return fail(bad_request("\"ids\" must be an array of strings, not " + std::string(what)));
+    return fail(bad_request("\"n\" must be a whole number from 1 to " + std::to_string(Ring::max_members) + ", not " +
+                            what));
+  }
+
+  const std::size_t max_ids_;
+  const std::size_t max_id_bytes_;
+  int depth_ = 0;
+  Field field_ = Field::none;
+};
+
+OwnersRequest read_owners_request(const std::string& body, std::size_t max_ids, std::size_t max_id_bytes) {
+  if (detail::json_deeper_than(body, 3)) throw bad_request("the body nests deeper than 3 levels");
+  OwnersReader reader(max_ids, max_id_bytes);
+  bool ok = json::sax_parse(body, &reader);
+  if (reader.error) throw *reader.error;
+  if (!ok) throw bad_request("the body is not JSON");
+  if (!reader.saw_ids) throw bad_request("missing field \"ids\"");
+  return std::move(reader.request);
+}
+
+// The owner of each id as its index in ring.members() (-1: none). A large batch is split
+// between this thread and helper threads, one per further core (up to 3): hashing is the
+// cost, and the ring is immutable, so the parts share nothing but the output slots.
+std::vector<std::int32_t> owner_indexes(const Ring& ring, const std::vector<std::string>& ids) {
+  std::vector<std::int32_t> out(ids.size());
+  auto work = [&](std::size_t begin, std::size_t end) {
+    for (std::size_t i = begin; i < end; ++i) {
+      std::optional<std::size_t> owner = ring.owner_index(ids[i]);
+      out[i] = owner ? static_cast<std::int32_t>(*owner) : -1;
+    }
+  };
+  constexpr std::size_t ids_per_part = 4096;  // below this a thread costs more than it saves
+  const std::size_t cores = std::max(1u, std::thread::hardware_concurrency());
+  const std::size_t parts = std::min({cores, std::size_t{4}, std::max<std::size_t>(1, ids.size() / ids_per_part)});
+  if (parts == 1) {
+    work(0, ids.size());
+    return out;
+  }
+  const std::size_t per = (ids.size() + parts - 1) / parts;
+  std::vector<std::thread> helpers;
+  std::vector<std::exception_ptr> errors(parts);
+  for (std::size_t p = 1; p < parts; ++p) {
+    helpers.emplace_back([&, p] {
+      try {
+        work(p * per, std::min(ids.size(), (p + 1) * per));
+      } catch (...) {
+        errors[p] = std::current_exception();
+      }
+    });
+  }
+  try {
+    work(0, per);
+  } catch (...) {
+    errors[0] = std::current_exception();
+  }
+  for (std::thread& t : helpers) t.join();
+  for (const std::exception_ptr& e : errors) {
+    if (e) std::rethrow_exception(e);
+  }
+  return out;
+}
+
 json view_body(const std::string& context, const Snapshot& s) {
   json j = {{"context", context},
             {"revision", s.revision},
@@ -265,33 +433,9 @@ void HttpApi::get_owner(const httplib::Request& req, httplib::Response& res) {
 }
 
 void HttpApi::post_owners(const httplib::Request& req, httplib::Response& res) {
-  json body = parse_body(req.body, 3);
-  if (!body.is_object()) throw bad_request("the body must be a JSON object {\"ids\": [...]}");
-  std::size_t n = 0;  // 0: one owner per id
-  const json* ids = nullptr;
-  for (const auto& [key, value] : body.items()) {
-    if (key == "ids") {
-      ids = &value;
-    } else if (key == "n") {
-      if (!value.is_number_unsigned()) throw bad_request("\"n\" must be a whole number from 1 to " +
-                                                         std::to_string(Ring::max_members));
-      n = parse_count(std::to_string(value.get<std::uint64_t>()));
-    } else {
-      throw bad_request("unknown field " + named(key) + " (expected \"ids\" and optionally \"n\")");
-    }
-  }
-  if (!ids) throw bad_request("missing field \"ids\"");
-  if (!ids->is_array()) throw bad_request("\"ids\" must be an array of strings");
-  if (ids->size() > options_.max_batch_ids) {
-    throw RequestError(413, "payload_too_large",
-                       std::to_string(ids->size()) + " ids in one request, more than the limit of " +
-                           std::to_string(options_.max_batch_ids));
-  }
-  for (std::size_t i = 0; i < ids->size(); ++i) {
-    const json& id = (*ids)[i];
-    if (!id.is_string()) throw bad_request("ids[" + std::to_string(i) + "] is not a string");
-    check_id(id.get_ref<const std::string&>(), options_.max_id_bytes, "ids[" + std::to_string(i) + "]");
-  }
+  OwnersRequest request = read_owners_request(req.body, options_.max_batch_ids, options_.max_id_bytes);
+  const std::vector<std::string>& ids = request.ids;
+  const std::size_t n = request.n;
 
   std::shared_ptr<const Snapshot> s = cluster_.snapshot();
   std::string out = "{\"owners\":[";
@@ -304,22 +448,21 @@ void HttpApi::post_owners(const httplib::Request& req, httplib::Response& res) {
       append_json_string(q, m.address);
       quoted_members.push_back(std::move(q));
     }
-    out.reserve(out.size() + ids->size() * (quoted_members.empty() ? 5 : quoted_members.front().size() + 1) + 64);
+    out.reserve(out.size() + ids.size() * (quoted_members.empty() ? 5 : quoted_members.front().size() + 1) + 64);
     bool first = true;
-    for (const json& id : *ids) {
+    for (std::int32_t owner : owner_indexes(s->ring, ids)) {
       if (!first) out += ',';
       first = false;
-      std::optional<std::size_t> owner = s->ring.owner_index(id.get_ref<const std::string&>());
-      out += owner ? quoted_members[*owner] : std::string("null");
+      out += owner >= 0 ? quoted_members[static_cast<std::size_t>(owner)] : std::string("null");
     }
   } else {
     bool first = true;
-    for (const json& id : *ids) {
+    for (const std::string& id : ids) {
       if (!first) out += ',';
       first = false;
       out += '[';
       bool first_owner = true;
-      for (const std::string& owner : s->owners(id.get_ref<const std::string&>(), n)) {
+      for (const std::string& owner : s->owners(id, n)) {
         if (!first_owner) out += ',';
         first_owner = false;
         append_json_string(out, owner);
