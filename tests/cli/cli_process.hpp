@@ -88,6 +88,14 @@ class Child {
   Child(const Env& env, const std::vector<std::string>& args, fs::path log) : log_(std::move(log)) {
     pid_ = frodo::test::spawn_daemon(command_line(env, args), log_.string());
   }
+  // The same with stdin from `stdin_path` (a FIFO the test writes to, say).
+  Child(const Env& env, const std::vector<std::string>& args, fs::path log, const std::string& stdin_path)
+      : log_(std::move(log)) {
+    std::vector<std::string> argv = {"/bin/sh", "-c", "exec \"$@\" < \"$0\"", stdin_path};
+    std::vector<std::string> rest = command_line(env, args);
+    argv.insert(argv.end(), rest.begin(), rest.end());
+    pid_ = frodo::test::spawn_daemon(argv, log_.string());
+  }
   ~Child() {
     if (pid_ > 0) {
       ::kill(pid_, SIGKILL);
@@ -101,6 +109,15 @@ class Child {
   int stop(int signal) {
     ::kill(pid_, signal);
     int status = frodo::test::wait_for_exit(pid_);
+    pid_ = -1;
+    return status;
+  }
+  // Waits (bounded) for the child to exit by itself and reaps it; returns the raw wait status,
+  // or -1 when it was still running after `timeout` (it is then SIGKILLed).
+  int wait(std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
+    int status = 0;
+    bool exited = wait_until([&] { return ::waitpid(pid_, &status, WNOHANG) == pid_; }, timeout);
+    if (!exited) return stop(SIGKILL), -1;
     pid_ = -1;
     return status;
   }

@@ -1,6 +1,8 @@
 // The live commands (`frodo servers | lookup | register | add | remove | watch | status`) as a
 // user runs them: real frodo processes against a real etcd started by tests/support.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -103,6 +105,85 @@ TEST_F(ClusterCliEtcd, EtcdctlVariablesAreFallbacks) {
   r = servers_with(env_, "ETCDCTL_USER=:secret");
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find("needs --user"), std::string::npos) << r.err;
+}
+
+TEST_F(ClusterCliEtcd, LookupFollowAnswersEachLineFromTheLiveView) {
+  ASSERT_EQ(run_frodo(env_, {"add", "127.0.0.1:3101", "--persistent"}).exit_code, 0);
+  const std::string fifo = path("ids").string();
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  Child follow(env_, {"lookup", "--follow"}, path("follow.log"), fifo);
+  int in = ::open(fifo.c_str(), O_WRONLY | O_CLOEXEC);  // returns once the child has opened it
+  ASSERT_GE(in, 0);
+  auto lines = [&] {
+    std::vector<std::string> out;
+    std::string line;
+    for (std::istringstream s(follow.log()); std::getline(s, line);) out.push_back(line);
+    return out;
+  };
+  auto ask = [&](const std::string& id) {
+    const std::size_t before = lines().size();
+    std::string text = id + "\n";
+    EXPECT_EQ(::write(in, text.data(), text.size()), static_cast<ssize_t>(text.size()));
+    EXPECT_TRUE(wait_until([&] { return lines().size() == before + 1; }, await_timeout)) << follow.log();
+    std::vector<std::string> now = lines();
+    return now.size() > before ? now[before] : std::string("(no answer)");
+  };
+  // Answered while the input stays open: the process answers line by line.
+  EXPECT_EQ(ask("entity-1"), "127.0.0.1:3101");
+  // The view changes under it: the next answers follow it.
+  ASSERT_EQ(run_frodo(env_, {"remove", "127.0.0.1:3101"}).exit_code, 0);
+  ASSERT_EQ(run_frodo(env_, {"add", "127.0.0.2:3102", "--persistent"}).exit_code, 0);
+  std::string answer;
+  EXPECT_TRUE(wait_until(
+      [&] {
+        answer = ask("entity-1");
+        EXPECT_TRUE(answer == "127.0.0.2:3102" || answer == "127.0.0.1:3101" || answer.empty()) << answer;
+        return answer == "127.0.0.2:3102";
+      },
+      await_timeout))
+      << follow.log();
+  // No server: an empty line, and the process keeps answering.
+  ASSERT_EQ(run_frodo(env_, {"remove", "127.0.0.2:3102"}).exit_code, 0);
+  EXPECT_TRUE(wait_until([&] { return ask("entity-1").empty(); }, await_timeout)) << follow.log();
+  ASSERT_EQ(run_frodo(env_, {"add", "127.0.0.3:3103", "--persistent"}).exit_code, 0);
+  EXPECT_TRUE(wait_until([&] { return ask("entity-1") == "127.0.0.3:3103"; }, await_timeout)) << follow.log();
+  // End of input ends it, status 0.
+  ::close(in);
+  int status = follow.wait();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status << "\n" << follow.log();
+}
+
+TEST_F(ClusterCliEtcd, LookupJsonNamesTheIdTheOwnerAndTheRevision) {
+  ProcessResult empty = run_frodo(env_, {"lookup", "--json", "a"});
+  EXPECT_EQ(empty.exit_code, 0) << empty.err;
+  EXPECT_EQ(nlohmann::json::parse(empty.out)["owner"], nullptr) << empty.out;
+  for (const char* address : {"127.0.0.1:3201", "127.0.0.2:3202", "127.0.0.3:3203"}) {
+    ASSERT_EQ(run_frodo(env_, {"add", address, "--persistent"}).exit_code, 0);
+  }
+  const nlohmann::json view = servers_json();
+  ProcessResult plain = run_frodo(env_, {"lookup", "--count", "2", "--", "x", "-y", "caf\xc3\xa9"});
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  ProcessResult r = run_frodo(env_, {"lookup", "--json", "--count", "2", "--", "x", "-y", "caf\xc3\xa9"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::istringstream plain_lines(plain.out), json_lines(r.out);
+  std::string p, j;
+  std::vector<std::string> ids = {"x", "-y", "caf\xc3\xa9"};
+  for (const std::string& id : ids) {
+    ASSERT_TRUE(std::getline(plain_lines, p) && std::getline(json_lines, j)) << r.out;
+    nlohmann::json answer = nlohmann::json::parse(j);
+    EXPECT_EQ(answer["id"], id);
+    EXPECT_EQ(answer["revision"], view["revision"]);
+    EXPECT_EQ(join(answer["owners"].get<std::vector<std::string>>(), "\t"), p) << "as the text output";
+  }
+  // From stdin too.
+  ProcessResult piped = frodo_with_input(env_, {"lookup", "--json"}, file("ids", "x\n-y\n"));
+  ASSERT_EQ(piped.exit_code, 0) << piped.err;
+  std::istringstream piped_lines(piped.out);
+  ASSERT_TRUE(std::getline(piped_lines, j));
+  EXPECT_EQ(nlohmann::json::parse(j)["id"], "x");
+  ProcessResult both = run_frodo(env_, {"lookup", "--follow", "x"});
+  EXPECT_EQ(both.exit_code, 2);
+  EXPECT_NE(both.err.find("--follow reads ids from stdin"), std::string::npos) << both.err;
 }
 
 TEST_F(ClusterCliEtcd, KilledRegistrationLeavesWithinTtl) {

@@ -1,6 +1,7 @@
 // The live commands: `frodo servers | lookup | register | add | remove | watch | status`,
 // answering from (and changing) the membership of a context in etcd through frodo::Cluster.
 #include <nlohmann/json.hpp>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -34,6 +35,7 @@ namespace {
 
 struct CommandOptions {
   bool json = false;
+  bool follow = false;    // lookup: answer each stdin line as it arrives, from the live view
   std::size_t count = 0;  // lookup: 0 is one owner per line
   std::vector<std::string> ids;
   std::string address;
@@ -121,7 +123,18 @@ int run_servers(const GlobalOptions& g, const CommandOptions& c) {
 }
 
 int run_lookup(const GlobalOptions& g, const CommandOptions& c) {
+  if (c.follow && !c.ids.empty()) throw UsageError("--follow reads ids from stdin: give no ids as arguments");
   auto cluster = connect(g);
+  if (c.follow || c.json) {
+    // Answers from the live view as each line arrives (JSON: also for ids given as values).
+    const AnswerFormat format = c.json ? AnswerFormat::json : AnswerFormat::text;
+    if (c.ids.empty()) {
+      answer_lines([&cluster] { return cluster->snapshot(); }, c.count, format, STDIN_FILENO, stdout);
+    } else {
+      answer_ids(*cluster->snapshot(), c.count, c.ids, stdout);
+    }
+    return exit_ok;
+  }
   auto snapshot = cluster->snapshot();
   if (snapshot->ring.empty()) {
     throw std::runtime_error("no servers registered in context '" + g.context + "' (revision " +
@@ -369,6 +382,12 @@ void add_cluster_commands(CLI::App& app, std::shared_ptr<GlobalOptions> g, int& 
   lookup->add_option("--count", c->count, "Print N distinct owners per id, tab-separated, in ring order")
       ->type_name("N")
       ->check(CLI::Range(std::size_t{1}, Ring::max_members));
+  lookup->add_flag("--follow", c->follow,
+                   "Answer each stdin line as it arrives, from the live view, until end of input (an id with "
+                   "no owner gets an empty line)");
+  lookup->add_flag("--json", c->json,
+                   "One JSON object per id: {\"id\", \"owner\" (or \"owners\" with --count), \"revision\"}; null "
+                   "when no server owns it");
   lookup->callback([g, c, &status] { status = run_lookup(*g, *c); });
 
   CLI::App* reg = command(

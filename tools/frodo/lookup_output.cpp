@@ -6,6 +6,14 @@
 #include <stdexcept>
 #include <string_view>
 
+#include <nlohmann/json.hpp>
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "terminal_text.hpp"
 #include "usage_error.hpp"
 
 namespace frodo::cli {
@@ -118,6 +126,94 @@ void print_owners(const Ring& ring, std::size_t count, const std::vector<std::st
   OwnerWriter writer(ring, count, out, "argument");
   for (std::size_t i = 0; i < ids.size(); ++i) writer.answer(ids[i], i + 1);
   writer.finish();
+}
+
+namespace {
+
+// One answer of answer_lines()/answer_ids(), appended to `buffer`.
+void append_answer(std::string& buffer, const Snapshot& view, std::size_t count, AnswerFormat format,
+                   std::string_view id) {
+  if (format == AnswerFormat::text) {
+    if (count == 0) {
+      if (auto owner = view.ring.owner(id)) buffer += *owner;
+    } else {
+      bool first = true;
+      for (std::string_view owner : view.ring.owners(id, count)) {
+        if (!first) buffer += '\t';
+        buffer += owner;
+        first = false;
+      }
+    }
+    buffer += '\n';
+    return;
+  }
+  nlohmann::json j = {{"id", std::string(id)}};
+  if (count == 0) {
+    auto owner = view.ring.owner(id);
+    j["owner"] = owner ? nlohmann::json(std::string(*owner)) : nlohmann::json(nullptr);
+  } else {
+    nlohmann::json owners = nlohmann::json::array();
+    for (std::string_view owner : view.ring.owners(id, count)) owners.push_back(std::string(owner));
+    j["owners"] = std::move(owners);
+  }
+  j["revision"] = view.revision;
+  buffer += json_text(j);
+  buffer += '\n';
+}
+
+void flush_to(std::string& buffer, std::FILE* out) {
+  if (std::fwrite(buffer.data(), 1, buffer.size(), out) != buffer.size() || std::fflush(out) != 0) {
+    throw std::runtime_error("error writing to stdout");
+  }
+  buffer.clear();
+}
+
+}  // namespace
+
+void answer_lines(const std::function<std::shared_ptr<const Snapshot>()>& current, std::size_t count,
+                  AnswerFormat format, int in_fd, std::FILE* out) {
+  std::string buffer, pending;
+  std::size_t line = 0;
+  std::unique_ptr<char[]> chunk_memory(new char[1 << 16]);
+  auto too_long = [&] {
+    flush_to(buffer, out);
+    throw UsageError("the id on line " + std::to_string(line + 1) + " is longer than " + std::to_string(max_id_bytes) +
+                     " bytes; the lines printed answer the ids before it");
+  };
+  while (true) {
+    ssize_t n = ::read(in_fd, chunk_memory.get(), 1 << 16);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw std::runtime_error(std::string("error reading ids from stdin: ") + std::strerror(errno));
+    if (n == 0) break;
+    std::shared_ptr<const Snapshot> view = current();  // the view when these lines arrived
+    std::string_view chunk(chunk_memory.get(), static_cast<std::size_t>(n));
+    std::size_t start = 0;
+    for (std::size_t nl; (nl = chunk.find('\n', start)) != std::string_view::npos; start = nl + 1) {
+      append_bounded(pending, chunk.substr(start, nl - start));
+      if (pending.size() > max_id_bytes) too_long();
+      append_answer(buffer, *view, count, format, pending);
+      ++line;
+      pending.clear();
+    }
+    append_bounded(pending, chunk.substr(start));
+    if (pending.size() > max_id_bytes) too_long();
+    flush_to(buffer, out);
+  }
+  if (!pending.empty()) append_answer(buffer, *current(), count, format, pending);
+  flush_to(buffer, out);
+}
+
+void answer_ids(const Snapshot& view, std::size_t count, const std::vector<std::string>& ids, std::FILE* out) {
+  std::string buffer;
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    if (ids[i].size() > max_id_bytes) {
+      flush_to(buffer, out);
+      throw UsageError("the id argument " + std::to_string(i + 1) + " is longer than " + std::to_string(max_id_bytes) +
+                       " bytes; the lines printed answer the ids before it");
+    }
+    append_answer(buffer, view, count, AnswerFormat::json, ids[i]);
+  }
+  flush_to(buffer, out);
 }
 
 }  // namespace frodo::cli
