@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include <algorithm>
 #include <cctype>
 #include <condition_variable>
 #include <cstdio>
@@ -206,6 +207,54 @@ TEST_F(ServeCli, ListensOnAUnixSocketAndRemovesItOnExit) {
   int status = serve.stop(SIGTERM);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status << "\n" << serve.log();
   EXPECT_FALSE(fs::exists(socket_path));
+}
+
+// A datagram socket standing in for systemd's NOTIFY_SOCKET: what the service sends it.
+class NotifySocket {
+ public:
+  explicit NotifySocket(const std::string& path) : path_(path) {
+    fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::snprintf(address.sun_path, sizeof address.sun_path, "%s", path.c_str());
+    EXPECT_EQ(::bind(fd_, reinterpret_cast<const sockaddr*>(&address), sizeof address), 0);
+    timeval timeout{30, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  }
+  ~NotifySocket() { ::close(fd_); }
+  // The next message (bounded wait), or "" when none came.
+  std::string next() {
+    char buffer[4096];
+    ssize_t n = ::recv(fd_, buffer, sizeof buffer, 0);
+    return n > 0 ? std::string(buffer, static_cast<std::size_t>(n)) : std::string();
+  }
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+};
+
+TEST_F(ServeCli, TellsAServiceManagerWhenItIsReadyAndWhenItStops) {
+  for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
+           {"serve", "--listen", "127.0.0.1:0"}, {"register", "127.0.0.1:7301", "--ttl", "60"}}) {
+    const std::string socket_path = path(args[0] + ".notify").string();
+    NotifySocket notify(socket_path);
+    std::vector<std::string> argv = command_line(env_, args);
+    argv.insert(std::find(argv.begin(), argv.end(), std::string(FRODO_BINARY)), "NOTIFY_SOCKET=" + socket_path);
+    pid_t pid = frodo::test::spawn_daemon(argv, path(args[0] + ".log").string());
+    std::string ready = notify.next();
+    EXPECT_NE(ready.find("READY=1"), std::string::npos) << args[0] << ": " << ready;
+    // Ready means serving: the sidecar answers, the registration is visible.
+    if (args[0] == "serve") {
+      EXPECT_NE(ready.find("STATUS=listening on http://127.0.0.1:"), std::string::npos) << ready;
+    } else {
+      EXPECT_EQ(addresses().count("127.0.0.1:7301"), 1u);
+    }
+    ::kill(pid, SIGTERM);
+    EXPECT_NE(notify.next().find("STOPPING=1"), std::string::npos) << args[0];
+    int status = frodo::test::wait_for_exit(pid);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << args[0] << " " << status;
+  }
 }
 
 TEST_F(ServeCli, BadFlagsExitTwoNamingThemAndAPortInUseExitsOne) {

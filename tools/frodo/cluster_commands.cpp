@@ -25,6 +25,7 @@
 #include "live_options.hpp"
 #include "lookup_output.hpp"
 #include "servers_file.hpp"
+#include "service_notify.hpp"
 #include "terminal_text.hpp"
 #include "termination_signals.hpp"
 #include "text_bars.hpp"
@@ -168,7 +169,9 @@ int run_register(const GlobalOptions& g, const CommandOptions& c) {
       std::chrono::milliseconds(g.timeout_ms) + std::chrono::seconds(c.ttl));
   write_out("registered " + c.address + " in " + g.context + " (lease TTL " + std::to_string(c.ttl) +
             " s); Ctrl-C to leave\n");
+  notify_ready("registered " + c.address + " in " + g.context);
   signals.wait();
+  notify_stopping();
   leaving = true;
   std::fprintf(stdout, "leaving %s\n", g.context.c_str());  // no throw: the terminal may be gone (SIGHUP)
   std::fflush(stdout);

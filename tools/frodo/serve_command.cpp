@@ -16,6 +16,7 @@
 #include "frodo/error.hpp"
 #include "http_api.hpp"
 #include "live_options.hpp"
+#include "service_notify.hpp"
 #include "terminal_text.hpp"
 #include "termination_signals.hpp"
 #include "unix_socket_server.hpp"
@@ -121,10 +122,13 @@ int run_serve(const GlobalOptions& g, const ServeOptions& o, bool listen_given) 
       failed = true;
     }
   });
-  write_out("listening on " + where + "  (context " + g.context + ", revision " +
-            std::to_string(cluster->snapshot()->revision) + ")\n");
+  const std::string listening = "listening on " + where + "  (context " + g.context + ", revision " +
+                                std::to_string(cluster->snapshot()->revision) + ")";
+  write_out(listening + "\n");
+  notify_ready(listening);
   while (!failed && signals.wait_for(std::chrono::milliseconds(250)) == 0) {
   }
+  notify_stopping();
   api.shut_down();  // ends the watch streams, which hold worker threads
   server.stop();
   listener.join();
