@@ -186,6 +186,30 @@ TEST_F(ClusterCliEtcd, LookupJsonNamesTheIdTheOwnerAndTheRevision) {
   EXPECT_NE(both.err.find("--follow reads ids from stdin"), std::string::npos) << both.err;
 }
 
+TEST_F(ClusterCliEtcd, WarningsFollowTheLogOptions) {
+  // A value under the prefix that is not a server record: skipped with a warning.
+  etcd_.etcdctl({"put", "/frodo/cli-test/servers/127.0.0.9:1", "not json"});
+  ProcessResult text = run_frodo(env_, {"servers"});
+  EXPECT_EQ(text.exit_code, 0);
+  EXPECT_NE(text.err.find("frodo: warning: skipping"), std::string::npos) << text.err;
+  ProcessResult quiet = run_frodo(env_, {"-q", "servers"});
+  EXPECT_EQ(quiet.exit_code, 0);
+  EXPECT_EQ(quiet.err, "") << "-q keeps warnings off stderr";
+  ProcessResult json = run_frodo(env_, {"--log-format", "json", "servers"});
+  EXPECT_EQ(json.exit_code, 0);
+  std::string first = json.err.substr(0, json.err.find('\n'));
+  nlohmann::json line = nlohmann::json::parse(first);
+  EXPECT_EQ(line["level"], "warning");
+  EXPECT_NE(line["msg"].get<std::string>().find("skipping"), std::string::npos) << json.err;
+  // -v: a long-running command says what it does.
+  Child serve(env_, {"-v", "serve", "--listen", "127.0.0.1:0"}, path("serve.log"));
+  ASSERT_TRUE(wait_until([&] { return serve.log().find("listening on") != std::string::npos; }, await_timeout));
+  ASSERT_EQ(run_frodo(env_, {"add", "127.0.0.1:3401", "--persistent"}).exit_code, 0);
+  EXPECT_TRUE(wait_until([&] { return serve.log().find("frodo: view of revision") != std::string::npos; },
+                         await_timeout))
+      << serve.log();
+}
+
 TEST_F(ClusterCliEtcd, KilledRegistrationLeavesWithinTtl) {
   Child child(env_, {"register", "10.1.0.2:3030", "--ttl", "2"}, path("register.log"));
   ASSERT_TRUE(wait_until([&] { return addresses().count("10.1.0.2:3030") == 1; }, await_timeout)) << child.log();
@@ -488,6 +512,22 @@ TEST_F(ClusterCli, DurationsTakeUnitsAndNameABadOne) {
   EXPECT_NE(r.err.find("frodo: --timeout: bad duration '7x': unknown unit 'x'"), std::string::npos) << r.err;
   r = run_frodo({"127.0.0.1:1", "app"}, {"register", "a:1", "--ttl", "1500ms"});
   EXPECT_NE(r.err.find("not a whole number of seconds"), std::string::npos) << r.err;
+}
+
+TEST_F(ClusterCli, LogFormatJsonAndQuietAndVerbose) {
+  // An error as one JSON object with a time, a level and the message.
+  ProcessResult r = run_frodo({"127.0.0.1:1", "app"}, {"--log-format", "json", "--timeout", "300ms", "servers"});
+  EXPECT_EQ(r.exit_code, 1);
+  nlohmann::json line = nlohmann::json::parse(r.err);
+  EXPECT_EQ(line["level"], "error");
+  EXPECT_NE(line["msg"].get<std::string>().find("127.0.0.1:1"), std::string::npos) << r.err;
+  EXPECT_EQ(line["time"].get<std::string>().size(), 24u) << "RFC 3339 UTC with milliseconds: " << r.err;
+  r = run_frodo({"127.0.0.1:1", "app"}, {"-v", "-q", "servers"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("-v and -q exclude each other"), std::string::npos) << r.err;
+  r = run_frodo({"127.0.0.1:1", "app"}, {"--log-format", "xml", "servers"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--log-format"), std::string::npos) << r.err;
 }
 
 TEST_F(ClusterCli, HelpAndUnknownCommandsListTheCommands) {

@@ -23,6 +23,7 @@
 #include "frodo/cluster.hpp"
 #include "frodo/error.hpp"
 #include "live_options.hpp"
+#include "log.hpp"
 #include "lookup_output.hpp"
 #include "servers_file.hpp"
 #include "service_notify.hpp"
@@ -170,6 +171,15 @@ int run_register(const GlobalOptions& g, const CommandOptions& c) {
   write_out("registered " + c.address + " in " + g.context + " (lease TTL " + std::to_string(c.ttl) +
             " s); Ctrl-C to leave\n");
   notify_ready("registered " + c.address + " in " + g.context);
+  log_info("lease " + std::to_string(cluster->lease_id()) + ", TTL " + std::to_string(c.ttl) + " s");
+  cluster->on_change([address](const Snapshot& before, const Snapshot& after) {
+    bool was = false, is = false;
+    for (const ServerInfo& s : before.servers) was = was || s.address == address;
+    for (const ServerInfo& s : after.servers) is = is || s.address == address;
+    log_info("view of revision " + std::to_string(after.revision) + ": " + std::to_string(after.servers.size()) +
+             " servers" + (was != is ? (is ? ", " + address + " back in the ring" : ", " + address + " out of the ring")
+                                      : std::string()));
+  });
   signals.wait();
   notify_stopping();
   leaving = true;

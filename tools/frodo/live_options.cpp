@@ -9,6 +9,7 @@
 
 #include "frodo/address.hpp"
 #include "frodo/error.hpp"
+#include "log.hpp"
 #include "terminal_text.hpp"
 #include "usage_error.hpp"
 
@@ -22,9 +23,7 @@ void write_out(const std::string& text) {
 
 // Warnings name values from etcd (keys, records): made safe for the terminal here, in case
 // one was not escaped where the warning was written.
-void warn(const std::string& message) {
-  std::fprintf(stderr, "frodo: warning: %s\n", terminal_line(message).c_str());
-}
+void warn(const std::string& message) { log_warning(message); }
 
 ClusterOptions cluster_options(const GlobalOptions& g, std::chrono::seconds lease_ttl) {
   ClusterOptions o;
@@ -153,6 +152,13 @@ CLI::Validator duration_in(std::chrono::milliseconds unit) {
 
 std::shared_ptr<GlobalOptions> add_global_options(CLI::App& app) {
   auto g = std::make_shared<GlobalOptions>();
+  // Logging, for every command (read by main() once the arguments are parsed).
+  app.add_flag("-v,--verbose", g->verbose, "Also log what long-running commands do (view changes, registrations)");
+  app.add_flag("-q,--quiet", g->quiet, "Log errors only, no warnings");
+  app.add_option("--log-format", g->log_format, "Log lines on stderr as text or json (one object per line)")
+      ->type_name("FORMAT")
+      ->default_str("text")
+      ->check(CLI::IsMember({"text", "json"}));
   // etcdctl's variables, as fallbacks: the flag, then FRODO_*, then ETCDCTL_*, then the default.
   auto from_env = [](const char* name, std::string& into) {
     if (const char* value = std::getenv(name); value && *value) into = value;

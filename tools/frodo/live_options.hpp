@@ -25,6 +25,8 @@ struct GlobalOptions {
   int timeout_ms = 5000;
   std::string cacert, cert, key;
   std::string user, password;
+  bool verbose = false, quiet = false;
+  std::string log_format = "text";
 };
 
 // Adds the global options to `app` (flags win over the environment); the values are

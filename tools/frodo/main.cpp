@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "commands.hpp"
+#include "log.hpp"
 #include "frodo/error.hpp"
 #include "terminal_text.hpp"
 #include "usage_error.hpp"
@@ -45,6 +46,13 @@ int main(int argc, char** argv) {
   int status = exit_ok;
   add_ring_commands(app, status);
   auto global = add_global_options(app);
+  // The logging flags take effect before any command runs (parse_complete_callback runs after
+  // the arguments are parsed, before the subcommand's callback).
+  app.parse_complete_callback([global] {
+    if (global->verbose && global->quiet) throw UsageError("-v and -q exclude each other");
+    set_log_options(global->quiet ? -1 : global->verbose ? 1 : 0,
+                    global->log_format == "json" ? LogFormat::json : LogFormat::text);
+  });
   add_cluster_commands(app, global, status);
   add_serve_command(app, global, status);
   add_demo_commands(app, status);
@@ -82,17 +90,18 @@ int main(int argc, char** argv) {
     } else if (!any_command && dynamic_cast<const CLI::RequiredError*>(&e)) {
       std::cerr << "frodo: no command given\n" << command_list(app);
     } else {
-      std::cerr << "frodo: " << terminal_line(e.what()) << "\nRun `frodo --help` or `frodo COMMAND --help`.\n";
+      log_error(e.what());
+      if (!log_is_json()) std::cerr << "Run `frodo --help` or `frodo COMMAND --help`.\n";
     }
     return exit_usage;
   } catch (const UsageError& e) {
-    std::cerr << "frodo: " << terminal_line(e.what()) << '\n';
+    log_error(e.what());
     return exit_usage;
   } catch (const frodo::Error& e) {
-    std::cerr << "frodo: " << terminal_line(e.what()) << '\n';
+    log_error(e.what());
     return e.code() == frodo::Errc::invalid_argument ? exit_usage : exit_failure;
   } catch (const std::exception& e) {
-    std::cerr << "frodo: " << terminal_line(e.what()) << '\n';
+    log_error(e.what());
     return exit_failure;
   }
   return status;

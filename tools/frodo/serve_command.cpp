@@ -16,6 +16,7 @@
 #include "frodo/error.hpp"
 #include "http_api.hpp"
 #include "live_options.hpp"
+#include "log.hpp"
 #include "service_notify.hpp"
 #include "terminal_text.hpp"
 #include "termination_signals.hpp"
@@ -77,6 +78,10 @@ int run_serve(const GlobalOptions& g, const ServeOptions& o, bool listen_given) 
   api_options.context = g.context;
   api_options.max_streams = o.max_streams;
   HttpApi api(*cluster, api_options);
+  cluster->on_change([](const Snapshot& before, const Snapshot& after) {
+    log_info("view of revision " + std::to_string(after.revision) + ": " + std::to_string(after.servers.size()) +
+             " servers (was " + std::to_string(before.servers.size()) + "), checksum " + after.ring.checksum_hex());
+  });
   for (const std::string& address : o.register_addresses) {
     add_retrying_lease_loss([&] { return api.register_server(address, {}); },
                             std::chrono::milliseconds(g.timeout_ms) + std::chrono::seconds(o.ttl));
