@@ -77,24 +77,23 @@ int main(int argc, char** argv) {
     changed.notify_all();
   });
   // A tier of 10 servers where one more joins and the previous newcomer leaves, so every
-  // add is measured against the same ring size.
-  for (int i = 0; i < 10; ++i) writer.add_server("10.0.0." + std::to_string(i + 1) + ":3030");
+  // add is measured against the same ring size. Every address is on loopback (the servers
+  // are registered in a real etcd); the newcomers' 127.1.x.y sort after the tier's 127.0.0.N.
+  for (int i = 0; i < 10; ++i) writer.add_server("127.0.0." + std::to_string(i + 1) + ":3030");
+  auto newcomer = [](int i) {
+    return "127.1." + std::to_string(i / 256 % 256) + "." + std::to_string(i % 256) + ":3030";
+  };
   std::vector<double> visible_ms;
-  char name[64];
   for (int i = 0; i < adds; ++i) {
-    std::snprintf(name, sizeof name, "new-%04d.example:3030", i);  // sorts last
-    if (i > 0) {
-      char previous[64];
-      std::snprintf(previous, sizeof previous, "new-%04d.example:3030", i - 1);
-      writer.remove_server(previous);
-    }
+    const std::string name = newcomer(i);  // sorts last
+    if (i > 0) writer.remove_server(newcomer(i - 1));
     Clock::time_point before = Clock::now();
     writer.add_server(name);
     std::unique_lock lock(mutex);
     changed.wait(lock, [&] { return last_added == name; });
     visible_ms.push_back(duration<double, std::milli>(seen_at - before).count());
   }
-  for (int i = 0; i < 990; ++i) writer.add_server("10.2." + std::to_string(i / 250) + "." + std::to_string(i % 250) + ":3030");
+  for (int i = 0; i < 990; ++i) writer.add_server("127.2." + std::to_string(i / 250) + "." + std::to_string(i % 250) + ":3030");
   while (reader.snapshot()->servers.size() < 1000) reader.wait_revision(reader.snapshot()->revision + 1, 1s);
   frodo::etcd::Kv kv(std::make_shared<frodo::etcd::Connection>(frodo::EtcdOptions{.endpoints = etcd.endpoints()}));
   std::vector<double> put_ms;
@@ -112,7 +111,7 @@ int main(int argc, char** argv) {
   // its server must leave the reader's view within the TTL (+ etcd's expiry granularity).
   std::vector<double> gone_ms;
   for (int round = 0; round < kill_rounds; ++round) {
-    std::string address = "victim-" + std::to_string(round) + ".example:3030";
+    std::string address = "127.3." + std::to_string(round / 256 % 256) + "." + std::to_string(round % 256) + ":3030";
     std::string endpoint = etcd.endpoint(0);
     pid_t child = fork();
     if (child == 0) {

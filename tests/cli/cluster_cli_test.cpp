@@ -68,14 +68,14 @@ class ClusterCliEtcd : public ClusterCli {
 
 TEST_F(ClusterCliEtcd, RegisteredServerLeavesAtOnceOnSigterm) {
   // A TTL far longer than the wait below: leaving in time proves the lease was revoked.
-  Child child(env_, {"register", "10.1.0.1:3030", "--ttl", "60", "--zone", "a"}, path("register.log"));
-  ASSERT_TRUE(wait_until([&] { return addresses().count("10.1.0.1:3030") == 1; }, await_timeout)) << child.log();
+  Child child(env_, {"register", "127.1.0.1:3030", "--ttl", "60", "--zone", "a"}, path("register.log"));
+  ASSERT_TRUE(wait_until([&] { return addresses().count("127.1.0.1:3030") == 1; }, await_timeout)) << child.log();
   nlohmann::json view = servers_json();
   EXPECT_EQ(view["context"], "cli-test");
   EXPECT_GT(view["revision"].get<std::int64_t>(), 0);
   EXPECT_EQ(view["checksum"].get<std::string>().size(), 16u);
   EXPECT_EQ(view["servers"][0]["zone"], "a");
-  EXPECT_NE(child.log().find("registered 10.1.0.1:3030 in cli-test (lease TTL 60 s)"), std::string::npos)
+  EXPECT_NE(child.log().find("registered 127.1.0.1:3030 in cli-test (lease TTL 60 s)"), std::string::npos)
       << child.log();
 
   int status = child.stop(SIGTERM);
@@ -211,18 +211,18 @@ TEST_F(ClusterCliEtcd, WarningsFollowTheLogOptions) {
 }
 
 TEST_F(ClusterCliEtcd, KilledRegistrationLeavesWithinTtl) {
-  Child child(env_, {"register", "10.1.0.2:3030", "--ttl", "2"}, path("register.log"));
-  ASSERT_TRUE(wait_until([&] { return addresses().count("10.1.0.2:3030") == 1; }, await_timeout)) << child.log();
+  Child child(env_, {"register", "127.1.0.2:3030", "--ttl", "2"}, path("register.log"));
+  ASSERT_TRUE(wait_until([&] { return addresses().count("127.1.0.2:3030") == 1; }, await_timeout)) << child.log();
   child.stop(SIGKILL);
   EXPECT_TRUE(wait_until([&] { return addresses().empty(); }, await_timeout));
 }
 
 TEST_F(ClusterCliEtcd, LookupAnswersExactlyAsRingLookup) {
   for (std::vector<std::string> add : std::vector<std::vector<std::string>>{
-           {"10.0.0.1:3030"},
-           {"10.0.0.2:3030", "--weight", "2.5", "--zone", "b"},
-           {"10.0.0.3:3030", "--weight", "0.75"},
-           {"cache-4.example:80"},
+           {"127.0.0.1:3030"},
+           {"127.0.0.2:3030", "--weight", "2.5", "--zone", "b"},
+           {"127.0.0.3:3030", "--weight", "0.75"},
+           {"127.0.0.4:80"},
            {"[::1]:3030", "--zone", "b"}}) {
     add.insert(add.begin(), "add");
     add.push_back("--persistent");
@@ -272,26 +272,26 @@ TEST_F(ClusterCliEtcd, LookupAnswersExactlyAsRingLookup) {
 
 TEST_F(ClusterCliEtcd, AddPersistentAndRemove) {
   // Without --persistent the server would vanish with the command's lease: refused.
-  ProcessResult refused = run_frodo(env_, {"add", "10.2.0.1:3030"});
+  ProcessResult refused = run_frodo(env_, {"add", "127.2.0.1:3030"});
   EXPECT_EQ(refused.exit_code, 2);
   EXPECT_NE(refused.err.find("--persistent"), std::string::npos) << refused.err;
   EXPECT_NE(refused.err.find("frodo register"), std::string::npos) << refused.err;
 
-  ProcessResult added = run_frodo(env_, {"add", "10.2.0.1:3030", "--persistent", "--weight", "3"});
+  ProcessResult added = run_frodo(env_, {"add", "127.2.0.1:3030", "--persistent", "--weight", "3"});
   ASSERT_EQ(added.exit_code, 0) << added.err;
   // The adding process has exited; the server stays.
   nlohmann::json view = servers_json();
   ASSERT_EQ(view["servers"].size(), 1u);
-  EXPECT_EQ(view["servers"][0]["address"], "10.2.0.1:3030");
+  EXPECT_EQ(view["servers"][0]["address"], "127.2.0.1:3030");
   EXPECT_EQ(view["servers"][0]["weight"], 3.0);
-  EXPECT_EQ(run_frodo(env_, {"lookup", "any-id"}).out, "10.2.0.1:3030\n");
+  EXPECT_EQ(run_frodo(env_, {"lookup", "any-id"}).out, "127.2.0.1:3030\n");
 
-  ProcessResult removed = run_frodo(env_, {"remove", "10.2.0.1:3030"});
+  ProcessResult removed = run_frodo(env_, {"remove", "127.2.0.1:3030"});
   EXPECT_EQ(removed.exit_code, 0) << removed.err;
   EXPECT_EQ(addresses(), std::set<std::string>{});
-  ProcessResult again = run_frodo(env_, {"remove", "10.2.0.1:3030"});
+  ProcessResult again = run_frodo(env_, {"remove", "127.2.0.1:3030"});
   EXPECT_EQ(again.exit_code, 1);
-  EXPECT_NE(again.err.find("10.2.0.1:3030 is not registered in cli-test"), std::string::npos) << again.err;
+  EXPECT_NE(again.err.find("127.2.0.1:3030 is not registered in cli-test"), std::string::npos) << again.err;
 
   // No servers: no owner for anything.
   ProcessResult lookup = run_frodo(env_, {"lookup", "any-id"});
@@ -310,13 +310,13 @@ TEST_F(ClusterCliEtcd, ControlCharactersFromEtcdNeverReachTheTerminalRaw) {
   // are escaped. Meta values may hold control characters: JSON keeps them exact, and the
   // human output does not print meta.
   const std::string zone = "\x1b]0;pwned\x07\x1b[2J\xc2\x9b" "1m";
-  nlohmann::json bad = {{"address", "10.6.0.1:1"}, {"weight", 1}, {"zone", zone}};
-  etcd_.etcdctl({"put", "/frodo/cli-test/servers/10.6.0.1:1", bad.dump()});
-  etcd_.etcdctl({"put", "/frodo/cli-test/servers/\x1b[2J10.6.0.3:1", "junk"});
-  nlohmann::json good = {{"address", "10.6.0.2:1"}, {"weight", 1}, {"zone", "z"}, {"meta", {{"note", "\x1b[5m"}}}};
-  etcd_.etcdctl({"put", "/frodo/cli-test/servers/10.6.0.2:1", good.dump()});
-  ASSERT_TRUE(wait_until([&] { return addresses().count("10.6.0.2:1") == 1; }, await_timeout));
-  EXPECT_EQ(addresses().count("10.6.0.1:1"), 0u) << "a zone with control characters was accepted";
+  nlohmann::json bad = {{"address", "127.6.0.1:1"}, {"weight", 1}, {"zone", zone}};
+  etcd_.etcdctl({"put", "/frodo/cli-test/servers/127.6.0.1:1", bad.dump()});
+  etcd_.etcdctl({"put", "/frodo/cli-test/servers/\x1b[2J127.6.0.3:1", "junk"});
+  nlohmann::json good = {{"address", "127.6.0.2:1"}, {"weight", 1}, {"zone", "z"}, {"meta", {{"note", "\x1b[5m"}}}};
+  etcd_.etcdctl({"put", "/frodo/cli-test/servers/127.6.0.2:1", good.dump()});
+  ASSERT_TRUE(wait_until([&] { return addresses().count("127.6.0.2:1") == 1; }, await_timeout));
+  EXPECT_EQ(addresses().count("127.6.0.1:1"), 0u) << "a zone with control characters was accepted";
   for (const char* command : {"servers", "status"}) {
     ProcessResult r = run_frodo(env_, {command});
     EXPECT_EQ(r.exit_code, 0) << r.err;
@@ -324,21 +324,21 @@ TEST_F(ClusterCliEtcd, ControlCharactersFromEtcdNeverReachTheTerminalRaw) {
       for (char raw : {'\x1b', '\x07'}) EXPECT_EQ(text.find(raw), std::string::npos) << command << ": " << text;
       EXPECT_EQ(text.find("\xc2\x9b"), std::string::npos) << command;
     }
-    EXPECT_NE(r.err.find("skipping /frodo/cli-test/servers/10.6.0.1:1: bad zone"), std::string::npos) << r.err;
-    EXPECT_NE(r.err.find("\\x1b[2J10.6.0.3:1"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("skipping /frodo/cli-test/servers/127.6.0.1:1: bad zone"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("\\x1b[2J127.6.0.3:1"), std::string::npos) << r.err;
   }
   nlohmann::json j = servers_json();
   ASSERT_EQ(j["servers"].size(), 1u);
   EXPECT_EQ(j["servers"][0]["meta"]["note"], "\x1b[5m");
 
   Child watch(env_, {"watch"}, path("watch.log"));
-  ASSERT_TRUE(wait_until([&] { return watch.log().find("10.6.0.2:1") != std::string::npos; }, await_timeout));
+  ASSERT_TRUE(wait_until([&] { return watch.log().find("127.6.0.2:1") != std::string::npos; }, await_timeout));
   std::string log = watch.log();
   EXPECT_EQ(log.find('\x1b'), std::string::npos) << log;
 }
 
 TEST_F(ClusterCliEtcd, StatusJsonSharesSumToOne) {
-  for (const char* address : {"10.3.0.1:1", "10.3.0.2:1", "10.3.0.3:1"}) {
+  for (const char* address : {"127.3.0.1:1", "127.3.0.2:1", "127.3.0.3:1"}) {
     ASSERT_EQ(run_frodo(env_, {"add", address, "--persistent"}).exit_code, 0);
   }
   ProcessResult r = run_frodo(env_, {"status", "--json"});
@@ -371,17 +371,17 @@ TEST_F(ClusterCliEtcd, WatchPrintsTheViewThenEachChange) {
   };
   ASSERT_TRUE(wait_until([&] { return lines().size() == 1; }, await_timeout)) << watch.log();
   EXPECT_EQ(lines()[0]["event"], "view");
-  ASSERT_EQ(run_frodo(env_, {"add", "10.4.0.1:1", "--persistent"}).exit_code, 0);
-  ASSERT_EQ(run_frodo(env_, {"add", "10.4.0.2:1", "--persistent"}).exit_code, 0);
-  ASSERT_EQ(run_frodo(env_, {"remove", "10.4.0.1:1"}).exit_code, 0);
+  ASSERT_EQ(run_frodo(env_, {"add", "127.4.0.1:1", "--persistent"}).exit_code, 0);
+  ASSERT_EQ(run_frodo(env_, {"add", "127.4.0.2:1", "--persistent"}).exit_code, 0);
+  ASSERT_EQ(run_frodo(env_, {"remove", "127.4.0.1:1"}).exit_code, 0);
   ASSERT_TRUE(wait_until([&] { return lines().size() == 4; }, await_timeout)) << watch.log();
   std::vector<nlohmann::json> events = lines();
-  EXPECT_EQ(events[1]["added"][0]["address"], "10.4.0.1:1");
+  EXPECT_EQ(events[1]["added"][0]["address"], "127.4.0.1:1");
   EXPECT_EQ(events[1]["moved"], 1.0);  // from no servers, every id moves
-  EXPECT_EQ(events[2]["added"][0]["address"], "10.4.0.2:1");
+  EXPECT_EQ(events[2]["added"][0]["address"], "127.4.0.2:1");
   EXPECT_GT(events[2]["moved"].get<double>(), 0.0);
   EXPECT_LT(events[2]["moved"].get<double>(), 1.0);
-  EXPECT_EQ(events[3]["removed"], nlohmann::json::array({"10.4.0.1:1"}));
+  EXPECT_EQ(events[3]["removed"], nlohmann::json::array({"127.4.0.1:1"}));
   EXPECT_EQ(events[3]["servers"], 1);
   for (std::size_t i = 1; i < events.size(); ++i) {
     EXPECT_GT(events[i]["revision"].get<std::int64_t>(), events[i - 1]["revision"].get<std::int64_t>());
@@ -401,11 +401,11 @@ TEST_F(ClusterCli, TlsAndAuthFlagsReachASecuredEtcd) {
     args.insert(args.begin(), tls.begin(), tls.end());
     return args;
   };
-  ProcessResult added = run_frodo(env, with_tls({"add", "10.5.0.1:1", "--persistent"}));
+  ProcessResult added = run_frodo(env, with_tls({"add", "127.5.0.1:1", "--persistent"}));
   ASSERT_EQ(added.exit_code, 0) << added.err;
   ProcessResult listed = run_frodo(env, with_tls({"servers", "--json"}));
   ASSERT_EQ(listed.exit_code, 0) << listed.err;
-  EXPECT_EQ(nlohmann::json::parse(listed.out)["servers"][0]["address"], "10.5.0.1:1");
+  EXPECT_EQ(nlohmann::json::parse(listed.out)["servers"][0]["address"], "127.5.0.1:1");
 
   // A wrong password is a runtime failure; half a client certificate is a usage error.
   ProcessResult wrong = run_frodo({env.etcd, "secure", "not-it"}, with_tls({"servers"}));

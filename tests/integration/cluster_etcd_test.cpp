@@ -47,8 +47,8 @@ TEST(ClusterEtcd, TwoProcessesAgreeAndSeeEachOthersServers) {
   ClusterOptions long_lease = options_for(etcd);
   long_lease.lease_ttl = 60s;
   Cluster a(long_lease), b(options_for(etcd));
-  for (int i = 1; i <= 5; ++i) a.add_server("10.0.0." + std::to_string(i) + ":3030");
-  b.add_server("10.0.0.9:3030", {.weight = 2, .zone = "z", .meta = {{"role", "ingest"}}});
+  for (int i = 1; i <= 5; ++i) a.add_server("127.0.0." + std::to_string(i) + ":3030");
+  b.add_server("127.0.0.9:3030", {.weight = 2, .zone = "z", .meta = {{"role", "ingest"}}});
   ASSERT_TRUE(wait_until([&] { return addresses(a).size() == 6 && addresses(b).size() == 6; }, 10s));
   ASSERT_TRUE(wait_until([&] { return a.snapshot()->revision == b.snapshot()->revision; }, 10s));
   EXPECT_EQ(a.snapshot()->ring.checksum(), b.snapshot()->ring.checksum());
@@ -58,23 +58,23 @@ TEST(ClusterEtcd, TwoProcessesAgreeAndSeeEachOthersServers) {
   }
   std::shared_ptr<const Snapshot> view = a.snapshot();
   const auto& servers = view->servers;
-  auto it = std::find_if(servers.begin(), servers.end(), [](const ServerInfo& s) { return s.address == "10.0.0.9:3030"; });
+  auto it = std::find_if(servers.begin(), servers.end(), [](const ServerInfo& s) { return s.address == "127.0.0.9:3030"; });
   ASSERT_NE(it, servers.end());
   EXPECT_EQ(it->weight, 2);
   EXPECT_EQ(it->zone, "z");
   EXPECT_EQ(it->meta.at("role"), "ingest");
   // The value is stored as the documented schema says.
   etcd::Kv kv(std::make_shared<etcd::Connection>(EtcdOptions{.endpoints = etcd.endpoints()}));
-  EXPECT_EQ(kv.get("/frodo/appname/servers/10.0.0.9:3030").kvs.at(0).value,
-            R"({"address":"10.0.0.9:3030","meta":{"role":"ingest"},"weight":2.0,"zone":"z"})");
+  EXPECT_EQ(kv.get("/frodo/appname/servers/127.0.0.9:3030").kvs.at(0).value,
+            R"({"address":"127.0.0.9:3030","meta":{"role":"ingest"},"weight":2.0,"zone":"z"})");
 
   // close() revokes the lease before it returns: etcd holds none of a's servers any more,
   // and they leave b's view as soon as its watch hears of it.
   a.close();
   std::vector<std::string> stored;
   for (const auto& kv_pair : kv.get_prefix("/frodo/appname/servers/").kvs) stored.push_back(kv_pair.key);
-  EXPECT_EQ(stored, std::vector<std::string>{"/frodo/appname/servers/10.0.0.9:3030"});
-  EXPECT_TRUE(wait_until([&] { return addresses(b) == std::set<std::string>{"10.0.0.9:3030"}; }, 5s));
+  EXPECT_EQ(stored, std::vector<std::string>{"/frodo/appname/servers/127.0.0.9:3030"});
+  EXPECT_TRUE(wait_until([&] { return addresses(b) == std::set<std::string>{"127.0.0.9:3030"}; }, 5s));
 }
 
 TEST(ClusterEtcd, ContextsAreIsolatedAndForeignValuesSkipped) {
@@ -87,41 +87,41 @@ TEST(ClusterEtcd, ContextsAreIsolatedAndForeignValuesSkipped) {
     warnings.push_back(m);
   };
   etcd::Kv kv(std::make_shared<etcd::Connection>(EtcdOptions{.endpoints = etcd.endpoints()}));
-  kv.put("/frodo/one/servers/junk:1", "not json at all");
-  kv.put("/frodo/one/servers/liar:1", R"({"address":"other:2","weight":1})");
-  kv.put("/frodo/one/servers/heavy:1", R"({"address":"heavy:1","weight":-5})");
-  kv.put("/frodo/one/servers/ok:1", R"({"address":"ok:1"})");
+  kv.put("/frodo/one/servers/127.0.0.2:1", "not json at all");
+  kv.put("/frodo/one/servers/127.0.0.3:1", R"({"address":"127.0.0.4:2","weight":1})");
+  kv.put("/frodo/one/servers/127.0.0.5:1", R"({"address":"127.0.0.5:1","weight":-5})");
+  kv.put("/frodo/one/servers/127.0.0.1:1", R"({"address":"127.0.0.1:1"})");
   kv.put("/frodo/one/other-key", "whatever");
   Cluster c1(one), c2(options_for(etcd, "two"));
-  c2.add_server("ok:1", {.weight = 3});
+  c2.add_server("127.0.0.1:1", {.weight = 3});
   ASSERT_TRUE(c1.wait_ready(5s));
-  EXPECT_EQ(addresses(c1), std::set<std::string>{"ok:1"});
+  EXPECT_EQ(addresses(c1), std::set<std::string>{"127.0.0.1:1"});
   EXPECT_EQ(c1.snapshot()->servers.at(0).weight, 1);
-  ASSERT_TRUE(wait_until([&] { return addresses(c2) == std::set<std::string>{"ok:1"}; }, 5s));
+  ASSERT_TRUE(wait_until([&] { return addresses(c2) == std::set<std::string>{"127.0.0.1:1"}; }, 5s));
   EXPECT_EQ(c2.snapshot()->servers.at(0).weight, 3);
   {
     std::lock_guard lock(mutex);
     EXPECT_EQ(warnings.size(), 3u);
   }
   // Junk written while watching is skipped too, and a later fix is picked up.
-  kv.put("/frodo/one/servers/late:1", "{");
-  kv.put("/frodo/one/servers/late:1", R"({"address":"late:1"})");
-  EXPECT_TRUE(wait_until([&] { return addresses(c1).count("late:1") == 1; }, 5s));
+  kv.put("/frodo/one/servers/127.0.0.6:1", "{");
+  kv.put("/frodo/one/servers/127.0.0.6:1", R"({"address":"127.0.0.6:1"})");
+  EXPECT_TRUE(wait_until([&] { return addresses(c1).count("127.0.0.6:1") == 1; }, 5s));
 }
 
 TEST(ClusterEtcd, LookupsKeepServingWhileEtcdIsDownAndCatchUpAfter) {
   test::EtcdCluster etcd;
   Cluster a(options_for(etcd)), b(options_for(etcd));
-  a.add_server("a:1", {.persistent = true});
-  a.add_server("b:1", {.persistent = true});
+  a.add_server("127.0.0.1:1", {.persistent = true});
+  a.add_server("127.0.0.2:1", {.persistent = true});
   ASSERT_TRUE(wait_until([&] { return addresses(b).size() == 2; }, 10s));
   std::vector<std::optional<std::string>> before;
   for (int i = 0; i < 1000; ++i) before.push_back(b.server_by_id(std::to_string(i)));
   etcd.kill(0);
   for (int i = 0; i < 1000; ++i) ASSERT_EQ(b.server_by_id(std::to_string(i)), before[i]);
-  EXPECT_THROW(a.add_server("c:1", {.persistent = true}), Error);
+  EXPECT_THROW(a.add_server("127.0.0.3:1", {.persistent = true}), Error);
   etcd.restart(0);
-  a.add_server("c:1", {.persistent = true});
+  a.add_server("127.0.0.3:1", {.persistent = true});
   EXPECT_TRUE(wait_until([&] { return addresses(b).size() == 3; }, 15s));
 }
 
@@ -135,8 +135,8 @@ TEST(ClusterEtcd, KillingTheLeaderNeitherFailsLookupsNorLosesRegistrations) {
   }
   o.lease_ttl = 3s;
   Cluster a(o), b(o);
-  a.add_server("a:1");
-  b.add_server("b:1");
+  a.add_server("127.0.0.1:1");
+  b.add_server("127.0.0.2:1");
   ASSERT_TRUE(wait_until([&] { return addresses(a).size() == 2 && addresses(b).size() == 2; }, 10s));
   std::atomic<bool> stop{false};
   std::atomic<long> failures{0}, lookups{0};
@@ -149,7 +149,7 @@ TEST(ClusterEtcd, KillingTheLeaderNeitherFailsLookupsNorLosesRegistrations) {
   std::int64_t revision = b.snapshot()->revision;
   etcd.kill(leader);
   // A change made through the survivors reaches both views; the leases held on.
-  b.add_server("c:1", {.persistent = true});
+  b.add_server("127.0.0.3:1", {.persistent = true});
   EXPECT_TRUE(wait_until([&] { return addresses(a).size() == 3 && addresses(b).size() == 3; }, 15s));
   stop = true;
   reader.join();
@@ -158,7 +158,7 @@ TEST(ClusterEtcd, KillingTheLeaderNeitherFailsLookupsNorLosesRegistrations) {
   EXPECT_GT(a.snapshot()->revision, revision);
   EXPECT_TRUE(a.lease_alive());
   EXPECT_TRUE(b.lease_alive());
-  EXPECT_EQ(addresses(b), (std::set<std::string>{"a:1", "b:1", "c:1"}));
+  EXPECT_EQ(addresses(b), (std::set<std::string>{"127.0.0.1:1", "127.0.0.2:1", "127.0.0.3:1"}));
 }
 
 TEST(ClusterEtcd, CompactionWhileCutOffStillConvergesToTheExactMembership) {
@@ -170,17 +170,17 @@ TEST(ClusterEtcd, CompactionWhileCutOffStillConvergesToTheExactMembership) {
   ClusterOptions writing = options_for(etcd);
   writing.etcd.endpoints = {etcd.endpoint((cut + 1) % 3), etcd.endpoint((cut + 2) % 3)};
   Cluster b(writing);
-  b.add_server("one:1", {.persistent = true});
+  b.add_server("127.0.0.1:1", {.persistent = true});
   ASSERT_TRUE(wait_until([&] { return addresses(a).size() == 1; }, 10s));
 
   etcd.kill(cut);
-  b.add_server("two:1", {.persistent = true});
-  b.add_server("three:1", {.persistent = true});
-  b.remove_server("one:1");
+  b.add_server("127.0.0.2:1", {.persistent = true});
+  b.add_server("127.0.0.3:1", {.persistent = true});
+  b.remove_server("127.0.0.1:1");
   etcd::Kv kv(std::make_shared<etcd::Connection>(EtcdOptions{.endpoints = writing.etcd.endpoints}));
   kv.compact(kv.get("/x").revision);
   etcd.restart(cut);
-  EXPECT_TRUE(wait_until([&] { return addresses(a) == std::set<std::string>{"three:1", "two:1"}; }, 30s));
+  EXPECT_TRUE(wait_until([&] { return addresses(a) == std::set<std::string>{"127.0.0.2:1", "127.0.0.3:1"}; }, 30s));
   EXPECT_EQ(a.snapshot()->ring.checksum(), b.snapshot()->ring.checksum());
 }
 
@@ -227,15 +227,15 @@ TEST(ClusterEtcd, AProcessFrozenPastItsTtlIsToldBeforeItOwnsAgain) {
   test::EtcdCluster etcd;
   std::string endpoints;
   for (const auto& e : etcd.endpoints()) endpoints += (endpoints.empty() ? "" : ",") + e;
-  Probe probe({FRODO_LEASE_PROBE, endpoints, "appname", "frozen:1", "1"});
+  Probe probe({FRODO_LEASE_PROBE, endpoints, "appname", "127.0.0.1:1", "1"});
   ASSERT_EQ(probe.line(), "ready");
   ASSERT_TRUE(probe.line()->rfind("tick", 0) == 0);
   Cluster observer(options_for(etcd));
-  ASSERT_TRUE(wait_until([&] { return addresses(observer).count("frozen:1") == 1; }, 10s));
+  ASSERT_TRUE(wait_until([&] { return addresses(observer).count("127.0.0.1:1") == 1; }, 10s));
 
   ::kill(probe.pid(), SIGSTOP);
   // etcd expires the frozen process's lease: its server leaves every other view.
-  ASSERT_TRUE(wait_until([&] { return addresses(observer).count("frozen:1") == 0; }, 15s));
+  ASSERT_TRUE(wait_until([&] { return addresses(observer).count("127.0.0.1:1") == 0; }, 15s));
   long long resumed = std::chrono::steady_clock::now().time_since_epoch().count();
   ::kill(probe.pid(), SIGCONT);
 
@@ -268,7 +268,7 @@ TEST(ClusterEtcd, AProcessFrozenPastItsTtlIsToldBeforeItOwnsAgain) {
   }
   EXPECT_TRUE(told);
   EXPECT_TRUE(owns_again);
-  EXPECT_TRUE(wait_until([&] { return addresses(observer).count("frozen:1") == 1; }, 10s));
+  EXPECT_TRUE(wait_until([&] { return addresses(observer).count("127.0.0.1:1") == 1; }, 10s));
 }
 
 TEST(ClusterEtcd, UnreachableEtcdFailsTheConstructorNamingIt) {

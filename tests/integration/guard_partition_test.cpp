@@ -213,12 +213,12 @@ void cut_off_and_heal(Fault fault) {
   GuardOptions guard_b{.release_timeout = std::chrono::minutes(10), .logger = log.sink("guard B")};
   Cluster a(through_proxy);
   Cluster b(direct);
-  Guard ga(a, "a:1", guard_a);
-  Guard gb(b, "b:1", guard_b);
+  Guard ga(a, "127.0.0.1:1", guard_a);
+  Guard gb(b, "127.0.0.2:1", guard_b);
 
   ASSERT_TRUE(wait_until(
       [&] {
-        return has_server(a, "b:1") && has_server(b, "a:1") && a.snapshot()->revision == b.snapshot()->revision &&
+        return has_server(a, "127.0.0.2:1") && has_server(b, "127.0.0.1:1") && a.snapshot()->revision == b.snapshot()->revision &&
                ga.stats().settled && gb.stats().settled;
       },
       patience))
@@ -230,7 +230,7 @@ void cut_off_and_heal(Fault fault) {
     std::shared_ptr<const Snapshot> view = a.snapshot();
     for (int i = 0; i < 200; ++i) {
       std::string id = "host-" + std::to_string(i);
-      (view->ring.owner(id) == "a:1" ? a_ids : b_ids).push_back(id);
+      (view->ring.owner(id) == "127.0.0.1:1" ? a_ids : b_ids).push_back(id);
     }
   }
   ASSERT_GE(a_ids.size(), 10u);
@@ -257,7 +257,7 @@ void cut_off_and_heal(Fault fault) {
       << log.text();
 
   // etcd expires A's lease: A's record leaves B's view, and B takes A's ids over.
-  ASSERT_TRUE(wait_until([&] { return !has_server(b, "a:1"); }, patience)) << log.text();
+  ASSERT_TRUE(wait_until([&] { return !has_server(b, "127.0.0.1:1"); }, patience)) << log.text();
   EXPECT_FALSE(a.lease_alive()) << "etcd expired A's lease before A's own deadline passed";
   Admission held;
   Clock::time_point b_began;
@@ -275,7 +275,7 @@ void cut_off_and_heal(Fault fault) {
   ASSERT_TRUE(a_last.has_value());
   EXPECT_LT(a_last->ended, b_began) << "A's admission of " << x << " overlapped B's";
   for (const std::string& id : a_ids) {
-    EXPECT_EQ(b.server_by_id(id), "b:1") << id;
+    EXPECT_EQ(b.server_by_id(id), "127.0.0.2:1") << id;
   }
   // Still cut off: A admits nothing, not even its own ids of old.
   for (const std::string& id : b_ids) EXPECT_EQ(ga.admit(id).reason(), "lease expired") << id;
@@ -287,13 +287,13 @@ void cut_off_and_heal(Fault fault) {
   probe->arm();
   proxy.heal();
   ASSERT_TRUE(wait_until([&] { return a.lease_alive(); }, patience)) << "A's lease was not re-granted\n" << log.text();
-  ASSERT_TRUE(wait_until([&] { return has_server(b, "a:1"); }, patience))
+  ASSERT_TRUE(wait_until([&] { return has_server(b, "127.0.0.1:1"); }, patience))
       << "A's record was not re-registered\n" << log.text();
   // On a new lease: the record B sees is A's current lease's, not the expired one's.
-  ASSERT_TRUE(wait_until([&] { return lease_of(b, "a:1") == a.lease_id(); }, patience)) << log.text();
+  ASSERT_TRUE(wait_until([&] { return lease_of(b, "127.0.0.1:1") == a.lease_id(); }, patience)) << log.text();
   EXPECT_NE(a.lease_id(), old_lease);
   std::int64_t back_at = b.snapshot()->revision;
-  ASSERT_TRUE(wait_until([&] { return a.snapshot()->revision >= back_at && has_server(a, "a:1"); }, patience))
+  ASSERT_TRUE(wait_until([&] { return a.snapshot()->revision >= back_at && has_server(a, "127.0.0.1:1"); }, patience))
       << "A's view did not catch up\n" << log.text();
   // A has had its view with its own record back and been asked many times since.
   std::uint64_t calls = probe->calls();
@@ -342,7 +342,7 @@ void cut_off_and_heal(Fault fault) {
     EXPECT_TRUE(wait_until([&] { return ga.admit(id).verdict() == Verdict::admit; }, patience)) << id;
     Admission other = gb.admit(id);
     EXPECT_EQ(other.verdict(), Verdict::redirect) << id;
-    EXPECT_EQ(other.owner(), "a:1") << id;
+    EXPECT_EQ(other.owner(), "127.0.0.1:1") << id;
   }
   for (const std::string& id : b_ids) {
     EXPECT_TRUE(wait_until([&] { return gb.admit(id).verdict() == Verdict::admit; }, patience)) << id;
