@@ -32,6 +32,12 @@ ClusterOptions quiet() {
   return o;
 }
 
+// httplib's stop() does nothing before the accept loop runs: wait (bounded) for it first.
+void stop_when_listening(httplib::Server& server) {
+  for (int i = 0; i < 30000 && !server.is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  server.stop();
+}
+
 // A Cluster, the API over it and a server on 127.0.0.1:<free port>, stopped in order.
 class ApiFixture : public ::testing::Test {
  protected:
@@ -50,7 +56,7 @@ class ApiFixture : public ::testing::Test {
 
   void TearDown() override {
     api_->shut_down();
-    server_.stop();
+    stop_when_listening(server_);
     if (listener_.joinable()) listener_.join();
     api_.reset();
     cluster_.reset();
@@ -218,7 +224,7 @@ TEST(HttpApiLimits, BodiesAndBatchesOverTheLimitsAre413) {
   EXPECT_EQ(r->status, 413);
   EXPECT_EQ(json::parse(r->body)["error"]["code"], "payload_too_large");
   api.shut_down();
-  server.stop();
+  stop_when_listening(server);
   listener.join();
 }
 
@@ -424,7 +430,7 @@ TEST(HttpApiLimits, StreamsOverTheLimitAre503) {
     expect_error(c.Get("/v1/watch"), 503, "unavailable", "limit is 1");
   }
   api.shut_down();
-  server.stop();
+  stop_when_listening(server);
   listener.join();
 }
 

@@ -114,7 +114,7 @@ int run_serve(const GlobalOptions& g, const ServeOptions& o, bool listen_given) 
     where = "http://" + url_host(tcp.host) + ":" + std::to_string(port);
   }
 
-  std::atomic<bool> failed{false};
+  std::atomic<bool> failed{false}, listener_done{false};
   std::string failure;
   std::thread listener([&] {
     try {
@@ -126,6 +126,7 @@ int run_serve(const GlobalOptions& g, const ServeOptions& o, bool listen_given) 
       failure = "unknown exception in the HTTP server";
       failed = true;
     }
+    listener_done = true;
   });
   const std::string listening = "listening on " + where + "  (context " + g.context + ", revision " +
                                 std::to_string(cluster->snapshot()->revision) + ")";
@@ -135,6 +136,9 @@ int run_serve(const GlobalOptions& g, const ServeOptions& o, bool listen_given) 
   }
   notify_stopping();
   api.shut_down();  // ends the watch streams, which hold worker threads
+  // httplib's stop() does nothing before its accept loop runs: a signal that came at once
+  // must wait for the loop to start (or to have failed), or join() below would never return.
+  while (!listener_done && !server.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   server.stop();
   listener.join();
   if (!o.unix_path.empty()) ::unlink(o.unix_path.c_str());
