@@ -26,6 +26,7 @@
 #include <thread>
 #include <vector>
 
+#include "percent_encoding.hpp"
 #include "etcd_cluster.hpp"
 #include "frodo/cluster.hpp"
 #include "subprocess.hpp"
@@ -41,21 +42,6 @@ std::string slurp(const std::string& path) {
   std::stringstream s;
   s << in.rdbuf();
   return s.str();
-}
-
-std::string percent_encoded(const std::string& text) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
 }
 
 // A lean HTTP/1.1 keep-alive client on a plain socket: one write per request, reads until
@@ -116,7 +102,7 @@ double owner_requests_per_second(int port, const std::vector<std::string>& ids, 
                                  int threads, double seconds) {
   std::vector<std::string> targets;
   targets.reserve(ids.size());
-  for (const std::string& id : ids) targets.push_back("/v1/owner?id=" + percent_encoded(id));
+  for (const std::string& id : ids) targets.push_back("/v1/owner?id=" + frodo::test::percent_encoded(id));
   std::atomic<long> done{0}, wrong{0};
   std::vector<std::thread> workers;
   const auto until = Clock::now() + duration_cast<Clock::duration>(duration<double>(seconds));

@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "percent_encoding.hpp"
 #include "cli_process.hpp"
 #include "etcd_cluster.hpp"
 #include "temp_dir.hpp"
@@ -29,20 +30,6 @@ using namespace frodo::cli_test;
 namespace fs = std::filesystem;
 using frodo::test::ProcessResult;
 using nlohmann::json;
-
-std::string percent_encoded(std::string_view text) {
-  std::string out;
-  for (unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      char buffer[4];
-      std::snprintf(buffer, sizeof buffer, "%%%02X", c);
-      out += buffer;
-    }
-  }
-  return out;
-}
 
 class ServeCli : public ::testing::Test {
  protected:
@@ -112,7 +99,7 @@ TEST_F(ServeCli, AnswersAsLookupStreamsChangesAndRevokesItsLeaseOnSigterm) {
 
   json servers = json::parse(c.Get("/v1/servers")->body);
   for (std::size_t i = 0; i < ids.size(); ++i) {
-    auto r = c.Get("/v1/owner?id=" + percent_encoded(ids[i]));
+    auto r = c.Get("/v1/owner?id=" + frodo::test::percent_encoded(ids[i]));
     ASSERT_TRUE(r);
     ASSERT_EQ(r->status, 200) << r->body;
     json j = json::parse(r->body);

@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "../support/percent_encoding.hpp"
 #include "frodo/cluster.hpp"
 #include "frodo/ring.hpp"
 
@@ -76,21 +77,6 @@ class ApiFixture : public ::testing::Test {
   int port_ = 0;
 };
 
-// Every byte but unreserved ones as %XX, as encodeURIComponent does for UTF-8 text.
-std::string percent_encoded(std::string_view text) {
-  std::string out;
-  for (unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      char buffer[4];
-      std::snprintf(buffer, sizeof buffer, "%%%02X", c);
-      out += buffer;
-    }
-  }
-  return out;
-}
-
 json body_of(const httplib::Result& r) {
   EXPECT_TRUE(r) << "no response";
   if (!r) return json();
@@ -113,7 +99,7 @@ TEST_F(ApiFixture, OwnerAnswersAsTheRingWithTheViewsRevisionAndChecksum) {
   auto s = cluster_->snapshot();
   auto c = client();
   for (const std::string& id : std::vector<std::string>{"host-1", "", "caf\xc3\xa9", "a b+c&d=e", std::string("nul\0byte", 8)}) {
-    auto r = c.Get("/v1/owner?id=" + percent_encoded(id));
+    auto r = c.Get("/v1/owner?id=" + frodo::test::percent_encoded(id));
     json j = body_of(r);
     ASSERT_EQ(r->status, 200) << r->body;
     EXPECT_EQ(j["owner"], std::string(*s->ring.owner(id))) << "id " << id;
@@ -203,29 +189,27 @@ TEST_F(ApiFixture, HostileBatchBodiesAre4xxAndTheServerKeepsAnswering) {
   EXPECT_EQ(r->status, 200);
 }
 
-TEST(HttpApiLimits, BodiesAndBatchesOverTheLimitsAre413) {
-  auto registry = MemoryRegistry::create();
-  Cluster cluster(quiet(), registry);
+// The fixture with options of the test's choosing: start(options) in the test body.
+class ApiLimits : public ApiFixture {
+ protected:
+  void SetUp() override {}
+  void TearDown() override {
+    if (api_) ApiFixture::TearDown();
+  }
+};
+
+TEST_F(ApiLimits, BodiesAndBatchesOverTheLimitsAre413) {
   HttpApiOptions options;
-  options.context = "app";
   options.max_body_bytes = 1000;
   options.max_batch_ids = 3;
-  HttpApi api(cluster, options);
-  httplib::Server server;
-  api.install(server);
-  int port = server.bind_to_any_port("127.0.0.1");
-  ASSERT_GT(port, 0);
-  std::thread listener([&] { server.listen_after_bind(); });
-  httplib::Client c("127.0.0.1", port);
+  start(options);
+  auto c = client();
   expect_error(c.Post("/v1/owners", R"({"ids":["a","b","c","d"]})", "application/json"), 413, "payload_too_large",
                "limit of 3");
   auto r = c.Post("/v1/owners", R"({"ids":[")" + std::string(2000, 'x') + R"("]})", "application/json");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 413);
   EXPECT_EQ(json::parse(r->body)["error"]["code"], "payload_too_large");
-  api.shut_down();
-  stop_when_listening(server);
-  listener.join();
 }
 
 TEST_F(ApiFixture, ServersIsTheView) {
@@ -259,7 +243,7 @@ TEST_F(ApiFixture, PutAndDeleteRegisterAndRemoveOnTheLease) {
   std::snprintf(lease, sizeof lease, "%llx", static_cast<unsigned long long>(s->servers[0].lease));
   EXPECT_EQ(j["lease"], lease) << "the lease id in hex, as etcdctl prints it";
 
-  auto ipv6 = c.Put("/v1/servers/" + percent_encoded("[::1]:9002"), "", "application/json");
+  auto ipv6 = c.Put("/v1/servers/" + frodo::test::percent_encoded("[::1]:9002"), "", "application/json");
   ASSERT_TRUE(ipv6);
   EXPECT_EQ(ipv6->status, 200) << ipv6->body;
   EXPECT_EQ(cluster_->snapshot()->servers.size(), 2u);
@@ -410,28 +394,14 @@ TEST_F(ApiFixture, WatchRefusesABadLastEventIdAndEndsOnShutDown) {
   EXPECT_TRUE(reader.wait_ended()) << "the stream did not end on shut_down()";
 }
 
-TEST(HttpApiLimits, StreamsOverTheLimitAre503) {
-  auto registry = MemoryRegistry::create();
-  Cluster cluster(quiet(), registry);
-  cluster.add_server("10.0.0.1:80");
+TEST_F(ApiLimits, StreamsOverTheLimitAre503) {
   HttpApiOptions options;
-  options.context = "app";
   options.max_streams = 1;
-  HttpApi api(cluster, options);
-  httplib::Server server;
-  api.install(server);
-  int port = server.bind_to_any_port("127.0.0.1");
-  ASSERT_GT(port, 0);
-  std::thread listener([&] { server.listen_after_bind(); });
-  {
-    EventReader reader(port);
-    ASSERT_EQ(reader.wait_events(1).size(), 1u);
-    httplib::Client c("127.0.0.1", port);
-    expect_error(c.Get("/v1/watch"), 503, "unavailable", "limit is 1");
-  }
-  api.shut_down();
-  stop_when_listening(server);
-  listener.join();
+  start(options);
+  cluster_->add_server("127.0.0.1:80");
+  EventReader reader(port_);
+  ASSERT_EQ(reader.wait_events(1).size(), 1u);
+  expect_error(client().Get("/v1/watch"), 503, "unavailable", "limit is 1");
 }
 
 }  // namespace
