@@ -210,6 +210,35 @@ TEST_F(ClusterCliEtcd, WarningsFollowTheLogOptions) {
       << serve.log();
 }
 
+TEST_F(ClusterCliEtcd, AddRemoveAndRegisterSpeakJson) {
+  ProcessResult added = run_frodo(env_, {"add", "127.0.0.1:3501", "--persistent", "--json"});
+  ASSERT_EQ(added.exit_code, 0) << added.err;
+  nlohmann::json a = nlohmann::json::parse(added.out);
+  EXPECT_EQ(a["added"], "127.0.0.1:3501");
+  EXPECT_EQ(a["context"], "cli-test");
+  EXPECT_EQ(a["persistent"], true);
+  EXPECT_EQ(a["revision"], servers_json()["revision"]);
+  ProcessResult removed = run_frodo(env_, {"remove", "127.0.0.1:3501", "--json"});
+  ASSERT_EQ(removed.exit_code, 0) << removed.err;
+  EXPECT_EQ(nlohmann::json::parse(removed.out)["removed"], "127.0.0.1:3501");
+  ProcessResult again = run_frodo(env_, {"remove", "127.0.0.1:3501", "--json"});
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_EQ(again.out, "");
+
+  Child child(env_, {"register", "127.0.0.1:3502", "--json", "--ttl", "60"}, path("register.log"));
+  ASSERT_TRUE(wait_until([&] { return child.log().find('\n') != std::string::npos; }, await_timeout)) << child.log();
+  nlohmann::json r = nlohmann::json::parse(child.log().substr(0, child.log().find('\n')));
+  EXPECT_EQ(r["event"], "registered");
+  EXPECT_EQ(r["address"], "127.0.0.1:3502");
+  EXPECT_EQ(r["ttl_seconds"], 60);
+  EXPECT_TRUE(r["lease"].is_string()) << r;
+  int status = child.stop(SIGTERM);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  std::string log = child.log();
+  std::string last = log.substr(log.find('\n') + 1);
+  EXPECT_EQ(nlohmann::json::parse(last)["event"], "leaving") << log;
+}
+
 TEST_F(ClusterCliEtcd, KilledRegistrationLeavesWithinTtl) {
   Child child(env_, {"register", "127.1.0.2:3030", "--ttl", "2"}, path("register.log"));
   ASSERT_TRUE(wait_until([&] { return addresses().count("127.1.0.2:3030") == 1; }, await_timeout)) << child.log();

@@ -151,6 +151,13 @@ int run_lookup(const GlobalOptions& g, const CommandOptions& c) {
   return exit_ok;
 }
 
+// A lease id as etcdctl prints it (hex): as a JSON number it would lose digits in JavaScript.
+std::string lease_hex(std::int64_t id) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%llx", static_cast<unsigned long long>(id));
+  return text;
+}
+
 int run_register(const GlobalOptions& g, const CommandOptions& c) {
   check_address(c.address);
   const double weight = check_weight(c.weight);
@@ -168,10 +175,21 @@ int run_register(const GlobalOptions& g, const CommandOptions& c) {
   add_retrying_lease_loss(
       [&] { return cluster->add_server(c.address, {.weight = weight, .zone = c.zone}); },
       std::chrono::milliseconds(g.timeout_ms) + std::chrono::seconds(c.ttl));
-  write_out("registered " + c.address + " in " + g.context + " (lease TTL " + std::to_string(c.ttl) +
-            " s); Ctrl-C to leave\n");
+  const std::string lease = lease_hex(cluster->lease_id());
+  if (c.json) {
+    write_out(json_text({{"event", "registered"},
+                         {"address", c.address},
+                         {"context", g.context},
+                         {"lease", lease},
+                         {"ttl_seconds", c.ttl},
+                         {"revision", cluster->snapshot()->revision}}) +
+              "\n");
+  } else {
+    write_out("registered " + c.address + " in " + g.context + " (lease TTL " + std::to_string(c.ttl) +
+              " s); Ctrl-C to leave\n");
+  }
   notify_ready("registered " + c.address + " in " + g.context);
-  log_info("lease " + std::to_string(cluster->lease_id()) + ", TTL " + std::to_string(c.ttl) + " s");
+  log_info("lease " + lease + ", TTL " + std::to_string(c.ttl) + " s");
   cluster->on_change([address](const Snapshot& before, const Snapshot& after) {
     bool was = false, is = false;
     for (const ServerInfo& s : before.servers) was = was || s.address == address;
@@ -183,7 +201,10 @@ int run_register(const GlobalOptions& g, const CommandOptions& c) {
   signals.wait();
   notify_stopping();
   leaving = true;
-  std::fprintf(stdout, "leaving %s\n", g.context.c_str());  // no throw: the terminal may be gone (SIGHUP)
+  // No throw: the terminal may be gone (SIGHUP).
+  const std::string bye = c.json ? json_text({{"event", "leaving"}, {"address", c.address}, {"context", g.context}})
+                                 : "leaving " + g.context;
+  std::fprintf(stdout, "%s\n", bye.c_str());
   std::fflush(stdout);
   cluster->close();  // revokes the lease: the server leaves at once (or at expiry if etcd is away)
   return exit_ok;
@@ -201,9 +222,14 @@ int run_add(const GlobalOptions& g, const CommandOptions& c) {
   const double weight = check_weight(c.weight);
   check_zone(c.zone);
   auto cluster = connect(g);
-  cluster->add_server(c.address, {.weight = weight, .zone = c.zone, .persistent = true});
-  write_out("added " + c.address + " to " + g.context + " (persistent: stays until `frodo remove " + c.address +
-            "`)\n");
+  const std::int64_t revision = cluster->add_server(c.address, {.weight = weight, .zone = c.zone, .persistent = true});
+  if (c.json) {
+    write_out(json_text({{"added", c.address}, {"context", g.context}, {"revision", revision}, {"persistent", true}}) +
+              "\n");
+  } else {
+    write_out("added " + c.address + " to " + g.context + " (persistent: stays until `frodo remove " + c.address +
+              "`)\n");
+  }
   return exit_ok;
 }
 
@@ -211,10 +237,15 @@ int run_remove(const GlobalOptions& g, const CommandOptions& c) {
   check_address(c.address);
   auto cluster = connect(g);
   if (!cluster->remove_server(c.address)) {
-    std::fprintf(stderr, "frodo: %s is not registered in %s\n", c.address.c_str(), g.context.c_str());
+    log_error(c.address + " is not registered in " + g.context);
     return exit_failure;
   }
-  write_out("removed " + c.address + " from " + g.context + "\n");
+  if (c.json) {
+    write_out(json_text({{"removed", c.address}, {"context", g.context}, {"revision", cluster->snapshot()->revision}}) +
+              "\n");
+  } else {
+    write_out("removed " + c.address + " from " + g.context + "\n");
+  }
   return exit_ok;
 }
 
@@ -414,16 +445,19 @@ void add_cluster_commands(CLI::App& app, std::shared_ptr<GlobalOptions> g, int& 
       ->default_str("5s")
       ->transform(duration_in(std::chrono::seconds(1)))
       ->check(CLI::Range(1, std::numeric_limits<int>::max()));
+  json_flag(reg);
   reg->callback([g, c, &status] { status = run_register(*g, *c); });
 
   CLI::App* add = command("add", "Register a server permanently (no lease) and exit; needs --persistent");
   add->add_option("address", c->address, "The server, host:port")->required()->type_name("ADDRESS");
   add->add_flag("--persistent", c->persistent, "Store it without a lease: it stays until `frodo remove`");
   weight_zone(add);
+  json_flag(add);
   add->callback([g, c, &status] { status = run_add(*g, *c); });
 
   CLI::App* remove = command("remove", "Remove a server (registered by anyone); exit 1 if it was not registered");
   remove->add_option("address", c->address, "The server, host:port")->required()->type_name("ADDRESS");
+  json_flag(remove);
   remove->callback([g, c, &status] { status = run_remove(*g, *c); });
 
   CLI::App* watch = command("watch", "Print the view, then each change and the share of ids it moved, until Ctrl-C");
