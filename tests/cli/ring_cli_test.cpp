@@ -122,6 +122,28 @@ TEST_F(RingCli, CountPrintsDistinctOwnersTabSeparated) {
   EXPECT_EQ(std::count(all.out.begin(), all.out.end(), '\t'), 2);
 }
 
+TEST_F(RingCli, LookupJsonIsOneObjectPerIdInInputOrder) {
+  std::string servers = file("s", "a:1\nb:1\nc:1\n");
+  frodo::Ring ring({{"a:1", 1, ""}, {"b:1", 1, ""}, {"c:1", 1, ""}});
+  Result r = run({"ring", "lookup", "--servers", servers, "--json"}, "x\n\ncaf\xc3\xa9\ny");
+  ASSERT_EQ(r.status, 0) << r.err;
+  std::istringstream lines(r.out);
+  std::string line;
+  for (std::string id : {"x", "", "caf\xc3\xa9", "y"}) {
+    ASSERT_TRUE(std::getline(lines, line)) << r.out;
+    nlohmann::json j = nlohmann::json::parse(line);
+    EXPECT_EQ(j["id"], id);
+    EXPECT_EQ(j["owner"], std::string(*ring.owner(id)));
+    EXPECT_EQ(j["revision"], 0) << "no etcd view: revision 0";
+  }
+  EXPECT_FALSE(std::getline(lines, line)) << r.out;
+  Result counted = run({"ring", "lookup", "--servers", servers, "--json", "--count", "2"}, "x\n");
+  ASSERT_EQ(counted.status, 0) << counted.err;
+  std::vector<std::string> want;
+  for (std::string_view o : ring.owners("x", 2)) want.emplace_back(o);
+  EXPECT_EQ(nlohmann::json::parse(counted.out)["owners"].get<std::vector<std::string>>(), want);
+}
+
 TEST_F(RingCli, MaglevAlgorithm) {
   std::string servers = file("s", "a:1\nb:1\nc:1\n");
   frodo::Ring ring({{"a:1", 1, ""}, {"b:1", 1, ""}, {"c:1", 1, ""}}, frodo::Algorithm::maglev);

@@ -1,5 +1,6 @@
 // `frodo ring lookup` and `frodo ring stats`: the ring offline, from a servers file.
 #include <nlohmann/json.hpp>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -38,6 +39,13 @@ Ring load_ring(const RingOptions& o) {
 }
 
 int run_lookup(const RingOptions& o) {
+  if (o.json) {
+    // The offline ring as a view of revision 0: JSON Lines {"id", "owner", "revision": 0}.
+    auto view = std::make_shared<Snapshot>();
+    view->ring = load_ring(o);
+    answer_lines([&view] { return view; }, o.count, AnswerFormat::json, STDIN_FILENO, stdout);
+    return exit_ok;
+  }
   print_owners(load_ring(o), o.count, stdin, stdout);
   return exit_ok;
 }
@@ -188,6 +196,9 @@ void add_ring_commands(CLI::App& app, int& status) {
   lookup->footer(
       "\nIds are read from stdin, one per line, as raw bytes without the newline (an empty line is the\n"
       "empty id). Output has one line per id in input order, so it can be compared with diff.");
+  lookup->add_flag("--json", options->json,
+                   "One JSON object per id: {\"id\", \"owner\" (or \"owners\"), \"revision\": 0}; null when no "
+                   "server owns it");
   lookup->callback([options, &status] { status = run_lookup(*options); });
 
   CLI::App* stats = ring->add_subcommand("stats", "Each server's share of the ids, balance, and disruption");
