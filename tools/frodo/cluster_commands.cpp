@@ -151,13 +151,6 @@ int run_lookup(const GlobalOptions& g, const CommandOptions& c) {
   return exit_ok;
 }
 
-// A lease id as etcdctl prints it (hex): as a JSON number it would lose digits in JavaScript.
-std::string lease_hex(std::int64_t id) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%llx", static_cast<unsigned long long>(id));
-  return text;
-}
-
 int run_register(const GlobalOptions& g, const CommandOptions& c) {
   check_address(c.address);
   const double weight = check_weight(c.weight);

@@ -592,11 +592,7 @@ void HttpApi::put_server(const httplib::Request& req, httplib::Response& res) {
     }
   }
   std::int64_t revision = register_server(address, options);  // invalid weight, zone or meta: 400
-  // The lease id in hex, as etcdctl prints it: as a JSON number it would lose digits in
-  // JavaScript (and every client that reads numbers as doubles).
-  char lease[32];
-  std::snprintf(lease, sizeof lease, "%llx", static_cast<unsigned long long>(cluster_.lease_id()));
-  reply(res, 200, {{"address", address}, {"revision", revision}, {"lease", lease}});
+  reply(res, 200, {{"address", address}, {"revision", revision}, {"lease", lease_hex(cluster_.lease_id())}});
 }
 
 void HttpApi::delete_server(const httplib::Request& req, httplib::Response& res) {

@@ -73,6 +73,12 @@ std::unique_ptr<Cluster> connect(const GlobalOptions& g, std::chrono::seconds le
   return cluster;
 }
 
+std::string lease_hex(std::int64_t id) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%llx", static_cast<unsigned long long>(id));
+  return text;
+}
+
 nlohmann::json server_json(const ServerInfo& s) {
   nlohmann::json meta = nlohmann::json::object();
   for (const auto& [k, v] : s.meta) meta[k] = v;

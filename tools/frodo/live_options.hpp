@@ -63,6 +63,10 @@ void write_out(const std::string& text);
 // "frodo: warning: MESSAGE" on stderr, made safe for the terminal.
 void warn(const std::string& message);
 
+// A lease id as etcdctl prints it, in hex: as a JSON number it would lose digits in
+// JavaScript (and in any client that reads numbers as doubles).
+std::string lease_hex(std::int64_t id);
+
 // A server as JSON: address, weight, zone, meta.
 nlohmann::json server_json(const ServerInfo& s);
 
