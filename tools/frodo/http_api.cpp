@@ -133,6 +133,16 @@ void append_json_string(std::string& out, std::string_view text) {
   out += '"';
 }
 
+// Appends `items` as a JSON array of strings.
+void append_json_array(std::string& out, const std::vector<std::string>& items) {
+  out += '[';
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (i > 0) out += ',';
+    append_json_string(out, items[i]);
+  }
+  out += ']';
+}
+
 void append_view_stamp(std::string& out, const Snapshot& s) {
   out += ",\"revision\":";
   out += std::to_string(s.revision);
@@ -411,14 +421,8 @@ void HttpApi::get_owner(const httplib::Request& req, httplib::Response& res) {
   std::string out;
   if (req.has_param("n")) {
     std::size_t n = parse_count(req.get_param_value("n"));
-    out = "{\"owners\":[";
-    bool first = true;
-    for (const std::string& owner : s->owners(id, n)) {
-      if (!first) out += ',';
-      first = false;
-      append_json_string(out, owner);
-    }
-    out += ']';
+    out = "{\"owners\":";
+    append_json_array(out, s->owners(id, n));
   } else {
     out = "{\"owner\":";
     if (std::optional<std::string_view> owner = s->ring.owner(id)) {
@@ -460,14 +464,7 @@ void HttpApi::post_owners(const httplib::Request& req, httplib::Response& res) {
     for (const std::string& id : ids) {
       if (!first) out += ',';
       first = false;
-      out += '[';
-      bool first_owner = true;
-      for (const std::string& owner : s->owners(id, n)) {
-        if (!first_owner) out += ',';
-        first_owner = false;
-        append_json_string(out, owner);
-      }
-      out += ']';
+      append_json_array(out, s->owners(id, n));
     }
   }
   out += ']';
