@@ -14,6 +14,7 @@
 #include "event.hpp"
 #include "frodo/address.hpp"
 #include "frodo/error.hpp"
+#include "frodo/metrics.hpp"
 #include "store.hpp"
 
 namespace alerts {
@@ -237,6 +238,16 @@ AlertServer::AlertServer(AlertServerOptions options) : impl_(std::make_unique<Im
     res.set_content(to_json(stats()), "application/json");
   });
   d.http.Get("/health", [](const httplib::Request&, httplib::Response& res) { res.set_content("ok", "text/plain"); });
+  // The Cluster's and the guard's metrics (docs/metrics.md) for Prometheus.
+  d.http.Get("/metrics", [&d](const httplib::Request&, httplib::Response& res) {
+    try {
+      std::vector<const frodo::Guard*> guards;
+      if (d.joined.load(std::memory_order_acquire) && d.guard) guards.push_back(d.guard.get());
+      res.set_content(frodo::prometheus_text(*d.cluster, guards), frodo::prometheus_content_type);
+    } catch (const std::exception& e) {
+      reply(res, 500, {{"error", e.what()}});
+    }
+  });
 
   if (o.port == 0) {
     d.port = d.http.bind_to_any_port(o.listen_host);

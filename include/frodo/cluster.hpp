@@ -30,6 +30,7 @@
 //   guarded server draining before it leaves, see guard.hpp); Snapshot::servers lists all.
 // - Callbacks run on the Cluster's own thread, never under an internal lock; they must not
 //   call close().
+// - stats() reads counters the Cluster's own threads keep; lookups write none of them.
 #pragma once
 
 #include <chrono>
@@ -60,7 +61,16 @@ struct ClusterOptions {
   // Where warnings go (skipped foreign values, transient etcd failures, a callback that
   // threw); default: stderr. Called from the Cluster's threads; must not throw.
   std::function<void(const std::string& message)> logger;
+  // View agreement: every server this Cluster registers carries the checksum of this
+  // process's current ring in its meta (view_meta_key), and after each change of the ring
+  // the Cluster writes its records again (one put per server, from a thread of its own), so
+  // that anyone can see which processes hold which view (the status page of `frodo serve`).
+  bool publish_view = false;
 };
+
+// The server-record meta key under which a Cluster with publish_view publishes the checksum
+// of its ring (Ring::checksum_hex).
+inline constexpr const char* view_meta_key = "frodo.view";
 
 struct AddOptions {
   double weight = 1;
@@ -82,6 +92,25 @@ struct Snapshot {
   // Up to n distinct servers for `id` in this view, as Cluster::owners answers: servers in
   // zones not yet chosen first, then ring order. Empty when the view has no server.
   std::vector<std::string> owners(std::string_view id, std::size_t n) const;
+};
+
+// What a Cluster has seen and done since it was made (Cluster::stats()): a copy, owned by
+// the caller. docs/metrics.md names the Prometheus metric of each field.
+struct ClusterStats {
+  std::string context;
+  Algorithm algorithm = Algorithm::ketama;
+  std::int64_t revision = 0;      // of the current view (0: none yet)
+  std::uint64_t restarts = 0;     // Snapshot::restarts of the current view
+  std::size_t servers = 0;        // registered in the current view
+  std::size_t ring_members = 0;   // in its ring (servers not leaving)
+  std::uint64_t checksum = 0;     // of its ring
+  std::uint64_t view_changes = 0; // views published (the first one included)
+  std::uint64_t callback_errors = 0;  // on_change and on_lease_lost callbacks that threw
+  bool lease_alive = false;       // Cluster::lease_alive()
+  std::int64_t lease_id = 0;      // Cluster::lease_id()
+  std::map<LeaseLossReason, std::uint64_t> lease_losses;  // by reason (closed is not counted)
+  std::uint64_t view_publications = 0;  // records written again for publish_view
+  RegistryStats registry;         // the etcd side: watch restarts, re-listings, skipped values, calls
 };
 
 class Cluster {
@@ -131,6 +160,9 @@ class Cluster {
   std::int64_t lease_id() const;
   // The TTL of this Cluster's lease (ClusterOptions::lease_ttl).
   std::chrono::seconds lease_ttl() const;
+  // Counters and the state of the current view, for monitoring (frodo::prometheus_text
+  // writes them for Prometheus). Takes the Cluster's lock briefly; any thread.
+  ClusterStats stats() const;
 
   // Adds a callback, called with the old and the new snapshot after each change of the
   // servers (their records, meta included); callbacks run in the order they were added. A
@@ -144,6 +176,7 @@ class Cluster {
 
  private:
   void wait_own_write(std::int64_t revision, const std::string& what) const;
+  void start_threads();
   std::shared_ptr<State> state_;
 };
 

@@ -36,12 +36,14 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include "frodo/cluster.hpp"
+#include "frodo/histogram.hpp"
 
 namespace frodo {
 
@@ -124,6 +126,10 @@ struct GuardStats {
   bool settled = false;        // every guarded server has released the current epoch
                                // (or has been given up on, see release_timeout)
   std::size_t unsettled = 0;   // rings kept since the last settled epoch (at most max_unsettled_rings)
+  std::map<std::string, std::uint64_t> waits;  // `waited` by Admission::reason
+  std::uint64_t given_up = 0;  // times a peer was given up on (release_timeout)
+  Histogram handoff;           // per epoch: from the change of the ring until every guarded
+                               // server had released it (settled), by this process's clock
 };
 
 // The most rings a guard keeps while it is not settled (see docs/ownership-guard.md).

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "frodo/histogram.hpp"
 #include "frodo/server.hpp"
 
 namespace frodo {
@@ -43,6 +44,22 @@ struct RegistryEvents {
   std::function<void(const std::string& message)> on_warning;
 };
 
+// What one kind of etcd call has cost a registry session so far.
+struct EtcdCallStats {
+  std::string method;        // the etcd RPC: Range, Put, DeleteRange, Txn, LeaseGrant, ...
+  Histogram latency;         // per call, retries and failover between endpoints included
+  std::uint64_t failures = 0;  // calls that failed in the end (after their retries)
+};
+
+// Counters of a registry session since it was opened (all zero for MemoryRegistry, which
+// has no etcd).
+struct RegistryStats {
+  std::uint64_t watch_restarts = 0;  // watch streams that failed and were opened again
+  std::uint64_t resyncs = 0;         // re-listings of the context (a compacted revision, another etcd cluster)
+  std::uint64_t skipped_values = 0;  // values under the prefix that are not server records
+  std::vector<EtcdCallStats> etcd_calls;  // one entry per RPC frodo makes
+};
+
 // A Cluster's connection to a registry: one session (one lease) per Cluster.
 class RegistrySession {
  public:
@@ -61,6 +78,8 @@ class RegistrySession {
   virtual std::int64_t lease_id() const = 0;
   // Stops watching, revokes the lease (its servers leave at once). Idempotent.
   virtual void close() = 0;
+  // The session's counters; any thread, at any time (also after close()).
+  virtual RegistryStats stats() const { return {}; }
 };
 
 class MemoryRegistry : public std::enable_shared_from_this<MemoryRegistry> {

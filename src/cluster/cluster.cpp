@@ -7,6 +7,7 @@
 #include <iostream>
 #include <mutex>
 #include <set>
+#include <thread>
 #include <unordered_set>
 
 #include "etcd/connection.hpp"
@@ -60,6 +61,27 @@ struct Cluster::State {
   std::vector<std::function<void(const Snapshot&, const Snapshot&)>> on_change;
   std::function<void(LeaseLossReason)> on_lease_lost;
   bool closed = false;
+
+  // Counters for stats() (under mutex).
+  std::uint64_t view_changes = 0;
+  std::uint64_t callback_errors = 0;
+  std::map<LeaseLossReason, std::uint64_t> lease_losses;
+  std::uint64_t view_publications = 0;
+
+  // publish_view: the records this Cluster registered (persistent or not) as last asked
+  // for, written again by `publisher` when the ring's checksum differs from `written`.
+  // write_mutex orders those writes with add_server's and remove_server's, so a record is
+  // never written back with options older than the last add_server's; taken before mutex.
+  std::mutex write_mutex;
+  std::map<std::string, std::pair<ServerInfo, bool>> own;  // under write_mutex
+  std::string written;                                      // under mutex
+  bool publish_due = false;                                 // under mutex
+  std::thread publisher;
+
+  void count_callback_error() {
+    std::lock_guard lock(mutex);
+    ++callback_errors;
+  }
 
   void warn(const std::string& message) const noexcept {
     try {
@@ -122,6 +144,8 @@ struct Cluster::State {
     snapshot->revision = next.revision;
     snapshot->restarts = (before ? before->restarts : 0) + (next.restarted && before ? 1 : 0);
     publish(lock, view_with(snapshot));
+    ++view_changes;
+    if (options.publish_view && snapshot->ring.checksum_hex() != written) publish_due = true;
     auto callbacks = on_change;
     lock.unlock();
     if (same_members) return;
@@ -130,8 +154,10 @@ struct Cluster::State {
       try {
         callback(before ? *before : empty, *snapshot);
       } catch (const std::exception& e) {
+        count_callback_error();
         warn(std::string("an on_change callback threw: ") + e.what());
       } catch (...) {
+        count_callback_error();
         warn("an on_change callback threw a non-standard exception");
       }
     }
@@ -139,15 +165,64 @@ struct Cluster::State {
 
   void lease_lost(LeaseLossReason reason) {
     std::unique_lock lock(mutex);
+    if (reason != LeaseLossReason::closed) ++lease_losses[reason];
     auto callback = on_lease_lost;
     lock.unlock();
     if (!callback) return;
     try {
       callback(reason);
     } catch (const std::exception& e) {
+      count_callback_error();
       warn(std::string("an on_lease_lost callback threw: ") + e.what());
     } catch (...) {
+      count_callback_error();
       warn("an on_lease_lost callback threw a non-standard exception");
+    }
+  }
+
+  // The checksum to publish in a record written now ("" before the first view).
+  std::string current_checksum() {
+    std::lock_guard lock(mutex);
+    return published ? published->snapshot->ring.checksum_hex() : std::string();
+  }
+
+  // publish_view's thread: writes this Cluster's records again whenever the ring's checksum
+  // differs from the one they were last written with. A failed write is reported and tried
+  // again at the next change of the view.
+  void publish_views() noexcept {
+    try {
+      std::unique_lock lock(mutex);
+      while (true) {
+        changed.wait(lock, [&] { return closed || publish_due; });
+        if (closed) return;
+        publish_due = false;
+        std::string checksum = published ? published->snapshot->ring.checksum_hex() : std::string();
+        // Set before the writes, whose own views (the same ring) must not make them due again.
+        written = checksum;
+        lock.unlock();
+        std::size_t writes = 0;
+        bool failed = false;
+        {
+          std::lock_guard write_lock(write_mutex);
+          for (auto [address, record] : own) {
+            record.first.meta[view_meta_key] = checksum;
+            try {
+              session->put(record.first, record.second);
+              ++writes;
+            } catch (const std::exception& e) {
+              failed = true;
+              warn("publishing the view " + checksum + " in the record of " + address + " failed: " + e.what());
+            }
+          }
+        }
+        lock.lock();
+        if (failed && written == checksum) written.clear();  // due again at the next view
+        view_publications += writes;
+      }
+    } catch (const std::exception& e) {
+      warn(std::string("the view publisher stopped: ") + e.what());
+    } catch (...) {
+      warn("the view publisher stopped");
     }
   }
 
@@ -200,6 +275,11 @@ Cluster::Cluster(ClusterOptions options) : state_(std::make_shared<State>()) {
   state_->session = detail::open_etcd_session(
       connection, detail::servers_prefix(state_->options.prefix, state_->options.context), state_->options.lease_ttl,
       state_->options.max_value_bytes, events_for(state_));
+  start_threads();
+}
+
+void Cluster::start_threads() {
+  if (state_->options.publish_view) state_->publisher = std::thread([state = state_.get()] { state->publish_views(); });
 }
 
 Cluster::Cluster(ClusterOptions options, std::shared_ptr<MemoryRegistry> registry) : state_(std::make_shared<State>()) {
@@ -207,6 +287,7 @@ Cluster::Cluster(ClusterOptions options, std::shared_ptr<MemoryRegistry> registr
   state_->options = std::move(options);
   if (!registry) throw Error(Errc::invalid_argument, "no memory registry given");
   state_->session = registry->open(state_->options.context, events_for(state_));
+  start_threads();
 }
 
 Cluster::~Cluster() { close(); }
@@ -217,6 +298,8 @@ void Cluster::close() {
     if (state_->closed) return;
     state_->closed = true;
   }
+  state_->changed.notify_all();
+  if (state_->publisher.joinable()) state_->publisher.join();
   state_->session->close();
 }
 
@@ -233,7 +316,15 @@ std::int64_t Cluster::add_server(const std::string& address, const AddOptions& o
     }
     if (state_->published) state_->publish(lock, state_->view_with(state_->published->snapshot));
   }
-  std::int64_t revision = state_->session->put(server, options.persistent);
+  std::int64_t revision = 0;
+  if (state_->options.publish_view) {
+    std::lock_guard write_lock(state_->write_mutex);
+    state_->own[address] = {server, options.persistent};
+    server.meta[view_meta_key] = state_->current_checksum();
+    revision = state_->session->put(server, options.persistent);
+  } else {
+    revision = state_->session->put(server, options.persistent);
+  }
   wait_own_write(revision, "registered " + address);
   return revision;
 }
@@ -248,7 +339,14 @@ bool Cluster::remove_server(const std::string& address) {
       state_->publish(lock, state_->view_with(state_->published->snapshot));
     }
   }
-  std::int64_t revision = state_->session->remove(address);
+  std::int64_t revision = 0;
+  if (state_->options.publish_view) {
+    std::lock_guard write_lock(state_->write_mutex);
+    state_->own.erase(address);
+    revision = state_->session->remove(address);
+  } else {
+    revision = state_->session->remove(address);
+  }
   if (revision == 0) return false;
   wait_own_write(revision, "removed " + address);
   return true;
@@ -323,6 +421,31 @@ bool Cluster::wait_revision(std::int64_t revision, std::chrono::milliseconds tim
 bool Cluster::lease_alive() const { return state_->session->lease_alive(); }
 std::int64_t Cluster::lease_id() const { return state_->session->lease_id(); }
 std::chrono::seconds Cluster::lease_ttl() const { return state_->options.lease_ttl; }
+
+ClusterStats Cluster::stats() const {
+  ClusterStats stats;
+  stats.context = state_->options.context;
+  stats.algorithm = state_->options.algorithm;
+  {
+    std::lock_guard lock(state_->mutex);
+    if (state_->published) {
+      const Snapshot& s = *state_->published->snapshot;
+      stats.revision = s.revision;
+      stats.restarts = s.restarts;
+      stats.servers = s.servers.size();
+      stats.ring_members = s.ring.size();
+      stats.checksum = s.ring.checksum();
+    }
+    stats.view_changes = state_->view_changes;
+    stats.callback_errors = state_->callback_errors;
+    stats.lease_losses = state_->lease_losses;
+    stats.view_publications = state_->view_publications;
+  }
+  stats.lease_alive = state_->session->lease_alive();
+  stats.lease_id = state_->session->lease_id();
+  stats.registry = state_->session->stats();
+  return stats;
+}
 
 void Cluster::on_change(std::function<void(const Snapshot&, const Snapshot&)> callback) {
   std::lock_guard lock(state_->mutex);

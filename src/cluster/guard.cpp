@@ -289,6 +289,8 @@ GuardStats Guard::stats() const {
   std::lock_guard lock(state_->mutex);
   GuardStats stats = state_->core.stats();
   stats.waited += state_->behind_client + state_->lapsed;
+  if (state_->behind_client) stats.waits["behind client"] += state_->behind_client;
+  if (state_->lapsed) stats.waits["lease expired"] += state_->lapsed;
   for (const FastCounts& counts : state_->fast_counts) {
     stats.admitted += counts.admitted.load(std::memory_order_relaxed);
     stats.redirected += counts.redirected.load(std::memory_order_relaxed);

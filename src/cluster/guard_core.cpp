@@ -244,6 +244,7 @@ void GuardCore::restart(std::uint64_t restarts) {
   lagging_.clear();
   implausible_.clear();
   published_ = 0;
+  timed_epoch_ = 0;
 }
 
 void GuardCore::take_in(const Snapshot& s, GuardClock::time_point now) {
@@ -275,6 +276,7 @@ void GuardCore::take_in(const Snapshot& s, GuardClock::time_point now) {
     ring_members_ = members;
     ring_records_ = std::move(records);
     epoch_ = s.revision;
+    epoch_started_ = now;
     close_older(epoch_);
     // Without a settled ring at the front the chain proves nothing (an id waits for
     // settlement whatever it holds), so only the current ring is kept; with one, at most
@@ -332,6 +334,7 @@ void GuardCore::evaluate(GuardClock::time_point now) {
   for (auto& [peer, l] : lagging_) {
     if (!l.given_up && std::chrono::duration_cast<std::chrono::milliseconds>(now - l.since) >= release_timeout_) {
       l.given_up = true;
+      ++counters_.given_up;
       warnings_.push_back("guarded server " + peer + " has not released epoch " + std::to_string(l.awaited) + " within " +
                           std::to_string(release_timeout_.count()) + " ms (its record says " + released_meta_key + " " +
                           std::to_string(l.released) + ") while its record stays: no longer waiting for it; " +
@@ -339,7 +342,12 @@ void GuardCore::evaluate(GuardClock::time_point now) {
     }
     if (!l.given_up && waiting_for.empty()) waiting_for = peer;
   }
+  bool was_settled = settled_;
   settled_ = waiting_for.empty() && !unsettled_.empty();
+  if (settled_ && !was_settled && timed_epoch_ != epoch_) {
+    timed_epoch_ = epoch_;
+    handoff_.observe(now - epoch_started_);
+  }
   if (settled_) {
     while (unsettled_.size() > 1) unsettled_.pop_front();
     front_settled_ = true;
@@ -474,6 +482,7 @@ Admission GuardCore::admit(std::string_view id, bool lease_alive, std::int64_t l
     }
   }
   ++counters_.waited;
+  ++counters_.waits[reason];
   return AdmissionAccess::wait(reason, revision_, address_);
 }
 
@@ -505,6 +514,7 @@ GuardStats GuardCore::stats() {
   stats.released = published_;
   stats.settled = settled_;
   stats.unsettled = unsettled_.size();
+  stats.handoff = handoff_.read();
   return stats;
 }
 

@@ -28,6 +28,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/duration_histogram.hpp"
 #include "frodo/cluster.hpp"
 #include "frodo/guard.hpp"
 
@@ -185,6 +186,9 @@ class GuardCore {
   bool leaving_ = false;
   bool leaving_published_ = false;
   GuardStats counters_;
+  DurationHistogram handoff_;            // from each epoch's start to its settlement
+  GuardClock::time_point epoch_started_;  // when epoch_ began, by this process's clock
+  std::int64_t timed_epoch_ = 0;          // the last epoch whose settlement was timed
   std::shared_ptr<const FastPath> fast_;
 };
 

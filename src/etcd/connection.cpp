@@ -235,8 +235,36 @@ std::string Connection::authorize(grpc::ClientContext& context, Clock::time_poin
   return t;
 }
 
-void Connection::call(const std::string& what, const Attempt& attempt, std::optional<Clock::time_point> deadline) {
+const char* rpc_name(Rpc rpc) noexcept {
+  switch (rpc) {
+    case Rpc::range: return "Range";
+    case Rpc::put: return "Put";
+    case Rpc::delete_range: return "DeleteRange";
+    case Rpc::txn: return "Txn";
+    case Rpc::compact: return "Compact";
+    case Rpc::lease_grant: return "LeaseGrant";
+    case Rpc::lease_revoke: return "LeaseRevoke";
+    case Rpc::lease_time_to_live: return "LeaseTimeToLive";
+  }
+  return "unknown";
+}
+
+void Connection::call(Rpc rpc, const std::string& what, const Attempt& attempt,
+                      std::optional<Clock::time_point> deadline) {
+  CallStats& stats = calls_[static_cast<std::size_t>(rpc)];
   const Clock::time_point started = Clock::now();
+  try {
+    call_once(what, attempt, started, deadline);
+  } catch (...) {
+    stats.failures.fetch_add(1, std::memory_order_relaxed);
+    stats.latency.observe(Clock::now() - started);
+    throw;
+  }
+  stats.latency.observe(Clock::now() - started);
+}
+
+void Connection::call_once(const std::string& what, const Attempt& attempt, Clock::time_point started,
+                           std::optional<Clock::time_point> deadline) {
   const Clock::time_point end = deadline.value_or(started + options_.call_timeout);
   const std::size_t n = endpoints_.size();
   std::string errors;

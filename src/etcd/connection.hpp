@@ -4,6 +4,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <functional>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "src/etcd/proto/etcd.grpc.pb.h"  // generated into the build tree
+#include "core/duration_histogram.hpp"
 #include "frodo/error.hpp"
 #include "frodo/etcd.hpp"
 
@@ -40,6 +42,18 @@ inline void set_deadline(grpc::ClientContext& context, Clock::time_point deadlin
 // Maps a failed gRPC status from `endpoint` to a frodo::Error naming both.
 Error to_error(const grpc::Status& status, const std::string& endpoint, const std::string& what);
 
+// The unary etcd RPCs frodo makes, for the call statistics (names as in etcd's API).
+enum class Rpc : std::size_t { range, put, delete_range, txn, compact, lease_grant, lease_revoke, lease_time_to_live };
+inline constexpr std::size_t rpc_count = 8;
+const char* rpc_name(Rpc rpc) noexcept;
+
+// What the calls of one RPC cost: the time call() took, retries and failover included, and
+// how many calls failed in the end. Written with relaxed atomics by the calling threads.
+struct CallStats {
+  detail::DurationHistogram latency;
+  std::atomic<std::uint64_t> failures{0};
+};
+
 class Connection {
  public:
   // Validates the options (endpoints, TLS files) and creates the channels; throws
@@ -54,7 +68,10 @@ class Connection {
   // once when the token has expired, and giving up at `deadline` (default: now +
   // call_timeout). Throws frodo::Error naming the endpoint(s) and the cause.
   using Attempt = std::function<grpc::Status(Endpoint&, grpc::ClientContext&)>;
-  void call(const std::string& what, const Attempt& attempt, std::optional<Clock::time_point> deadline = std::nullopt);
+  // Each call is timed into call_stats(rpc).
+  void call(Rpc rpc, const std::string& what, const Attempt& attempt,
+            std::optional<Clock::time_point> deadline = std::nullopt);
+  const CallStats& call_stats(Rpc rpc) const { return calls_[static_cast<std::size_t>(rpc)]; }
 
   // For streams and single-member calls: the endpoint to use now, and the auth token added
   // to a context (authenticating first if needed, within `deadline`; may throw). Returns
@@ -71,6 +88,8 @@ class Connection {
 
  private:
   std::string token(Clock::time_point deadline);
+  void call_once(const std::string& what, const Attempt& attempt, Clock::time_point started,
+                 std::optional<Clock::time_point> deadline);
 
   EtcdOptions options_;
   std::vector<std::unique_ptr<Endpoint>> endpoints_;
@@ -78,6 +97,7 @@ class Connection {
   std::mutex token_mutex_;
   std::string token_;
   std::atomic<std::int64_t> authentications_{0};
+  std::array<CallStats, rpc_count> calls_;
 };
 
 bool is_invalid_token(const grpc::Status& status);

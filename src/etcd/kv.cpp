@@ -25,7 +25,7 @@ RangeResult Kv::get(const std::string& key) {
   etcdserverpb::RangeRequest request;
   request.set_key(key);
   etcdserverpb::RangeResponse response;
-  connection_->call("get " + key, [&](Endpoint& e, grpc::ClientContext& c) { return e.kv->Range(&c, request, &response); });
+  connection_->call(Rpc::range, "get " + key, [&](Endpoint& e, grpc::ClientContext& c) { return e.kv->Range(&c, request, &response); });
   RangeResult result;
   result.revision = response.header().revision();
   for (const auto& kv : response.kvs()) result.kvs.push_back(from_proto(kv));
@@ -41,7 +41,7 @@ RangeResult Kv::get_prefix(const std::string& prefix, std::int64_t page_size) {
   // One attempt on one page; false when the answer was too large to receive.
   auto read_page = [&](etcdserverpb::RangeRequest& page, etcdserverpb::RangeResponse& response) {
     bool too_large = false;
-    connection_->call("list " + prefix, [&](Endpoint& e, grpc::ClientContext& c) {
+    connection_->call(Rpc::range, "list " + prefix, [&](Endpoint& e, grpc::ClientContext& c) {
       grpc::Status status = e.kv->Range(&c, page, &response);
       if (status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
         too_large = true;  // not the endpoint's fault: no failover, the caller shrinks the page
@@ -92,7 +92,7 @@ std::int64_t Kv::put(const std::string& key, const std::string& value, std::int6
   request.set_value(value);
   request.set_lease(lease);
   etcdserverpb::PutResponse response;
-  connection_->call("put " + key, [&](Endpoint& e, grpc::ClientContext& c) { return e.kv->Put(&c, request, &response); });
+  connection_->call(Rpc::put, "put " + key, [&](Endpoint& e, grpc::ClientContext& c) { return e.kv->Put(&c, request, &response); });
   return response.header().revision();
 }
 
@@ -100,7 +100,7 @@ std::int64_t Kv::remove(const std::string& key, std::int64_t* revision) {
   etcdserverpb::DeleteRangeRequest request;
   request.set_key(key);
   etcdserverpb::DeleteRangeResponse response;
-  connection_->call("delete " + key,
+  connection_->call(Rpc::delete_range, "delete " + key,
                     [&](Endpoint& e, grpc::ClientContext& c) { return e.kv->DeleteRange(&c, request, &response); });
   if (revision) *revision = response.header().revision();
   return response.deleted();
@@ -111,14 +111,14 @@ std::int64_t Kv::remove_prefix(const std::string& prefix) {
   request.set_key(prefix);
   request.set_range_end(prefix_end(prefix));
   etcdserverpb::DeleteRangeResponse response;
-  connection_->call("delete prefix " + prefix,
+  connection_->call(Rpc::delete_range, "delete prefix " + prefix,
                     [&](Endpoint& e, grpc::ClientContext& c) { return e.kv->DeleteRange(&c, request, &response); });
   return response.deleted();
 }
 
 etcdserverpb::TxnResponse Kv::txn(const etcdserverpb::TxnRequest& request) {
   etcdserverpb::TxnResponse response;
-  connection_->call("txn", [&](Endpoint& e, grpc::ClientContext& c) { return e.kv->Txn(&c, request, &response); });
+  connection_->call(Rpc::txn, "txn", [&](Endpoint& e, grpc::ClientContext& c) { return e.kv->Txn(&c, request, &response); });
   return response;
 }
 
@@ -127,7 +127,7 @@ void Kv::compact(std::int64_t revision) {
   request.set_revision(revision);
   request.set_physical(true);
   etcdserverpb::CompactionResponse response;
-  connection_->call("compact to " + std::to_string(revision),
+  connection_->call(Rpc::compact, "compact to " + std::to_string(revision),
                     [&](Endpoint& e, grpc::ClientContext& c) { return e.kv->Compact(&c, request, &response); });
 }
 
@@ -135,7 +135,7 @@ std::int64_t Kv::grant_lease(std::int64_t ttl_seconds, std::int64_t* granted_ttl
   etcdserverpb::LeaseGrantRequest request;
   request.set_ttl(ttl_seconds);
   etcdserverpb::LeaseGrantResponse response;
-  connection_->call("grant lease", [&](Endpoint& e, grpc::ClientContext& c) {
+  connection_->call(Rpc::lease_grant, "grant lease", [&](Endpoint& e, grpc::ClientContext& c) {
     return e.lease->LeaseGrant(&c, request, &response);
   });
   if (!response.error().empty()) throw Error(Errc::internal, "etcd: grant lease: " + response.error());
@@ -148,7 +148,7 @@ void Kv::revoke_lease(std::int64_t id) {
   request.set_id(id);
   etcdserverpb::LeaseRevokeResponse response;
   try {
-    connection_->call("revoke lease", [&](Endpoint& e, grpc::ClientContext& c) {
+    connection_->call(Rpc::lease_revoke, "revoke lease", [&](Endpoint& e, grpc::ClientContext& c) {
       return e.lease->LeaseRevoke(&c, request, &response);
     });
   } catch (const Error& e) {
@@ -161,7 +161,7 @@ LeaseInfo Kv::lease_info(std::int64_t id, bool with_keys) {
   request.set_id(id);
   request.set_keys(with_keys);
   etcdserverpb::LeaseTimeToLiveResponse response;
-  connection_->call("lease time-to-live", [&](Endpoint& e, grpc::ClientContext& c) {
+  connection_->call(Rpc::lease_time_to_live, "lease time-to-live", [&](Endpoint& e, grpc::ClientContext& c) {
     return e.lease->LeaseTimeToLive(&c, request, &response);
   });
   LeaseInfo info;

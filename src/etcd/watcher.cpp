@@ -99,6 +99,7 @@ void Watcher::run_streams() {
     }
     std::unique_lock lock(mutex_);
     if (closing_) return;
+    if (options_.restarts) options_.restarts->fetch_add(1, std::memory_order_relaxed);
     connection_->mark_failed(stream.endpoint);
     // Back off a little between attempts so a cluster that is down is not hammered.
     wake_.wait_for(lock, backoff, [this] { return closing_; });

@@ -62,6 +62,9 @@ struct WatcherOptions {
   std::chrono::milliseconds idle_probe{1000};
   // The etcd cluster the watch belongs to (a listing's cluster id); 0: not checked.
   std::uint64_t cluster_id = 0;
+  // Counts the streams that ended (failed, abandoned as silent) and were opened again; must
+  // outlive the watcher. Optional.
+  std::atomic<std::uint64_t>* restarts = nullptr;
 };
 
 class Watcher {

@@ -99,6 +99,19 @@ class EtcdSession : public RegistrySession {
     return keeper == nullptr ? 0 : keeper->id();
   }
 
+  RegistryStats stats() const override {
+    RegistryStats stats;
+    stats.watch_restarts = watch_restarts_.load(std::memory_order_relaxed);
+    stats.resyncs = resyncs_.load(std::memory_order_relaxed);
+    stats.skipped_values = skipped_values_.load(std::memory_order_relaxed);
+    for (std::size_t i = 0; i < etcd::rpc_count; ++i) {
+      const etcd::CallStats& call = connection_->call_stats(static_cast<etcd::Rpc>(i));
+      stats.etcd_calls.push_back({etcd::rpc_name(static_cast<etcd::Rpc>(i)), call.latency.read(),
+                                  call.failures.load(std::memory_order_relaxed)});
+    }
+    return stats;
+  }
+
   void close() override {
     std::call_once(closed_, [this] {
       {
@@ -151,6 +164,7 @@ class EtcdSession : public RegistrySession {
     }
     std::vector<std::string>& warnings = step.warnings;
     RegistryView& view = step.view;
+    skipped_values_.fetch_add(warnings.size(), std::memory_order_relaxed);
     for (const std::string& warning : warnings) warn(warning);
     if (events_.on_view) events_.on_view(std::move(view));
     auto watcher = std::make_unique<etcd::Watcher>(
@@ -160,6 +174,7 @@ class EtcdSession : public RegistrySession {
                                },
                                [this](std::int64_t revision) { on_progress(revision); },
                                [this](std::int64_t compact_revision) {
+                                 resyncs_.fetch_add(1, std::memory_order_relaxed);
                                  std::lock_guard lock(mutex_);
                                  resync_ = true;
                                  resync_reason_ = compact_revision == 0
@@ -168,7 +183,7 @@ class EtcdSession : public RegistrySession {
                                  wake_.notify_all();
                                },
                                [this](const Error& e) { warn(std::string("etcd watch: ") + e.what()); }},
-        etcd::WatcherOptions{.cluster_id = list.cluster_id});
+        etcd::WatcherOptions{.cluster_id = list.cluster_id, .restarts = &watch_restarts_});
     std::unique_ptr<etcd::Watcher> old;
     {
       std::lock_guard lock(mutex_);
@@ -183,6 +198,7 @@ class EtcdSession : public RegistrySession {
       std::lock_guard lock(mutex_);
       step = builder_.apply(events, revision);
     }
+    skipped_values_.fetch_add(step.warnings.size(), std::memory_order_relaxed);
     for (const std::string& warning : step.warnings) warn(warning);
     // May throw: the watcher then delivers these events again (applying them twice is
     // harmless: puts replace, deletes erase).
@@ -272,6 +288,9 @@ class EtcdSession : public RegistrySession {
   std::chrono::seconds ttl_;
   std::size_t max_value_bytes_;
   RegistryEvents events_;
+  std::atomic<std::uint64_t> watch_restarts_{0};
+  std::atomic<std::uint64_t> resyncs_{0};
+  std::atomic<std::uint64_t> skipped_values_{0};
 
   mutable std::mutex mutex_;
   std::condition_variable wake_;

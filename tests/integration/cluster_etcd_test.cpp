@@ -14,6 +14,7 @@
 #include "etcd/kv.hpp"
 #include "etcd_cluster.hpp"
 #include "frodo/cluster.hpp"
+#include "frodo/metrics.hpp"
 #include "frodo/error.hpp"
 #include "wait.hpp"
 
@@ -75,6 +76,47 @@ TEST(ClusterEtcd, TwoProcessesAgreeAndSeeEachOthersServers) {
   for (const auto& kv_pair : kv.get_prefix("/frodo/appname/servers/").kvs) stored.push_back(kv_pair.key);
   EXPECT_EQ(stored, std::vector<std::string>{"/frodo/appname/servers/127.0.0.9:3030"});
   EXPECT_TRUE(wait_until([&] { return addresses(b) == std::set<std::string>{"127.0.0.9:3030"}; }, 5s));
+}
+
+// Every etcd call is counted by its RPC, and the records carry the views (publish_view).
+TEST(ClusterEtcd, StatsCountTheCallsAndViewsAreAgreedOn) {
+  test::EtcdCluster etcd;
+  ClusterOptions publishing = options_for(etcd);
+  publishing.publish_view = true;
+  Cluster a(publishing), b(publishing), reader(options_for(etcd));
+  a.add_server("127.0.0.1:3030");
+  b.add_server("127.0.0.2:3030");
+  auto calls = [](const Cluster& c, const std::string& method) {
+    for (const EtcdCallStats& call : c.stats().registry.etcd_calls) {
+      if (call.method == method) return call.latency.count;
+    }
+    return std::uint64_t{0};
+  };
+  EXPECT_EQ(calls(a, "LeaseGrant"), 1u);
+  EXPECT_GE(calls(a, "Put"), 1u);
+  EXPECT_GE(calls(a, "Range"), 1u);  // the listing
+  EXPECT_EQ(calls(reader, "Put"), 0u);
+  EXPECT_EQ(calls(reader, "LeaseGrant"), 0u);
+  // Both records end up holding the checksum of the ring every process holds.
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto view = reader.snapshot();
+        if (view->servers.size() != 2) return false;
+        for (const ServerInfo& s : view->servers) {
+          auto it = s.meta.find(view_meta_key);
+          if (it == s.meta.end() || it->second != view->ring.checksum_hex()) return false;
+        }
+        return true;
+      },
+      10s));
+  EXPECT_EQ(reader.snapshot()->ring.checksum(), a.snapshot()->ring.checksum());
+  EXPECT_GE(a.stats().view_publications, 1u);
+  std::string text = prometheus_text(a);
+  EXPECT_NE(text.find("frodo_etcd_call_duration_seconds_count{context=\"appname\",method=\"Put\"}"),
+            std::string::npos)
+      << text;
+  a.close();
+  EXPECT_EQ(calls(a, "LeaseRevoke"), 1u);
 }
 
 TEST(ClusterEtcd, ContextsAreIsolatedAndForeignValuesSkipped) {
@@ -182,6 +224,10 @@ TEST(ClusterEtcd, CompactionWhileCutOffStillConvergesToTheExactMembership) {
   etcd.restart(cut);
   EXPECT_TRUE(wait_until([&] { return addresses(a) == std::set<std::string>{"127.0.0.2:1", "127.0.0.3:1"}; }, 30s));
   EXPECT_EQ(a.snapshot()->ring.checksum(), b.snapshot()->ring.checksum());
+  // Counted: the failed watch stream and the re-listing after the compaction.
+  ClusterStats stats = a.stats();
+  EXPECT_GE(stats.registry.watch_restarts, 1u);
+  EXPECT_GE(stats.registry.resyncs, 1u);
 }
 
 // Reads a child's stdout line by line (the child is killed by PID when done).

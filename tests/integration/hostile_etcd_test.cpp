@@ -148,6 +148,7 @@ TEST(HostileEtcd, EveryValueIsSkippedOnceAndNothingStops) {
   Cluster fresh(options_for(etcd, &fresh_warnings));
   EXPECT_EQ(addresses(fresh), real);
   EXPECT_EQ(fresh_warnings.count("skipping"), hostile_values().size());
+  EXPECT_EQ(fresh.stats().registry.skipped_values, hostile_values().size());
   for (int i = 0; i < 2000; ++i) {
     std::optional<std::string> owner = fresh.server_by_id("host-" + std::to_string(i));
     ASSERT_TRUE(owner && real.contains(*owner));
@@ -158,6 +159,7 @@ TEST(HostileEtcd, EveryValueIsSkippedOnceAndNothingStops) {
   ASSERT_TRUE(running.wait_revision(last, 20s));
   EXPECT_EQ(warnings.count(std::string(prefix) + "127.0.0.2:3:"), 2u);
   EXPECT_EQ(addresses(running), real);
+  EXPECT_EQ(running.stats().registry.skipped_values, warnings.count("skipping"));
 }
 
 // Values too large for one gRPC message must not stop a listing or a watch: pages shrink,

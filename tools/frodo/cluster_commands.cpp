@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -22,7 +23,9 @@
 #include "frodo/address.hpp"
 #include "frodo/cluster.hpp"
 #include "frodo/error.hpp"
+#include "listen_address.hpp"
 #include "live_options.hpp"
+#include "metrics_server.hpp"
 #include "log.hpp"
 #include "lookup_output.hpp"
 #include "servers_file.hpp"
@@ -45,6 +48,8 @@ struct CommandOptions {
   std::string zone;
   int ttl = 5;
   bool persistent = false;
+  std::string metrics;        // register: HOST:PORT for GET /metrics ("": none)
+  bool publish_view = false;  // register: ClusterOptions::publish_view
 };
 
 std::string weight_text(double weight) {
@@ -155,8 +160,12 @@ int run_register(const GlobalOptions& g, const CommandOptions& c) {
   check_address(c.address);
   const double weight = check_weight(c.weight);
   check_zone(c.zone);
+  std::optional<ListenAddress> metrics_at;
+  if (!c.metrics.empty()) metrics_at = parse_listen("--metrics", c.metrics);  // a usage error before connecting
   TerminationSignals signals;  // before the Cluster starts its threads
-  auto cluster = connect(g, std::chrono::seconds(c.ttl));
+  auto cluster = connect(g, std::chrono::seconds(c.ttl), c.publish_view);
+  std::optional<MetricsServer> metrics;
+  if (metrics_at) metrics.emplace(*cluster, c.metrics);
   std::atomic<bool> leaving{false};
   const std::string address = c.address;
   cluster->on_lease_lost([&leaving, address](LeaseLossReason reason) {
@@ -170,16 +179,18 @@ int run_register(const GlobalOptions& g, const CommandOptions& c) {
       std::chrono::milliseconds(g.timeout_ms) + std::chrono::seconds(c.ttl));
   const std::string lease = lease_hex(cluster->lease_id());
   if (c.json) {
-    write_out(json_text({{"event", "registered"},
-                         {"address", c.address},
-                         {"context", g.context},
-                         {"lease", lease},
-                         {"ttl_seconds", c.ttl},
-                         {"revision", cluster->snapshot()->revision}}) +
-              "\n");
+    nlohmann::json registered = {{"event", "registered"},
+                                 {"address", c.address},
+                                 {"context", g.context},
+                                 {"lease", lease},
+                                 {"ttl_seconds", c.ttl},
+                                 {"revision", cluster->snapshot()->revision}};
+    if (metrics) registered["metrics"] = metrics->url();
+    write_out(json_text(registered) + "\n");
   } else {
     write_out("registered " + c.address + " in " + g.context + " (lease TTL " + std::to_string(c.ttl) +
               " s); Ctrl-C to leave\n");
+    if (metrics) write_out("metrics on " + metrics->url() + "\n");
   }
   notify_ready("registered " + c.address + " in " + g.context);
   log_info("lease " + lease + ", TTL " + std::to_string(c.ttl) + " s");
@@ -438,6 +449,11 @@ void add_cluster_commands(CLI::App& app, std::shared_ptr<GlobalOptions> g, int& 
       ->default_str("5s")
       ->transform(duration_in(std::chrono::seconds(1)))
       ->check(CLI::Range(1, std::numeric_limits<int>::max()));
+  reg->add_option("--metrics", c->metrics, "Serve GET /metrics (Prometheus, docs/metrics.md) on HOST:PORT (port 0: any)")
+      ->type_name("HOST:PORT");
+  reg->add_flag("--publish-view", c->publish_view,
+                "Publish this process's view (its ring checksum) in the record, for the view agreement of the status "
+                "page");
   json_flag(reg);
   reg->callback([g, c, &status] { status = run_register(*g, *c); });
 

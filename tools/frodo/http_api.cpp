@@ -17,6 +17,7 @@
 #include "core/text.hpp"
 #include "frodo/address.hpp"
 #include "frodo/error.hpp"
+#include "frodo/metrics.hpp"
 #include "live_options.hpp"
 #include "terminal_text.hpp"
 
@@ -386,6 +387,9 @@ void HttpApi::install(httplib::Server& server) {
     reply(res, 200, {{"status", "ok"}});
   }));
   server.Get("/readyz", guarded([this](const auto& req, auto& res) { get_ready(req, res); }));
+  server.Get("/metrics", guarded([this](const httplib::Request&, httplib::Response& res) {
+    res.set_content(prometheus_text(cluster_), prometheus_content_type);
+  }));
   server.Get("/v1/owner", guarded([this](const auto& req, auto& res) { get_owner(req, res); }));
   server.Post("/v1/owners", guarded([this](const auto& req, auto& res) { post_owners(req, res); }));
   server.Get("/v1/servers", guarded([this](const auto& req, auto& res) { get_servers(req, res); }));

@@ -64,8 +64,10 @@ ClusterOptions cluster_options(const GlobalOptions& g, std::chrono::seconds leas
   return o;
 }
 
-std::unique_ptr<Cluster> connect(const GlobalOptions& g, std::chrono::seconds lease_ttl) {
-  auto cluster = std::make_unique<Cluster>(cluster_options(g, lease_ttl));
+std::unique_ptr<Cluster> connect(const GlobalOptions& g, std::chrono::seconds lease_ttl, bool publish_view) {
+  ClusterOptions options = cluster_options(g, lease_ttl);
+  options.publish_view = publish_view;
+  auto cluster = std::make_unique<Cluster>(std::move(options));
   if (!cluster->wait_ready(std::chrono::milliseconds(g.timeout_ms))) {
     throw Error(Errc::deadline_exceeded, "no view of context '" + g.context + "' from etcd (" + g.etcd + ") within " +
                                              std::to_string(g.timeout_ms) + " ms");

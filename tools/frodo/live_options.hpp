@@ -50,7 +50,9 @@ extern const char* const global_footer;
 ClusterOptions cluster_options(const GlobalOptions& g, std::chrono::seconds lease_ttl);
 
 // Connects and waits for the first view. Throws frodo::Error when etcd cannot be reached.
-std::unique_ptr<Cluster> connect(const GlobalOptions& g, std::chrono::seconds lease_ttl = std::chrono::seconds(5));
+// publish_view: ClusterOptions::publish_view (the servers registered carry this view).
+std::unique_ptr<Cluster> connect(const GlobalOptions& g, std::chrono::seconds lease_ttl = std::chrono::seconds(5),
+                                 bool publish_view = false);
 
 // Runs `add` (a Cluster::add_server), again while it fails with lease_lost, for up to
 // `patience`: with a short TTL on a loaded machine the lease can be lost before the first

@@ -15,6 +15,7 @@
 #include "frodo/address.hpp"
 #include "frodo/error.hpp"
 #include "http_api.hpp"
+#include "listen_address.hpp"
 #include "live_options.hpp"
 #include "log.hpp"
 #include "service_notify.hpp"
@@ -32,40 +33,13 @@ struct ServeOptions {
   std::vector<std::string> register_addresses;
   int ttl = 5;
   std::size_t max_streams = 64;
+  bool publish_view = false;
 };
-
-struct ListenAddress {
-  std::string host;  // without brackets
-  int port = 0;      // 0: any free port
-};
-
-// HOST:PORT, [IPV6]:PORT; port 0 picks a free port (printed on start).
-ListenAddress parse_listen(const std::string& text) {
-  auto bad = [&](const std::string& why) {
-    return UsageError("bad --listen '" + terminal_text(excerpt(text)) + "': " + why);
-  };
-  std::size_t colon = text.rfind(':');
-  if (colon == std::string::npos || colon == 0) throw bad("expected HOST:PORT, such as 127.0.0.1:8700");
-  ListenAddress a;
-  a.host = text.substr(0, colon);
-  if (a.host.front() == '[') {
-    if (a.host.size() < 3 || a.host.back() != ']') throw bad("an IPv6 host goes in brackets: [::1]:8700");
-    a.host = a.host.substr(1, a.host.size() - 2);
-  }
-  std::string port = text.substr(colon + 1);
-  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), a.port);
-  if (port.empty() || ec != std::errc() || end != port.data() + port.size() || a.port < 0 || a.port > 65535) {
-    throw bad("the port must be a number from 0 to 65535 (0: any free port)");
-  }
-  return a;
-}
-
-std::string url_host(const std::string& host) { return host.find(':') != std::string::npos ? "[" + host + "]" : host; }
 
 int run_serve(const GlobalOptions& g, const ServeOptions& o, bool listen_given) {
   if (listen_given && !o.unix_path.empty()) throw UsageError("--listen and --unix exclude each other: pick one");
   ListenAddress tcp;
-  if (o.unix_path.empty()) tcp = parse_listen(o.listen);
+  if (o.unix_path.empty()) tcp = parse_listen("--listen", o.listen);
   for (const std::string& address : o.register_addresses) {
     if (auto problem = address_problem(address)) {
       throw UsageError("bad --register '" + terminal_text(excerpt(address)) + "': " + *problem);
@@ -73,7 +47,7 @@ int run_serve(const GlobalOptions& g, const ServeOptions& o, bool listen_given) 
   }
 
   TerminationSignals signals;  // before any thread starts
-  auto cluster = connect(g, std::chrono::seconds(o.ttl));
+  auto cluster = connect(g, std::chrono::seconds(o.ttl), o.publish_view);
   HttpApiOptions api_options;
   api_options.context = g.context;
   api_options.max_streams = o.max_streams;
@@ -89,28 +63,12 @@ int run_serve(const GlobalOptions& g, const ServeOptions& o, bool listen_given) 
 
   UnixSocketServer server;
   api.install(server);
-  // httplib's default also sets SO_REUSEPORT, with which a second sidecar would silently
-  // share a port in use (the kernel splitting connections between the two): refuse instead.
-  server.set_socket_options([](socket_t socket) {
-    int yes = 1;
-    ::setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-  });
   std::string where;
   if (!o.unix_path.empty()) {
     server.bind_unix(o.unix_path);
     where = "unix:" + o.unix_path;
   } else {
-    int port = tcp.port;
-    if (port == 0) {
-      port = server.bind_to_any_port(tcp.host);
-      if (port < 0) port = 0;
-    } else if (!server.bind_to_port(tcp.host, port)) {
-      port = 0;
-    }
-    if (port == 0) {
-      throw std::runtime_error("cannot listen on " + terminal_text(o.listen) +
-                               ": the port is in use or the host is not an address of this machine");
-    }
+    int port = bind_listen(server, tcp, o.listen);
     where = "http://" + url_host(tcp.host) + ":" + std::to_string(port);
   }
 
@@ -173,6 +131,8 @@ void add_serve_command(CLI::App& app, std::shared_ptr<GlobalOptions> g, int& sta
       ->default_str("5s")
       ->transform(duration_in(std::chrono::seconds(1)))
       ->check(CLI::Range(1, std::numeric_limits<int>::max()));
+  serve->add_flag("--publish-view", o->publish_view,
+                  "Publish this process's view (its ring checksum) in the records it registers (view agreement)");
   serve->add_option("--max-streams", o->max_streams, "Open GET /v1/watch streams at most; more get 503")
       ->type_name("N")
       ->default_str("64")
