@@ -269,4 +269,75 @@ TEST_F(ServeCli, BadFlagsExitTwoNamingThemAndAPortInUseExitsOne) {
   EXPECT_NE(r.err.find("cannot listen on 127.0.0.1:" + std::to_string(port)), std::string::npos) << r.err;
 }
 
+// GET /metrics on the sidecar and on `frodo register --metrics`, and the view agreement of
+// --publish-view: each process's record carries the checksum of the ring it holds.
+TEST_F(ServeCli, MetricsAndPublishedViews) {
+  Child serve(env_, {"serve", "--listen", "127.0.0.1:0", "--register", "127.0.0.1:7201", "--publish-view"},
+              path("serve.log"));
+  int port = wait_port(serve);
+  ASSERT_GT(port, 0);
+  Child reg(env_, {"register", "127.0.0.2:7202", "--publish-view", "--metrics", "127.0.0.1:0"}, path("register.log"));
+  std::smatch m;
+  const std::regex metrics_line("metrics on http://127\\.0\\.0\\.1:([0-9]+)/metrics");
+  std::string log;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        log = reg.log();
+        return std::regex_search(log, m, metrics_line);
+      },
+      await_timeout))
+      << log;
+  const int metrics_port = std::stoi(m[1]);
+
+  // Both records end up with the checksum of the ring every process holds.
+  httplib::Client c("127.0.0.1", port);
+  json view;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto res = c.Get("/v1/servers");
+        if (!res || res->status != 200) return false;
+        view = json::parse(res->body);
+        if (view["servers"].size() != 2) return false;
+        for (const auto& s : view["servers"]) {
+          if (!s["meta"].contains("frodo.view") || s["meta"]["frodo.view"] != view["checksum"]) return false;
+        }
+        return true;
+      },
+      await_timeout))
+      << view.dump();
+
+  auto scrape = [](int at) {
+    httplib::Client client("127.0.0.1", at);
+    auto res = client.Get("/metrics");
+    EXPECT_TRUE(res && res->status == 200);
+    if (!res) return std::string();
+    EXPECT_EQ(res->get_header_value("Content-Type"), "text/plain; version=0.0.4; charset=utf-8");
+    return res->body;
+  };
+  const std::string revision = std::to_string(view["revision"].get<std::int64_t>());
+  for (int at : {port, metrics_port}) {
+    std::string text;
+    // The scrape reflects the current view: wait until it reaches the revision read above.
+    ASSERT_TRUE(wait_until(
+        [&] {
+          text = scrape(at);
+          std::smatch r;
+          static const std::regex revision_line("frodo_view_revision\\{context=\"serve-test\"\\} ([0-9]+)");
+          return std::regex_search(text, r, revision_line) && std::stoll(r[1]) >= std::stoll(revision);
+        },
+        await_timeout))
+        << text;
+    EXPECT_NE(text.find("frodo_view_servers{context=\"serve-test\"} 2\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("checksum=\"" + view["checksum"].get<std::string>() + "\""), std::string::npos) << text;
+    EXPECT_NE(text.find("frodo_lease_alive{context=\"serve-test\"} 1\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("frodo_etcd_call_duration_seconds_count{context=\"serve-test\",method=\"LeaseGrant\"} 1\n"),
+              std::string::npos)
+        << text;
+  }
+  // A bad --metrics is a usage error naming it.
+  ProcessResult bad = run_frodo(env_, {"register", "127.0.0.3:1", "--metrics", "nowhere"});
+  EXPECT_EQ(bad.exit_code, 2) << bad.err;
+  EXPECT_NE(bad.err.find("bad --metrics 'nowhere'"), std::string::npos) << bad.err;
+}
+
 }  // namespace

@@ -1,6 +1,8 @@
 // The alerts example (examples/alerts): event parsing, the store and its fencing, the
 // checker, and servers and a client over the in-memory registry on 127.0.0.1.
 #include <gtest/gtest.h>
+
+#include "frodo/metrics.hpp"
 #include <httplib.h>
 #include <sqlite3.h>  // to make stores of other formats (frodo_alerts links SQLite)
 #include <unistd.h>
@@ -714,6 +716,28 @@ TEST(AlertsServers, RejectBadBodiesAndStoreNothing) {
   auto health = http.Get("/health");
   ASSERT_TRUE(health);
   EXPECT_EQ(health->status, 200);
+}
+
+TEST(AlertsServers, ServeTheClustersAndTheGuardsMetrics) {
+  TempDir dir;
+  auto registry = frodo::MemoryRegistry::create();
+  AlertServer server(server_options(registry, dir / "alerts.db"));
+  server.start();
+  httplib::Client http("127.0.0.1", server.port());
+  http.set_read_timeout(10s);
+  std::string host = host_owned_by(server, server.address());
+  auto applied = http.Post("/events", to_json({host, 1, "DOWN"}), "application/json");
+  ASSERT_TRUE(applied);
+  ASSERT_EQ(applied->status, 200) << applied->body;
+  auto metrics = http.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_EQ(metrics->status, 200);
+  EXPECT_EQ(metrics->get_header_value("Content-Type"), frodo::prometheus_content_type);
+  const std::string guard = "context=\"" + server.cluster().stats().context + "\",server=\"" + server.address() + "\"";
+  EXPECT_NE(metrics->body.find("frodo_view_servers{"), std::string::npos) << metrics->body;
+  EXPECT_NE(metrics->body.find("frodo_guard_verdicts_total{" + guard + ",verdict=\"admit\",reason=\"\"} 1\n"),
+            std::string::npos)
+      << metrics->body;
 }
 
 TEST(AlertsServers, AppliesOnceAndRedirectsToTheOwner) {
