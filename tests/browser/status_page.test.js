@@ -208,6 +208,19 @@ test('the status page shows the view, follows changes live, escapes hostile reco
     assert.ok(!rows.some((r) => r.address === '127.0.0.2:7001'));
     assert.equal(await page.locator('#arcs circle').count(), 4);
 
+    // A process that publishes its view by itself (ClusterOptions::publish_view): once its
+    // record carries the checksum of the view with it, the page says it agrees.
+    const publisher = new Child(frodoBinary, [...global, 'register', '127.0.0.4:7001', '--publish-view']);
+    t.after(() => stopChild(publisher));
+    await publisher.line(/^registered 127\.0\.0\.4:7001/, WAIT_MS);
+    await rowAppears(page, '127.0.0.4:7001');
+    await page.waitForFunction(() => [...document.querySelectorAll('#member-rows tr')].some((row) =>
+      row.querySelector('td.address').textContent.includes('127.0.0.4:7001') &&
+      row.querySelector('td.agreement .badge').dataset.state === 'agrees'), null, { timeout: WAIT_MS });
+    const latest = await api(base, 'GET', '/v1/servers');
+    assert.equal(latest.servers.find((s) => s.address === '127.0.0.4:7001').meta['frodo.view'], latest.checksum);
+    assert.equal(await page.textContent('#checksum'), latest.checksum);
+
     assert.equal(await page.evaluate(() => window.pwned), undefined, 'no script of a record ran');
     assert.deepEqual(problems, []);
     assert.equal(await page.getAttribute('#connection', 'data-state'), 'live');
