@@ -25,7 +25,7 @@ cd "${1:?usage: check-loopback-addresses.sh SOURCE_DIR}"
 # The files that talk to a real etcd (and their neighbours: cheaper to check than to sort).
 mapfile -t files < <(
   {
-    find tests/integration tests/cli tests/support bench examples/alerts scripts bindings/node/test \
+    find tests/integration tests/cli tests/support tests/browser bench examples/alerts scripts bindings/node/test \
       -type f -not -path '*/node_modules/*' -not -name '*.md'
     echo tools/frodo/demo_command.cpp
   } | LC_ALL=C sort

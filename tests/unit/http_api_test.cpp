@@ -222,7 +222,79 @@ TEST_F(ApiFixture, ServersIsTheView) {
   EXPECT_EQ(j["algorithm"], "ketama");
   EXPECT_EQ(j["checksum"], s->ring.checksum_hex());
   ASSERT_EQ(j["servers"].size(), 1u);
-  EXPECT_EQ(j["servers"][0], json::parse(R"({"address":"10.0.0.1:80","weight":2.0,"zone":"z","meta":{"k":"v"}})"));
+  EXPECT_EQ(j["servers"][0],
+            json::parse(R"({"address":"10.0.0.1:80","weight":2.0,"zone":"z","meta":{"k":"v"},"share":1.0})"));
+  char lease[32];
+  std::snprintf(lease, sizeof lease, "%llx", static_cast<unsigned long long>(cluster_->lease_id()));
+  EXPECT_EQ(j["lease"], lease) << "the sidecar's lease, which its servers hang on";
+}
+
+TEST_F(ApiFixture, ServersCarryTheirShareOfIdsAndLeavingServersOwnNone) {
+  json empty = body_of(client().Get("/v1/servers"));
+  EXPECT_EQ(empty["servers"], json::array());
+
+  cluster_->add_server("10.0.0.1:80");
+  cluster_->add_server("10.0.0.2:80", {.weight = 3});
+  cluster_->add_server("10.0.0.3:80", {.zone = "b"});
+  // A guarded server draining away: listed in the view, but not in the ring.
+  cluster_->add_server("10.0.0.0:80", {.meta = {{"frodo.leaving", "1"}}});
+  auto s = cluster_->snapshot();
+  ASSERT_EQ(s->ring.size(), 3u);
+  json j = body_of(client().Get("/v1/servers"));
+  ASSERT_EQ(j["servers"].size(), 4u);
+  const std::vector<double> ring_shares = s->ring.shares();
+  double sum = 0;
+  for (const json& server : j["servers"]) {
+    ASSERT_TRUE(server["share"].is_number()) << server;
+    const double share = server["share"].get<double>();
+    EXPECT_GE(share, 0);
+    EXPECT_LE(share, 1);
+    sum += share;
+    const std::string address = server["address"];
+    if (address == "10.0.0.0:80") {
+      EXPECT_EQ(share, 0) << "a leaving server owns no id";
+      continue;
+    }
+    // The share the ring gives this address (shares() is in ring-member order).
+    std::size_t i = 0;
+    while (i < s->ring.members().size() && s->ring.members()[i].address != address) ++i;
+    ASSERT_LT(i, ring_shares.size()) << address;
+    EXPECT_DOUBLE_EQ(share, ring_shares[i]) << address;
+  }
+  EXPECT_NEAR(sum, 1.0, 1e-9);
+  EXPECT_GT(j["servers"][2]["share"].get<double>(), j["servers"][1]["share"].get<double>())
+      << "weight 3 owns more than weight 1: " << j;
+}
+
+TEST_F(ApiFixture, StatusPageIsStaticHtmlWithAStrictContentSecurityPolicy) {
+  // Hostile text in the view: the page never holds it (its script reads the view from
+  // /v1/watch and writes it as text).
+  cluster_->add_server("10.0.0.1:80", {.zone = "<img src=x onerror=alert(1)>", .meta = {{"note", "</script><b>x"}}});
+  auto r = client().Get("/");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->get_header_value("Content-Type"), "text/html; charset=utf-8");
+  EXPECT_EQ(r->body.rfind("<!doctype html>", 0), 0u) << r->body.substr(0, 100);
+  EXPECT_NE(r->body.find("EventSource('v1/watch')"), std::string::npos);
+  EXPECT_EQ(r->body.find("onerror=alert"), std::string::npos);
+  EXPECT_EQ(r->body.find("</script><b>"), std::string::npos);
+  EXPECT_EQ(r->body.find("10.0.0.1:80"), std::string::npos);
+  EXPECT_EQ(r->body.find("innerHTML"), std::string::npos) << "every string goes in as text";
+  // Nothing is fetched from elsewhere: no script, image or style source, no import.
+  for (const char* load : {" src=", "url(", "@import", "https://", "fetch("}) {
+    EXPECT_EQ(r->body.find(load), std::string::npos) << load;
+  }
+  const std::string csp = r->get_header_value("Content-Security-Policy");
+  EXPECT_NE(csp.find("default-src 'none'"), std::string::npos) << csp;
+  EXPECT_NE(csp.find("script-src 'sha256-"), std::string::npos) << csp;
+  EXPECT_NE(csp.find("style-src 'sha256-"), std::string::npos) << csp;
+  EXPECT_NE(csp.find("connect-src 'self'"), std::string::npos) << csp;
+  EXPECT_EQ(csp.find("unsafe"), std::string::npos) << csp;
+  EXPECT_EQ(r->get_header_value("X-Content-Type-Options"), "nosniff");
+  // The same bytes every time.
+  auto again = client().Get("/");
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->body, r->body);
 }
 
 TEST_F(ApiFixture, PutAndDeleteRegisterAndRemoveOnTheLease) {
@@ -363,6 +435,7 @@ TEST_F(ApiFixture, WatchSendsTheViewThenEveryChangeAndResumesFromLastEventId) {
     EXPECT_EQ(events[0].type, "view");
     EXPECT_EQ(events[0].id, std::to_string(first));
     EXPECT_EQ(events[0].data["servers"].size(), 1u);
+    EXPECT_EQ(events[0].data["servers"][0]["share"], 1.0) << "each server with its share of ids";
     cluster_->add_server("10.0.0.2:80");
     events = reader.wait_events(2);
     ASSERT_EQ(events.size(), 2u);

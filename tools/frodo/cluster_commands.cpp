@@ -16,6 +16,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -111,7 +112,7 @@ int run_servers(const GlobalOptions& g, const CommandOptions& c) {
   const Snapshot& s = *snapshot;
   if (c.json) {
     nlohmann::json j = view_json(g, s);
-    for (const ServerInfo& server : s.servers) j["servers"].push_back(server_json(server));
+    j["servers"] = servers_json(s);
     write_out(json_text(j, 2) + "\n");
     return exit_ok;
   }
@@ -269,8 +270,7 @@ class WatchPrinter {
                           {"revision", s.revision},
                           {"algorithm", to_string(s.ring.algorithm())},
                           {"checksum", s.ring.checksum_hex()},
-                          {"servers", nlohmann::json::array()}};
-      for (const ServerInfo& server : s.servers) j["servers"].push_back(server_json(server));
+                          {"servers", servers_json(s)}};
       write_out(json_text(j) + "\n");
     } else {
       std::string out = view_header(g_, s);
@@ -322,8 +322,18 @@ class WatchPrinter {
                           {"removed", removed},
                           {"changed", nlohmann::json::array()},
                           {"moved", moved}};
-      for (const ServerInfo* s : added) j["added"].push_back(server_json(*s));
-      for (const ServerInfo* s : changed) j["changed"].push_back(server_json(*s));
+      // Server objects as in the view, each with its share of ids in the new view.
+      const std::vector<double> shares = server_shares(after);
+      std::map<std::string_view, double> share_of;
+      std::size_t i = 0;
+      for (const ServerInfo& s : after.servers) share_of[s.address] = shares[i++];
+      auto with_share = [&](const ServerInfo& s) {
+        nlohmann::json server = server_json(s);
+        server["share"] = share_of[s.address];
+        return server;
+      };
+      for (const ServerInfo* s : added) j["added"].push_back(with_share(*s));
+      for (const ServerInfo* s : changed) j["changed"].push_back(with_share(*s));
       write_out(json_text(j) + "\n");
       return;
     }
@@ -359,14 +369,11 @@ int run_status(const GlobalOptions& g, const CommandOptions& c) {
   auto cluster = connect(g);
   auto snapshot = cluster->snapshot();
   const Snapshot& s = *snapshot;
-  std::vector<double> shares = s.ring.shares();  // members() order: sorted by address, as s.servers
+  // In s.servers order; a leaving server (not in the ring) owns 0.
+  std::vector<double> shares = server_shares(s);
   if (c.json) {
     nlohmann::json j = view_json(g, s);
-    for (std::size_t i = 0; i < s.servers.size(); ++i) {
-      nlohmann::json server = server_json(s.servers[i]);
-      server["share"] = shares[i];
-      j["servers"].push_back(server);
-    }
+    j["servers"] = servers_json(s);
     write_out(json_text(j, 2) + "\n");
     return exit_ok;
   }

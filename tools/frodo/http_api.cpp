@@ -19,6 +19,7 @@
 #include "frodo/error.hpp"
 #include "frodo/metrics.hpp"
 #include "live_options.hpp"
+#include "status_page.hpp"
 #include "terminal_text.hpp"
 
 namespace frodo::cli {
@@ -317,20 +318,22 @@ std::vector<std::int32_t> owner_indexes(const Ring& ring, const std::vector<std:
   return out;
 }
 
-json view_body(const std::string& context, const Snapshot& s) {
-  json j = {{"context", context},
-            {"revision", s.revision},
-            {"algorithm", to_string(s.ring.algorithm())},
-            {"checksum", s.ring.checksum_hex()},
-            {"servers", json::array()}};
-  for (const ServerInfo& server : s.servers) j["servers"].push_back(server_json(server));
-  return j;
+// The view as GET /v1/servers and each watch event carry it, with the sidecar's lease (hex,
+// or null before it has one): the servers registered here hang on it.
+json view_body(const std::string& context, const Snapshot& s, std::int64_t lease) {
+  return {{"context", context},
+          {"revision", s.revision},
+          {"algorithm", to_string(s.ring.algorithm())},
+          {"checksum", s.ring.checksum_hex()},
+          {"lease", lease != 0 ? json(lease_hex(lease)) : json(nullptr)},
+          {"servers", servers_json(s)}};
 }
 
 // One Server-Sent Event carrying the whole view; its id is the view's revision, which a
 // client sends back as Last-Event-ID when it reconnects.
-std::string view_event(const std::string& context, const Snapshot& s) {
-  return "id: " + std::to_string(s.revision) + "\nevent: view\ndata: " + json_text(view_body(context, s)) + "\n\n";
+std::string view_event(const std::string& context, const Snapshot& s, std::int64_t lease) {
+  return "id: " + std::to_string(s.revision) + "\nevent: view\ndata: " + json_text(view_body(context, s, lease)) +
+         "\n\n";
 }
 
 }  // namespace
@@ -383,6 +386,15 @@ void HttpApi::install(httplib::Server& server) {
     }
   });
 
+  // The status page (status_page.hpp): static, the data comes from /v1/servers and /v1/watch.
+  server.Get("/", guarded([](const httplib::Request&, httplib::Response& res) {
+    res.status = 200;
+    res.set_header("Cache-Control", "no-cache");
+    res.set_header("Content-Security-Policy", status_page_csp());
+    res.set_header("X-Content-Type-Options", "nosniff");
+    res.set_header("Referrer-Policy", "no-referrer");
+    res.set_content(status_page_html(), "text/html; charset=utf-8");
+  }));
   server.Get("/healthz", guarded([](const httplib::Request&, httplib::Response& res) {
     reply(res, 200, {{"status", "ok"}});
   }));
@@ -478,7 +490,7 @@ void HttpApi::post_owners(const httplib::Request& req, httplib::Response& res) {
 }
 
 void HttpApi::get_servers(const httplib::Request&, httplib::Response& res) {
-  reply(res, 200, view_body(options_.context, *cluster_.snapshot()));
+  reply(res, 200, view_body(options_.context, *cluster_.snapshot(), cluster_.lease_id()));
 }
 
 void HttpApi::get_watch(const httplib::Request& req, httplib::Response& res) {
@@ -543,7 +555,7 @@ void HttpApi::get_watch(const httplib::Request& req, httplib::Response& res) {
           // resumed from); a revision lower than that one means etcd started over.
           std::shared_ptr<const Snapshot> s = cluster.snapshot();
           if (s->revision > 0 && (s->revision != stream->revision || s->restarts != stream->restarts)) {
-            out += view_event(context, *s);
+            out += view_event(context, *s, cluster.lease_id());
             stream->revision = s->revision;
             stream->restarts = s->restarts;
           } else if (out.empty()) {

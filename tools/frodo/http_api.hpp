@@ -1,7 +1,8 @@
 // The HTTP API of `frodo serve` over one Cluster (docs/http-api.md): owner lookups one at a
 // time and in batches, the view, a Server-Sent Events stream of view changes, registration
-// on the Cluster's lease, and health. Every answer is JSON; every error is
-// {"error": {"code": ..., "message": ...}} with a 4xx or 5xx status, never a crash.
+// on the Cluster's lease, health, and a status page for a browser at GET / (status_page.hpp).
+// Every other answer is JSON; every error is {"error": {"code": ..., "message": ...}} with a
+// 4xx or 5xx status, never a crash.
 #pragma once
 
 #include <httplib.h>

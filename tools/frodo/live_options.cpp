@@ -5,7 +5,9 @@
 #include <cstdlib>
 #include <limits>
 #include <stdexcept>
+#include <string_view>
 #include <thread>
+#include <unordered_map>
 
 #include "frodo/address.hpp"
 #include "frodo/error.hpp"
@@ -85,6 +87,35 @@ nlohmann::json server_json(const ServerInfo& s) {
   nlohmann::json meta = nlohmann::json::object();
   for (const auto& [k, v] : s.meta) meta[k] = v;
   return {{"address", s.address}, {"weight", s.weight}, {"zone", s.zone}, {"meta", meta}};
+}
+
+std::vector<double> server_shares(const Snapshot& s) {
+  // Ring::shares() is in ring-member order, and the ring leaves out the servers that are
+  // leaving: matched by address, not by position.
+  const std::vector<Member>& members = s.ring.members();
+  const std::vector<double> shares = s.ring.shares();
+  std::unordered_map<std::string_view, double> by_address;
+  by_address.reserve(members.size());
+  for (std::size_t i = 0; i < members.size(); ++i) by_address.emplace(members[i].address, shares[i]);
+  std::vector<double> out;
+  out.reserve(s.servers.size());
+  for (const ServerInfo& server : s.servers) {
+    auto it = by_address.find(server.address);
+    out.push_back(it == by_address.end() ? 0.0 : it->second);
+  }
+  return out;
+}
+
+nlohmann::json servers_json(const Snapshot& s) {
+  const std::vector<double> shares = server_shares(s);
+  nlohmann::json out = nlohmann::json::array();
+  std::size_t i = 0;
+  for (const ServerInfo& server : s.servers) {
+    nlohmann::json j = server_json(server);
+    j["share"] = shares[i++];
+    out.push_back(std::move(j));
+  }
+  return out;
 }
 
 nlohmann::json view_json(const GlobalOptions& g, const Snapshot& s) {

@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "frodo/cluster.hpp"
 
@@ -71,6 +72,13 @@ std::string lease_hex(std::int64_t id);
 
 // A server as JSON: address, weight, zone, meta.
 nlohmann::json server_json(const ServerInfo& s);
+
+// Each server's share of ids (0 to 1) in s.servers order. A server that is not in the ring
+// (its meta has "frodo.leaving") owns no id: 0. The shares of a non-empty ring sum to 1.
+std::vector<double> server_shares(const Snapshot& s);
+
+// s.servers as a JSON array: server_json() of each, with its "share" (server_shares()).
+nlohmann::json servers_json(const Snapshot& s);
 
 // The header every JSON view shares (context, revision, algorithm, checksum); "servers" is
 // an empty array for the caller to fill.

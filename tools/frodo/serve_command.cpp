@@ -114,7 +114,8 @@ void add_serve_command(CLI::App& app, std::shared_ptr<GlobalOptions> g, int& sta
   serve->footer(
       "\nEndpoints (JSON; docs/http-api.md): GET /v1/owner?id=ID[&n=N], POST /v1/owners {\"ids\":[...]},\n"
       "GET /v1/servers, GET /v1/watch (Server-Sent Events), PUT and DELETE /v1/servers/ADDRESS (on this\n"
-      "process's lease), GET /healthz, GET /readyz. Prints 'listening on URL' once it accepts connections.\n"
+      "process's lease), GET /healthz, GET /readyz; GET / is a live status page for a browser.\n"
+      "Prints 'listening on URL' once it accepts connections.\n"
       "SIGINT or SIGTERM stops it and revokes its lease.\n" +
       std::string(global_footer));
   CLI::Option* listen =
