@@ -31,6 +31,14 @@ struct HttpApi::Shared {
   bool closed = false;
   std::size_t streams = 0;
   std::set<std::string> registered;  // through this API, not removed since
+
+  // The view's JSON as GET /v1/servers and every watch stream send it, made once per view
+  // (and lease) rather than once per stream: shares and the JSON of a large view cost
+  // milliseconds, and every open stream sends the same one.
+  std::mutex view_mutex;
+  std::shared_ptr<const Snapshot> view_of;  // the view view_text was made from
+  std::int64_t view_lease = 0;
+  std::shared_ptr<const std::string> view_text;
 };
 
 namespace {
@@ -329,10 +337,22 @@ json view_body(const std::string& context, const Snapshot& s, std::int64_t lease
           {"servers", servers_json(s)}};
 }
 
+// The JSON text of view_body for `s`, shared by every request that asks for the same view.
+std::shared_ptr<const std::string> view_text(HttpApi::Shared& shared, const std::string& context,
+                                             const std::shared_ptr<const Snapshot>& s, std::int64_t lease) {
+  std::lock_guard lock(shared.view_mutex);
+  if (shared.view_text && shared.view_of == s && shared.view_lease == lease) return shared.view_text;
+  shared.view_text = std::make_shared<const std::string>(json_text(view_body(context, *s, lease)));
+  shared.view_of = s;
+  shared.view_lease = lease;
+  return shared.view_text;
+}
+
 // One Server-Sent Event carrying the whole view; its id is the view's revision, which a
 // client sends back as Last-Event-ID when it reconnects.
-std::string view_event(const std::string& context, const Snapshot& s, std::int64_t lease) {
-  return "id: " + std::to_string(s.revision) + "\nevent: view\ndata: " + json_text(view_body(context, s, lease)) +
+std::string view_event(HttpApi::Shared& shared, const std::string& context, const std::shared_ptr<const Snapshot>& s,
+                       std::int64_t lease) {
+  return "id: " + std::to_string(s->revision) + "\nevent: view\ndata: " + *view_text(shared, context, s, lease) +
          "\n\n";
 }
 
@@ -490,7 +510,9 @@ void HttpApi::post_owners(const httplib::Request& req, httplib::Response& res) {
 }
 
 void HttpApi::get_servers(const httplib::Request&, httplib::Response& res) {
-  reply(res, 200, view_body(options_.context, *cluster_.snapshot(), cluster_.lease_id()));
+  res.status = 200;
+  res.set_content(*view_text(*shared_, options_.context, cluster_.snapshot(), cluster_.lease_id()) + "\n",
+                  "application/json");
 }
 
 void HttpApi::get_watch(const httplib::Request& req, httplib::Response& res) {
@@ -555,7 +577,7 @@ void HttpApi::get_watch(const httplib::Request& req, httplib::Response& res) {
           // resumed from); a revision lower than that one means etcd started over.
           std::shared_ptr<const Snapshot> s = cluster.snapshot();
           if (s->revision > 0 && (s->revision != stream->revision || s->restarts != stream->restarts)) {
-            out += view_event(context, *s, cluster.lease_id());
+            out += view_event(*shared, context, s, cluster.lease_id());
             stream->revision = s->revision;
             stream->restarts = s->restarts;
           } else if (out.empty()) {

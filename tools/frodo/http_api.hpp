@@ -49,8 +49,9 @@ class HttpApi {
   // Ends every open watch stream and refuses new ones. Safe to call more than once.
   void shut_down();
 
+  struct Shared;  // internal
+
  private:
-  struct Shared;
   void get_owner(const httplib::Request& req, httplib::Response& res);
   void post_owners(const httplib::Request& req, httplib::Response& res);
   void get_servers(const httplib::Request& req, httplib::Response& res);
