@@ -69,7 +69,7 @@ int main(int argc, char** argv) {
   std::condition_variable changed;
   std::string last_added;
   Clock::time_point seen_at;
-  reader.on_change([&](const frodo::Snapshot&, const frodo::Snapshot& after) {
+  frodo::Subscription changes = reader.on_change([&](const frodo::Snapshot&, const frodo::Snapshot& after) {
     std::lock_guard lock(mutex);
     last_added.clear();
     for (const auto& s : after.servers) last_added = std::max(last_added, s.address);

@@ -54,7 +54,7 @@ declare namespace Frodo {
   }
 
   type ErrorCode = 'invalid_argument' | 'unavailable' | 'deadline_exceeded' | 'unauthenticated' |
-    'permission_denied' | 'lease_lost' | 'internal';
+    'permission_denied' | 'lease_lost' | 'failed_precondition' | 'internal';
 
   interface FrodoError extends Error {
     code: ErrorCode;

@@ -78,6 +78,7 @@ struct AlertServer::Impl {
   std::unique_ptr<frodo::Cluster> cluster;
   // Set by join(), before `joined`; read only once `joined` is seen true.
   std::unique_ptr<frodo::Guard> guard;  // null when unguarded
+  frodo::Subscription changes;           // the unguarded server's view callback
   std::atomic<bool> joined{false};
   std::mutex join_mutex;
   std::atomic<std::int64_t> work_us{0};
@@ -282,7 +283,7 @@ void AlertServer::join() {
   if (d.options.guard) {
     d.guard = std::make_unique<frodo::Guard>(*d.cluster, d.address, d.options.guard_options);
   } else {
-    d.cluster->on_change([&d](const frodo::Snapshot&, const frodo::Snapshot& after) { d.forget_lost_hosts(after); });
+    d.changes = d.cluster->on_change([&d](const frodo::Snapshot&, const frodo::Snapshot& after) { d.forget_lost_hosts(after); });
     d.cluster->add_server(d.address);
   }
   d.joined.store(true, std::memory_order_release);

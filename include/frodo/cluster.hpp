@@ -29,7 +29,9 @@
 // - The ring holds every registered server except those whose meta has "frodo.leaving" (a
 //   guarded server draining before it leaves, see guard.hpp); Snapshot::servers lists all.
 // - Callbacks run on the Cluster's own thread, never under an internal lock; they must not
-//   call close().
+//   call close(). Each stays registered while the Subscription returned for it lives.
+// - Lifetimes: a Cluster must outlive every Guard made on it (guard.hpp) and every HTTP API or
+//   metrics server given it; Snapshots and Subscriptions may outlive it.
 // - stats() reads counters the Cluster's own threads keep; lookups write none of them.
 #pragma once
 
@@ -46,6 +48,7 @@
 #include "frodo/etcd.hpp"
 #include "frodo/registry.hpp"
 #include "frodo/ring.hpp"
+#include "frodo/subscription.hpp"
 
 namespace frodo {
 
@@ -166,9 +169,14 @@ class Cluster {
 
   // Adds a callback, called with the old and the new snapshot after each change of the
   // servers (their records, meta included); callbacks run in the order they were added. A
-  // callback that throws is reported through the logger; the others still run.
-  void on_change(std::function<void(const Snapshot& before, const Snapshot& after)> callback);
-  void on_lease_lost(std::function<void(LeaseLossReason reason)> callback);
+  // callback that throws is reported through the logger; the others still run. It stays
+  // registered while the returned Subscription lives (subscription.hpp).
+  [[nodiscard]] Subscription on_change(std::function<void(const Snapshot& before, const Snapshot& after)> callback);
+  // Adds a callback, called when this Cluster's lease is lost (the library then grants a new
+  // one and registers this Cluster's servers again); as on_change otherwise.
+  [[nodiscard]] Subscription on_lease_lost(std::function<void(LeaseLossReason reason)> callback);
+  // The options this Cluster was made with (its logger included).
+  const ClusterOptions& options() const;
 
   void close();
 

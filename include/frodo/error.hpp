@@ -17,6 +17,7 @@ enum class Errc {
   unauthenticated,    // wrong user or password, expired token
   permission_denied,  // authenticated, but not allowed
   lease_lost,         // this process's lease expired or was revoked
+  failed_precondition,  // the object is not in a state for the call (a closed Cluster)
   internal,           // a bug or an unexpected reply
 };
 

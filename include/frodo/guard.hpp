@@ -63,7 +63,8 @@ struct GuardOptions {
   // lease TTL (30 s by default). milliseconds::max(): wait for ever.
   std::optional<std::chrono::milliseconds> release_timeout;
   // Where the guard's warnings go (a peer given up on, a record that cannot be a guard's, a
-  // failed write); default: stderr. Never called under the guard's lock; may be called from
+  // failed write); default: the Cluster's logger (ClusterOptions::logger), else stderr.
+  // Never called under the guard's lock; may be called from
   // several threads at once (the Cluster's, the guard's worker, admit's callers).
   std::function<void(const std::string& message)> logger;
 };
@@ -175,6 +176,7 @@ class Guard {
 
   std::string address_;
   std::shared_ptr<State> state_;
+  Subscription subscription_;  // the Cluster's view callback, unregistered by the destructor
 };
 
 // The server-record meta keys the guard publishes (docs/etcd-schema.md).

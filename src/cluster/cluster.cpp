@@ -42,6 +42,21 @@ std::vector<Member> ring_members(const ServerList& servers) {
   return members;
 }
 
+// A registered callback. `running` is held while it runs, so that unregistering can wait for
+// a call in progress; `runner` is the thread running it (unregistering from inside the
+// callback must not wait for itself).
+template <typename Fn>
+struct Registered {
+  explicit Registered(Fn f) : fn(std::move(f)) {}
+  Fn fn;
+  std::mutex running;
+  std::atomic<std::thread::id> runner{};
+  std::atomic<bool> removed{false};
+};
+
+using ChangeCallback = std::function<void(const Snapshot&, const Snapshot&)>;
+using LeaseCallback = std::function<void(LeaseLossReason)>;
+
 // What lookups read: a snapshot and which of its servers this Cluster registered.
 struct View {
   std::shared_ptr<const Snapshot> snapshot;
@@ -58,8 +73,9 @@ struct Cluster::State {
   mutable std::condition_variable changed;
   std::shared_ptr<const View> published;  // the same view as `current`, for writers
   std::set<std::string> mine;
-  std::vector<std::function<void(const Snapshot&, const Snapshot&)>> on_change;
-  std::function<void(LeaseLossReason)> on_lease_lost;
+  std::uint64_t next_callback = 1;  // ids in the order callbacks were added
+  std::map<std::uint64_t, std::shared_ptr<Registered<ChangeCallback>>> on_change;
+  std::map<std::uint64_t, std::shared_ptr<Registered<LeaseCallback>>> on_lease_lost;
   bool closed = false;
 
   // Counters for stats() (under mutex).
@@ -81,6 +97,39 @@ struct Cluster::State {
   void count_callback_error() {
     std::lock_guard lock(mutex);
     ++callback_errors;
+  }
+
+  // Runs a registered callback unless it was unregistered meanwhile; reports what it throws.
+  template <typename Fn, typename... Args>
+  void run(Registered<Fn>& r, const char* name, const Args&... args) {
+    std::lock_guard running(r.running);
+    if (r.removed.load()) return;
+    r.runner.store(std::this_thread::get_id());
+    try {
+      r.fn(args...);
+    } catch (const std::exception& e) {
+      count_callback_error();
+      warn(std::string("an ") + name + " callback threw: " + e.what());
+    } catch (...) {
+      count_callback_error();
+      warn(std::string("an ") + name + " callback threw a non-standard exception");
+    }
+    r.runner.store(std::thread::id());
+  }
+
+  // Unregisters callback `id` and waits for a call of it in progress on another thread.
+  template <typename Fn>
+  void unsubscribe(std::map<std::uint64_t, std::shared_ptr<Registered<Fn>>>& callbacks, std::uint64_t id) {
+    std::shared_ptr<Registered<Fn>> r;
+    {
+      std::lock_guard lock(mutex);
+      auto it = callbacks.find(id);
+      if (it == callbacks.end()) return;
+      r = std::move(it->second);
+      callbacks.erase(it);
+    }
+    r->removed.store(true);
+    if (r->runner.load() != std::this_thread::get_id()) std::lock_guard wait(r->running);
   }
 
   void warn(const std::string& message) const noexcept {
@@ -150,34 +199,15 @@ struct Cluster::State {
     lock.unlock();
     if (same_members) return;
     const Snapshot empty;
-    for (const auto& callback : callbacks) {
-      try {
-        callback(before ? *before : empty, *snapshot);
-      } catch (const std::exception& e) {
-        count_callback_error();
-        warn(std::string("an on_change callback threw: ") + e.what());
-      } catch (...) {
-        count_callback_error();
-        warn("an on_change callback threw a non-standard exception");
-      }
-    }
+    for (const auto& [id, callback] : callbacks) run(*callback, "on_change", before ? *before : empty, *snapshot);
   }
 
   void lease_lost(LeaseLossReason reason) {
     std::unique_lock lock(mutex);
     if (reason != LeaseLossReason::closed) ++lease_losses[reason];
-    auto callback = on_lease_lost;
+    auto callbacks = on_lease_lost;
     lock.unlock();
-    if (!callback) return;
-    try {
-      callback(reason);
-    } catch (const std::exception& e) {
-      count_callback_error();
-      warn(std::string("an on_lease_lost callback threw: ") + e.what());
-    } catch (...) {
-      count_callback_error();
-      warn("an on_lease_lost callback threw a non-standard exception");
-    }
+    for (const auto& [id, callback] : callbacks) run(*callback, "on_lease_lost", reason);
   }
 
   // The checksum to publish in a record written now ("" before the first view).
@@ -308,7 +338,7 @@ std::int64_t Cluster::add_server(const std::string& address, const AddOptions& o
   detail::validate_server(server, state_->options.max_value_bytes);
   {
     std::unique_lock lock(state_->mutex);
-    if (state_->closed) throw Error(Errc::invalid_argument, "add_server on a closed Cluster");
+    if (state_->closed) throw Error(Errc::failed_precondition, "add_server on a closed Cluster");
     if (options.persistent) {
       state_->mine.erase(address);
     } else {
@@ -447,14 +477,32 @@ ClusterStats Cluster::stats() const {
   return stats;
 }
 
-void Cluster::on_change(std::function<void(const Snapshot&, const Snapshot&)> callback) {
-  std::lock_guard lock(state_->mutex);
-  state_->on_change.push_back(std::move(callback));
+Subscription Cluster::on_change(std::function<void(const Snapshot&, const Snapshot&)> callback) {
+  std::uint64_t id = 0;
+  {
+    std::lock_guard lock(state_->mutex);
+    id = state_->next_callback++;
+    state_->on_change.emplace(id, std::make_shared<Registered<ChangeCallback>>(std::move(callback)));
+  }
+  std::weak_ptr<State> weak = state_;
+  return Subscription([weak, id] {
+    if (auto s = weak.lock()) s->unsubscribe(s->on_change, id);
+  });
 }
 
-void Cluster::on_lease_lost(std::function<void(LeaseLossReason)> callback) {
-  std::lock_guard lock(state_->mutex);
-  state_->on_lease_lost = std::move(callback);
+Subscription Cluster::on_lease_lost(std::function<void(LeaseLossReason)> callback) {
+  std::uint64_t id = 0;
+  {
+    std::lock_guard lock(state_->mutex);
+    id = state_->next_callback++;
+    state_->on_lease_lost.emplace(id, std::make_shared<Registered<LeaseCallback>>(std::move(callback)));
+  }
+  std::weak_ptr<State> weak = state_;
+  return Subscription([weak, id] {
+    if (auto s = weak.lock()) s->unsubscribe(s->on_lease_lost, id);
+  });
 }
+
+const ClusterOptions& Cluster::options() const { return state_->options; }
 
 }  // namespace frodo

@@ -74,6 +74,8 @@ struct Guard::State {
     try {
       if (options.logger) {
         options.logger("guard " + address + ": " + message);
+      } else if (cluster.options().logger) {
+        cluster.options().logger("guard " + address + ": " + message);
       } else {
         std::cerr << "frodo guard " << address << ": " << message << '\n';
       }
@@ -191,7 +193,7 @@ Guard::Guard(Cluster& cluster, std::string address, GuardOptions options) : addr
   }
   state_ = std::make_shared<State>(cluster, address_, std::move(options));
   std::weak_ptr<State> weak = state_;
-  cluster.on_change([weak](const Snapshot&, const Snapshot&) {
+  subscription_ = cluster.on_change([weak](const Snapshot&, const Snapshot&) {
     if (auto s = weak.lock()) s->sync();
   });
   state_->sync();
@@ -206,6 +208,7 @@ Guard::Guard(Cluster& cluster, std::string address, GuardOptions options) : addr
 }
 
 Guard::~Guard() {
+  subscription_.reset();  // no view callback is left behind, nor running from here on
   State& s = *state_;
   {
     std::lock_guard lock(s.mutex);

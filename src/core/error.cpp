@@ -10,6 +10,7 @@ const char* to_string(Errc code) noexcept {
     case Errc::unauthenticated: return "unauthenticated";
     case Errc::permission_denied: return "permission denied";
     case Errc::lease_lost: return "lease lost";
+    case Errc::failed_precondition: return "failed precondition";
     case Errc::internal: return "internal error";
   }
   return "unknown error";
@@ -23,6 +24,7 @@ const char* code_name(Errc code) noexcept {
     case Errc::unauthenticated: return "unauthenticated";
     case Errc::permission_denied: return "permission_denied";
     case Errc::lease_lost: return "lease_lost";
+    case Errc::failed_precondition: return "failed_precondition";
     case Errc::internal: return "internal";
   }
   return "internal";

@@ -139,7 +139,7 @@ class EtcdSession : public RegistrySession {
     std::lock_guard keeper_lock(keeper_mutex_);
     {
       std::lock_guard lock(mutex_);
-      if (closing_) throw Error(Errc::invalid_argument, "the registry session is closed");
+      if (closing_) throw Error(Errc::failed_precondition, "the registry session is closed");
     }
     if (!keeper_) {
       keeper_ = std::make_unique<etcd::LeaseKeeper>(

@@ -24,7 +24,7 @@ int main(int argc, char** argv) {
   auto now_ns = [] {
     return static_cast<long long>(std::chrono::steady_clock::now().time_since_epoch().count());
   };
-  cluster.on_lease_lost([&](frodo::LeaseLossReason reason) {
+  frodo::Subscription lease_lost = cluster.on_lease_lost([&](frodo::LeaseLossReason reason) {
     std::printf("lost %lld %s\n", now_ns(), frodo::to_string(reason));
     std::fflush(stdout);
   });

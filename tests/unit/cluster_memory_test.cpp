@@ -70,8 +70,8 @@ TEST(ClusterMemory, ACallbackThatThrowsIsReportedAndTheOthersStillRun) {
   o.logger = [&](const std::string& m) { warnings.push_back(m); };
   Cluster cluster(o, registry);
   int second = 0;
-  cluster.on_change([](const Snapshot&, const Snapshot&) { throw std::runtime_error("boom"); });
-  cluster.on_change([&](const Snapshot&, const Snapshot&) { ++second; });
+  frodo::Subscription throwing = cluster.on_change([](const Snapshot&, const Snapshot&) { throw std::runtime_error("boom"); });
+  frodo::Subscription counting = cluster.on_change([&](const Snapshot&, const Snapshot&) { ++second; });
   cluster.add_server("a:1");
   cluster.add_server("b:1");
   EXPECT_EQ(second, 2);

@@ -75,7 +75,7 @@ TEST(Cluster, AServerWhoseLeaseEndsLeavesEveryView) {
   Cluster a(options(), registry), b(options(), registry);  // sessions 1 and 2
   std::atomic<int> lost{0};
   std::atomic<LeaseLossReason> reason{LeaseLossReason::closed};
-  a.on_lease_lost([&](LeaseLossReason r) {
+  frodo::Subscription lease_lost = a.on_lease_lost([&](LeaseLossReason r) {
     reason = r;
     ++lost;
   });
@@ -105,6 +105,13 @@ TEST(Cluster, CloseRemovesThisProcessesServersAtOnce) {
     EXPECT_EQ(b.snapshot()->servers.size(), 2u);
     a.close();
     a.close();  // idempotent
+    // Not a usage error: the call was fine, the Cluster is not in a state for it.
+    try {
+      a.add_server("a:3");
+      ADD_FAILURE() << "add_server on a closed Cluster did not throw";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), Errc::failed_precondition) << e.what();
+    }
   }
   ASSERT_TRUE(b.wait_revision(registry->revision(), 1s));
   EXPECT_TRUE(b.snapshot()->servers.empty());
@@ -204,7 +211,7 @@ TEST(Cluster, OnChangeGetsTheOldAndTheNewSnapshot) {
   Cluster c(options(), registry);
   std::vector<std::pair<std::size_t, std::size_t>> changes;
   std::mutex mutex;
-  c.on_change([&](const Snapshot& before, const Snapshot& after) {
+  frodo::Subscription recording = c.on_change([&](const Snapshot& before, const Snapshot& after) {
     std::lock_guard lock(mutex);
     EXPECT_LT(before.revision, after.revision);
     changes.emplace_back(before.servers.size(), after.servers.size());

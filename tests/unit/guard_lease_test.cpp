@@ -67,7 +67,7 @@ TEST(MemoryRegistryLease, HeldViewsAreDeliveredAsOneCollapsedView) {
   Cluster a(test::guard_test_options(), registry);  // session 1
   Cluster b(test::guard_test_options(), registry);  // session 2
   int a_changes = 0;
-  a.on_change([&](const Snapshot&, const Snapshot&) { ++a_changes; });
+  frodo::Subscription counting = a.on_change([&](const Snapshot&, const Snapshot&) { ++a_changes; });
   std::int64_t before = a.snapshot()->revision;
   registry->hold_views(1);
   b.add_server(a_address, {.persistent = true});

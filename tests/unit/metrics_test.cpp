@@ -48,7 +48,7 @@ TEST(ClusterStats, CountViewsLeaseLossesAndCallbackErrors) {
   EXPECT_EQ(empty.context, "alerts");
   EXPECT_EQ(empty.view_changes, 1u);  // the first (empty) view
   EXPECT_EQ(empty.servers, 0u);
-  cluster.on_change([](const Snapshot&, const Snapshot&) { throw std::runtime_error("boom"); });
+  frodo::Subscription throwing = cluster.on_change([](const Snapshot&, const Snapshot&) { throw std::runtime_error("boom"); });
   cluster.add_server("127.0.0.1:1");
   cluster.add_server("127.0.0.2:1", {.meta = {{"frodo.leaving", "1"}}});
   ClusterStats s = cluster.stats();

@@ -169,7 +169,7 @@ int run_register(const GlobalOptions& g, const CommandOptions& c) {
   if (metrics_at) metrics.emplace(*cluster, c.metrics);
   std::atomic<bool> leaving{false};
   const std::string address = c.address;
-  cluster->on_lease_lost([&leaving, address](LeaseLossReason reason) {
+  Subscription lease_lost = cluster->on_lease_lost([&leaving, address](LeaseLossReason reason) {
     if (leaving || reason == LeaseLossReason::closed) return;
     // The library grants a new lease and puts the server back on it by itself.
     warn(std::string("lease lost (") + to_string(reason) + "): " + address +
@@ -195,7 +195,7 @@ int run_register(const GlobalOptions& g, const CommandOptions& c) {
   }
   notify_ready("registered " + c.address + " in " + g.context);
   log_info("lease " + lease + ", TTL " + std::to_string(c.ttl) + " s");
-  cluster->on_change([address](const Snapshot& before, const Snapshot& after) {
+  Subscription log_changes = cluster->on_change([address](const Snapshot& before, const Snapshot& after) {
     bool was = false, is = false;
     for (const ServerInfo& s : before.servers) was = was || s.address == address;
     for (const ServerInfo& s : after.servers) is = is || s.address == address;
@@ -358,7 +358,7 @@ int run_watch(const GlobalOptions& g, const CommandOptions& c) {
   TerminationSignals signals;  // before the Cluster starts its threads
   WatchPrinter printer(g, c.json);  // outlives the Cluster, whose thread calls it
   auto cluster = connect(g);
-  cluster->on_change([&printer](const Snapshot&, const Snapshot& after) { printer.change(after); });
+  Subscription print_changes = cluster->on_change([&printer](const Snapshot&, const Snapshot& after) { printer.change(after); });
   printer.start(cluster->snapshot());
   signals.wait();
   cluster->close();

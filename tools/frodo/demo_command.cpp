@@ -342,7 +342,7 @@ class Demo {
       if (signals_.wait_for(100ms) != 0) throw Error(Errc::unavailable, "interrupted while waiting for etcd");
     }
     std::shared_ptr<Observed> observed = observed_;
-    observer_->on_change([observed](const Snapshot& before, const Snapshot& after) {
+    observer_changes_ = observer_->on_change([observed](const Snapshot& before, const Snapshot& after) {
       std::int64_t now = alerts::monotonic_us();
       std::set<std::string> was, is;
       for (const Member& m : before.ring.members()) was.insert(m.address);
@@ -886,6 +886,7 @@ class Demo {
   std::filesystem::path store_path_;
   std::shared_ptr<Observed> observed_ = std::make_shared<Observed>();
   std::unique_ptr<Cluster> observer_;
+  Subscription observer_changes_;  // declared after observer_: unregistered before it closes
   std::vector<DemoServer> servers_;
   std::string no_proxy_;  // why the servers reach etcd directly (empty: through proxies)
   std::map<std::string, nlohmann::json> stats_;  // each server's final counters, by address
@@ -957,7 +958,7 @@ int run_demo_server(const DemoServerOptions& o) {
   // When this server's own Cluster gives its lease up (by its own clock, at its lease deadline,
   // when etcd is out of reach): the demo counts what it admitted after this line's time.
   std::string address = server.address();
-  server.cluster().on_lease_lost([address](LeaseLossReason reason) {
+  Subscription lease_lost = server.cluster().on_lease_lost([address](LeaseLossReason reason) {
     std::cout << "demo-server " << address << ": lease lost (" << to_string(reason) << ") at_us "
               << alerts::monotonic_us() << std::endl;
   });

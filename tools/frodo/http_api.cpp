@@ -362,7 +362,7 @@ HttpApi::HttpApi(Cluster& cluster, HttpApiOptions options)
     : cluster_(cluster), options_(std::move(options)), shared_(std::make_shared<Shared>()) {
   // The callback holds the shared state, not the HttpApi: the Cluster keeps its callbacks
   // until it is destroyed, which may be after this object.
-  cluster_.on_change([shared = shared_](const Snapshot&, const Snapshot&) {
+  subscription_ = cluster_.on_change([shared = shared_](const Snapshot&, const Snapshot&) {
     {
       std::lock_guard lock(shared->mutex);
       ++shared->generation;

@@ -63,6 +63,7 @@ class HttpApi {
   Cluster& cluster_;
   const HttpApiOptions options_;
   std::shared_ptr<Shared> shared_;  // shared with the Cluster's change callback
+  Subscription subscription_;       // that callback, unregistered by the destructor
 };
 
 }  // namespace frodo::cli

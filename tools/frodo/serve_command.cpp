@@ -52,7 +52,7 @@ int run_serve(const GlobalOptions& g, const ServeOptions& o, bool listen_given) 
   api_options.context = g.context;
   api_options.max_streams = o.max_streams;
   HttpApi api(*cluster, api_options);
-  cluster->on_change([](const Snapshot& before, const Snapshot& after) {
+  Subscription log_changes = cluster->on_change([](const Snapshot& before, const Snapshot& after) {
     log_info("view of revision " + std::to_string(after.revision) + ": " + std::to_string(after.servers.size()) +
              " servers (was " + std::to_string(before.servers.size()) + "), checksum " + after.ring.checksum_hex());
   });

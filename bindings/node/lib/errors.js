@@ -1,7 +1,7 @@
 'use strict';
 // Errors as frodoio throws and rejects with: an Error whose .code is a frodo::Errc name
 // ('invalid_argument', 'unavailable', 'deadline_exceeded', 'unauthenticated',
-// 'permission_denied', 'lease_lost', 'internal'), the same codes the addon sets.
+// 'permission_denied', 'lease_lost', 'failed_precondition', 'internal'), the same codes the addon sets.
 
 function frodoError(code, message) {
   const error = new Error(message);

@@ -3,7 +3,7 @@
 const { EventEmitter } = require('node:events');
 const { NativeCluster } = require('./addon');
 const { clusterOptions } = require('./options');
-const { invalidArgument, describe } = require('./errors');
+const { frodoError, invalidArgument, describe } = require('./errors');
 const { Guard } = require('./guard');
 
 const noop = () => {};
@@ -203,7 +203,7 @@ class Frodo extends EventEmitter {
   }
 
   _whenOpen() {
-    if (this._closing !== null) return Promise.reject(invalidArgument('frodoio: this Frodo is closed'));
+    if (this._closing !== null) return Promise.reject(frodoError('failed_precondition', 'frodoio: this Frodo is closed'));
     return this.ready;
   }
 

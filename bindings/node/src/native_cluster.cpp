@@ -147,7 +147,7 @@ const frodo::Cluster& NativeCluster::open_cluster(Napi::Env env) const {
                      opening_ ? "frodoio: not connected yet (await frodo.ready first)" : "frodoio: not connected");
   }
   if (core_->closed.load(std::memory_order_relaxed)) {
-    throw make_error(env, frodo::Errc::invalid_argument, "frodoio: this Frodo is closed");
+    throw make_error(env, frodo::Errc::failed_precondition, "frodoio: this Frodo is closed");
   }
   return *core_->cluster;
 }
@@ -176,7 +176,8 @@ Napi::Value NativeCluster::Open(const Napi::CallbackInfo& info) {
   }
   return Task::Run(env, Value(), "frodoio.open", [core, options, weak]() -> Task::Result {
     auto cluster = std::make_shared<frodo::Cluster>(options);
-    cluster->on_change([weak](const frodo::Snapshot& before, const frodo::Snapshot& after) {
+    auto subscriptions = std::make_shared<std::vector<frodo::Subscription>>();
+    subscriptions->push_back(cluster->on_change([weak](const frodo::Snapshot& before, const frodo::Snapshot& after) {
       auto core = weak.lock();
       if (!core) return;
       {
@@ -199,25 +200,28 @@ Napi::Value NativeCluster::Open(const Napi::CallbackInfo& info) {
         call_event(callback, {Napi::String::New(env, "change"), view_object(env, change->first),
                               view_object(env, change->second)});
       });
-    });
-    cluster->on_lease_lost([weak](frodo::LeaseLossReason reason) {
+    }));
+    subscriptions->push_back(cluster->on_lease_lost([weak](frodo::LeaseLossReason reason) {
       auto core = weak.lock();
       if (!core) return;
       core->events.NonBlockingCall([reason](Napi::Env env, Napi::Function callback) {
         call_event(callback, {Napi::String::New(env, "leaseLost"), Napi::String::New(env, reason_name(reason))});
       });
-    });
+    }));
     if (!cluster->wait_ready(options.etcd.call_timeout)) {
       throw frodo::Error(frodo::Errc::deadline_exceeded,
                          "the first view of context '" + options.context + "' did not arrive within " +
                              std::to_string(options.etcd.call_timeout.count()) + " ms");
     }
-    return [core, cluster](Napi::Env env) -> Napi::Value {
+    return [core, cluster, subscriptions](Napi::Env env) -> Napi::Value {
       bool closed;
       {
         std::lock_guard lock(core->mutex);
         closed = core->closed;
-        if (!closed) core->cluster = cluster;
+        if (!closed) {
+          core->cluster = cluster;
+          for (frodo::Subscription& s : *subscriptions) core->subscriptions.push_back(std::move(s));
+        }
       }
       if (closed) cluster->close();  // close() came first: this Cluster is never used
       return env.Undefined();

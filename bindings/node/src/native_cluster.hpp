@@ -44,6 +44,8 @@ struct ClusterCore {
   std::mutex mutex;  // guards what follows
   std::optional<std::pair<frodo::Snapshot, frodo::Snapshot>> pending_change;
   std::vector<std::weak_ptr<GuardSlot>> guards;
+  // The Cluster's change and lease-loss callbacks, registered for as long as the core lives.
+  std::vector<frodo::Subscription> subscriptions;
   std::atomic<bool> closed{false};  // written under `mutex`; read without it by the lookups
 
   std::atomic<int> queued_warnings{0};

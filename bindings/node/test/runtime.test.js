@@ -133,6 +133,9 @@ test('the guard admits owned ids, redirects the others, and ends admissions', as
   await guard.leave(5000);
   await waitFor(() => !frodo.servers().some((s) => s.address === me), 20000, `${me} to leave`);
   assert.equal(guard.admit('host-1').reason, 'closed');
+  // A closed Frodo refuses writes as not in a state for them, not as a bad argument.
+  await frodo.close();
+  await assert.rejects(frodo.addServer('127.0.0.1:9'), (error) => error.code === 'failed_precondition');
 });
 
 test('ten million lookups leave the memory flat', async (t) => {
