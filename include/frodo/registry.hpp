@@ -19,6 +19,10 @@
 
 namespace frodo {
 
+namespace detail {
+struct MemoryRegistryAccess;
+}
+
 // Why a session's lease ended: see Cluster::on_lease_lost.
 enum class LeaseLossReason { expired, revoked, unreachable, closed };
 const char* to_string(LeaseLossReason reason) noexcept;
@@ -89,30 +93,13 @@ class MemoryRegistry : public std::enable_shared_from_this<MemoryRegistry> {
   // Opens a session on `context`: `events.on_view` is called at once with the current view,
   // then on every change.
   std::unique_ptr<RegistrySession> open(const std::string& context, RegistryEvents events);
-  // Ends a session's lease as if its process had died (`expired`) or someone revoked it.
-  // Sessions are numbered from 1 in the order they were opened.
-  void end_lease(std::size_t session, LeaseLossReason reason = LeaseLossReason::expired);
+  // The revision of the last change.
   std::int64_t revision() const;
-
-  // Simulated lease clocks (unit tests of what a process sees when it is frozen): from now
-  // on each session's lease is alive, by its own clock, only while now() is before its last
-  // renewal + ttl; open() and keep_alive() renew. The registry itself still holds the
-  // session's servers until end_lease(), as etcd does until its own clock expires the lease.
-  void simulate_lease_clock(std::function<std::chrono::steady_clock::time_point()> now, std::chrono::milliseconds ttl);
-  void keep_alive(std::size_t session);
-
-  // What an etcd session does after its lease is lost: grants a new lease and registers the
-  // session's servers again on it (one put each, each a new record: a new create revision).
-  // Nothing if the session's lease is alive.
-  void regrant(std::size_t session);
-  // Collapsed views, as one watch response or re-list carrying several changes: while held,
-  // a session is delivered no view; release_views() delivers only the newest one.
-  void hold_views(std::size_t session);
-  void release_views(std::size_t session);
 
  private:
   struct Impl;
   friend class MemorySession;
+  friend struct detail::MemoryRegistryAccess;  // the tests' hooks (src/registry/memory_registry_testing.hpp)
   MemoryRegistry();
   std::shared_ptr<Impl> impl_;
 };

@@ -7,6 +7,7 @@
 
 #include "frodo/error.hpp"
 #include "frodo/registry.hpp"
+#include "memory_registry_testing.hpp"
 #include "server_record.hpp"
 
 namespace frodo {
@@ -217,7 +218,8 @@ std::unique_ptr<RegistrySession> MemoryRegistry::open(const std::string& context
   return std::make_unique<MemorySession>(impl_, number);
 }
 
-void MemoryRegistry::end_lease(std::size_t session_number, LeaseLossReason reason) {
+void detail::MemoryRegistryAccess::end_lease(MemoryRegistry& registry, std::size_t session_number, LeaseLossReason reason) {
+  const std::shared_ptr<MemoryRegistry::Impl>& impl_ = registry.impl_;
   std::vector<std::function<void()>> calls;
   {
     std::lock_guard lock(impl_->mutex);
@@ -236,8 +238,9 @@ void MemoryRegistry::end_lease(std::size_t session_number, LeaseLossReason reaso
   deliver(calls);
 }
 
-void MemoryRegistry::simulate_lease_clock(std::function<std::chrono::steady_clock::time_point()> now,
+void detail::MemoryRegistryAccess::simulate_lease_clock(MemoryRegistry& registry, std::function<std::chrono::steady_clock::time_point()> now,
                                           std::chrono::milliseconds ttl) {
+  const std::shared_ptr<MemoryRegistry::Impl>& impl_ = registry.impl_;
   std::lock_guard lock(impl_->mutex);
   impl_->clock = std::move(now);
   impl_->simulated.store(true, std::memory_order_release);
@@ -245,13 +248,15 @@ void MemoryRegistry::simulate_lease_clock(std::function<std::chrono::steady_cloc
   for (auto& session : impl_->sessions) session->renewed = impl_->clock();
 }
 
-void MemoryRegistry::keep_alive(std::size_t session_number) {
+void detail::MemoryRegistryAccess::keep_alive(MemoryRegistry& registry, std::size_t session_number) {
+  const std::shared_ptr<MemoryRegistry::Impl>& impl_ = registry.impl_;
   std::lock_guard lock(impl_->mutex);
   auto& session = impl_->session(session_number);
   if (impl_->clock) session.renewed = impl_->clock();
 }
 
-void MemoryRegistry::regrant(std::size_t session_number) {
+void detail::MemoryRegistryAccess::regrant(MemoryRegistry& registry, std::size_t session_number) {
+  const std::shared_ptr<MemoryRegistry::Impl>& impl_ = registry.impl_;
   std::vector<std::function<void()>> calls;
   {
     std::lock_guard lock(impl_->mutex);
@@ -270,12 +275,14 @@ void MemoryRegistry::regrant(std::size_t session_number) {
   deliver(calls);
 }
 
-void MemoryRegistry::hold_views(std::size_t session_number) {
+void detail::MemoryRegistryAccess::hold_views(MemoryRegistry& registry, std::size_t session_number) {
+  const std::shared_ptr<MemoryRegistry::Impl>& impl_ = registry.impl_;
   std::lock_guard lock(impl_->mutex);
   impl_->session(session_number).held = true;
 }
 
-void MemoryRegistry::release_views(std::size_t session_number) {
+void detail::MemoryRegistryAccess::release_views(MemoryRegistry& registry, std::size_t session_number) {
+  const std::shared_ptr<MemoryRegistry::Impl>& impl_ = registry.impl_;
   std::function<void()> call;
   {
     std::lock_guard lock(impl_->mutex);

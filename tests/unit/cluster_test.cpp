@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "frodo/error.hpp"
+#include "registry/memory_registry_testing.hpp"
 
 namespace frodo {
 namespace {
@@ -82,7 +83,7 @@ TEST(Cluster, AServerWhoseLeaseEndsLeavesEveryView) {
   a.add_server("a:1");
   b.add_server("b:1");
   a.add_server("p:1", {.persistent = true});
-  registry->end_lease(1);  // process a "dies"
+  test::end_lease(*registry, 1);  // process a "dies"
   ASSERT_TRUE(b.wait_revision(registry->revision(), 1s));
   std::vector<std::string> left;
   std::shared_ptr<const Snapshot> view = b.snapshot();

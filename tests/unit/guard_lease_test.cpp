@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "frodo/guard.hpp"
+#include "registry/memory_registry_testing.hpp"
 #include "guard_support.hpp"
 
 namespace frodo {
@@ -40,12 +41,12 @@ TEST(MemoryRegistryLease, RegrantRegistersTheServersAgainAsNewRecordsOnANewLease
   EXPECT_EQ(old_record->lease, first_lease);
   EXPECT_GT(old_record->created, 0);
 
-  registry->end_lease(1);
+  test::end_lease(*registry, 1);
   EXPECT_EQ(a.lease_id(), 0);
   EXPECT_FALSE(a.lease_alive());
   EXPECT_EQ(record_of(*b.snapshot(), a_address), nullptr);
 
-  registry->regrant(1);
+  test::regrant(*registry, 1);
   EXPECT_TRUE(a.lease_alive());
   EXPECT_NE(a.lease_id(), 0);
   EXPECT_NE(a.lease_id(), first_lease);
@@ -69,13 +70,13 @@ TEST(MemoryRegistryLease, HeldViewsAreDeliveredAsOneCollapsedView) {
   int a_changes = 0;
   frodo::Subscription counting = a.on_change([&](const Snapshot&, const Snapshot&) { ++a_changes; });
   std::int64_t before = a.snapshot()->revision;
-  registry->hold_views(1);
+  test::hold_views(*registry, 1);
   b.add_server(a_address, {.persistent = true});
   b.remove_server(a_address);
   b.add_server(b_address);
   EXPECT_EQ(a.snapshot()->revision, before);  // nothing delivered while held
   EXPECT_EQ(a_changes, 0);
-  registry->release_views(1);
+  test::release_views(*registry, 1);
   std::shared_ptr<const Snapshot> seen = a.snapshot();
   EXPECT_EQ(seen->revision, registry->revision());
   ASSERT_EQ(seen->servers.size(), 1u);
@@ -100,8 +101,8 @@ TEST(GuardLease, AServerWhoseRecordCameBackDoesNotAdmitWhatAnotherTookOverMeanwh
     ASSERT_TRUE(first) << first.reason();
   }
 
-  registry->hold_views(1);  // A sees nothing from here until release_views
-  registry->end_lease(1);   // A "froze" past its TTL: etcd deleted its record
+  test::hold_views(*registry, 1);  // A sees nothing from here until release_views
+  test::end_lease(*registry, 1);   // A "froze" past its TTL: etcd deleted its record
   EXPECT_EQ(a.admit(id).reason(), "lease expired");
 
   // B gains the id: A's record is gone, so nobody is waited for.
@@ -109,12 +110,12 @@ TEST(GuardLease, AServerWhoseRecordCameBackDoesNotAdmitWhatAnotherTookOverMeanwh
   Admission taken;
   ASSERT_TRUE(eventually([&] { return bool(taken = b.admit(id)); })) << taken.reason();
 
-  registry->regrant(1);  // A's session re-registers its record on a new lease
+  test::regrant(*registry, 1);  // A's session re-registers its record on a new lease
   EXPECT_EQ(cb.server_by_id(id), a_address);
   // A's lease is alive, but its view still shows the record on the old lease.
   EXPECT_EQ(a.admit(id).reason(), "rejoining");
 
-  registry->release_views(1);  // one view: the delete and the re-add never shown apart
+  test::release_views(*registry, 1);  // one view: the delete and the re-add never shown apart
   EXPECT_EQ(ca.server_by_id(id), a_address);
   Admission early = a.admit(id);
   EXPECT_FALSE(early) << "admitted " << id << " with token " << early.token() << " while " << b_address
@@ -140,10 +141,10 @@ TEST(GuardLease, AServerBackOnANewLeaseWaitsForTheHandoffLikeAJoin) {
   Guard b(cb, b_address);
   ASSERT_TRUE(eventually([&] { return a.stats().settled && b.stats().settled; }));
   std::string id = id_owned_by(ca, a_address);
-  registry->end_lease(1);
+  test::end_lease(*registry, 1);
   Admission taken;
   ASSERT_TRUE(eventually([&] { return bool(taken = b.admit(id)); })) << taken.reason();
-  registry->regrant(1);
+  test::regrant(*registry, 1);
   Admission early = a.admit(id);
   EXPECT_FALSE(early);
   EXPECT_EQ(early.reason(), "handoff");

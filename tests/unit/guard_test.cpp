@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "frodo/error.hpp"
+#include "registry/memory_registry_testing.hpp"
 
 namespace frodo {
 namespace {
@@ -118,7 +119,7 @@ TEST(Guard, ACrashedLoserIsNotWaitedFor) {
   std::string of_a = id_owned_by(cb, "a:1");
   Admission stuck = a.admit(of_a);  // A freezes with this in flight...
   ASSERT_TRUE(stuck);
-  registry->end_lease(1);  // ...and its lease expires: its record is gone
+  test::end_lease(*registry, 1);  // ...and its lease expires: its record is gone
   Admission taken;
   ASSERT_TRUE(eventually([&] {
     taken = b.admit(of_a);
@@ -134,7 +135,7 @@ TEST(Guard, ACrashedLoserIsNotWaitedFor) {
 TEST(Guard, AFrozenServerPastItsLeaseDeadlineAdmitsNothing) {
   auto registry = MemoryRegistry::create();
   std::atomic<std::int64_t> now_ms{0};
-  registry->simulate_lease_clock([&] { return Clock::time_point(std::chrono::milliseconds(now_ms.load())); }, 3000ms);
+  test::simulate_lease_clock(*registry, [&] { return Clock::time_point(std::chrono::milliseconds(now_ms.load())); }, 3000ms);
   Cluster ca(options(), registry), cb(options(), registry);
   Guard a(ca, "a:1"), b(cb, "b:1");
   ASSERT_TRUE(eventually([&] { return settled(a) && settled(b); }));
@@ -143,7 +144,7 @@ TEST(Guard, AFrozenServerPastItsLeaseDeadlineAdmitsNothing) {
   // Both keep their leases alive until A freezes; 2.9 s later A still may admit...
   now_ms = 2900;
   EXPECT_TRUE(a.admit(of_a));
-  registry->keep_alive(2);
+  test::keep_alive(*registry, 2);
   // ...but when it wakes after its deadline, before etcd has even expired its lease, it
   // refuses: another server may already be taking over.
   now_ms = 3100;
@@ -152,7 +153,7 @@ TEST(Guard, AFrozenServerPastItsLeaseDeadlineAdmitsNothing) {
   EXPECT_EQ(woke.reason(), "lease expired");
   EXPECT_TRUE(b.admit(id_owned_by(cb, "b:1")));
   // A renewed lease lets it admit again.
-  registry->keep_alive(1);
+  test::keep_alive(*registry, 1);
   EXPECT_TRUE(a.admit(of_a));
 }
 
@@ -170,7 +171,7 @@ TEST(Guard, AThreadPausedInsideAdmitPastItsLeaseAdmitsNothing) {
   std::thread::id admitting = std::this_thread::get_id();
   // The lease clock as this test's thread sees it: when armed, its next read returns the
   // present, then the thread "sleeps" 10 s (the clock jumps past the 3 s TTL).
-  registry->simulate_lease_clock(
+  test::simulate_lease_clock(*registry, 
       [&] {
         std::int64_t t = now_ms.load();
         if (std::this_thread::get_id() == admitting && pause_after_next_read.exchange(false)) now_ms = t + 10'000;
@@ -184,7 +185,7 @@ TEST(Guard, AThreadPausedInsideAdmitPastItsLeaseAdmitsNothing) {
   ASSERT_TRUE(eventually([&] { return settled(a) && settled(b); }));
   // B sees nothing from here: it never releases the next epoch, so A stays unsettled and
   // admits the ids it keeps on its slow path.
-  registry->hold_views(2);
+  test::hold_views(*registry, 2);
   std::vector<std::string> before;
   for (int i = 0; before.size() < 64; ++i) {
     std::string id = "host-" + std::to_string(i);
@@ -209,11 +210,11 @@ TEST(Guard, AThreadPausedInsideAdmitPastItsLeaseAdmitsNothing) {
   EXPECT_EQ(paused.token(), 0);
   EXPECT_EQ(a.stats().admitted, admitted) << "an admission taken back is not counted as one";
   // Renewed, A admits again; it was taken out of the in-flight count, so nothing waits on it.
-  registry->keep_alive(1);
+  test::keep_alive(*registry, 1);
   EXPECT_TRUE(a.admit(kept));
-  registry->keep_alive(2);
-  registry->keep_alive(3);
-  registry->release_views(2);
+  test::keep_alive(*registry, 2);
+  test::keep_alive(*registry, 3);
+  test::release_views(*registry, 2);
 }
 
 TEST(Guard, AServerBehindTheClientCatchesUpFirst) {

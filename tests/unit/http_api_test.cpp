@@ -20,6 +20,7 @@
 #include "../support/percent_encoding.hpp"
 #include "frodo/cluster.hpp"
 #include "frodo/ring.hpp"
+#include "registry/memory_registry_testing.hpp"
 
 namespace frodo::cli {
 namespace {
@@ -353,7 +354,7 @@ TEST_F(ApiFixture, HealthAndReadiness) {
   api_->register_server("127.0.0.1:9001", {});
   r = c.Get("/readyz");
   EXPECT_EQ(r->status, 200) << r->body;
-  registry_->end_lease(1);  // the lease of the Cluster's session expires
+  test::end_lease(*registry_, 1);  // the lease of the Cluster's session expires
   r = c.Get("/readyz");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 503) << r->body;

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "frodo/metrics.hpp"
+#include "registry/memory_registry_testing.hpp"
 #include "guard_support.hpp"
 
 namespace frodo {
@@ -60,7 +61,7 @@ TEST(ClusterStats, CountViewsLeaseLossesAndCallbackErrors) {
   EXPECT_EQ(s.callback_errors, 2u);
   EXPECT_TRUE(s.lease_alive);
   EXPECT_TRUE(s.registry.etcd_calls.empty());  // no etcd behind a memory registry
-  registry->end_lease(1, LeaseLossReason::revoked);
+  test::end_lease(*registry, 1, LeaseLossReason::revoked);
   ASSERT_TRUE(eventually([&] { return cluster.stats().lease_losses[LeaseLossReason::revoked] == 1; }));
   EXPECT_EQ(cluster.stats().lease_losses.count(LeaseLossReason::expired), 0u);
 }

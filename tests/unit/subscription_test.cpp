@@ -13,6 +13,7 @@
 
 #include "frodo/cluster.hpp"
 #include "frodo/guard.hpp"
+#include "registry/memory_registry_testing.hpp"
 #include "guard_support.hpp"
 
 namespace frodo {
@@ -34,7 +35,7 @@ TEST(Subscription, BothKindsOfCallbackAddAndEachUnregistersAlone) {
   a.add_server("127.0.0.1:1");
   EXPECT_EQ(changes1, 1);
   EXPECT_EQ(changes2, 1);
-  registry->end_lease(1);
+  test::end_lease(*registry, 1);
   ASSERT_TRUE(eventually([&] { return lost1 == 1 && lost2 == 1; }));  // the second did not replace the first
   const int seen = changes1;
   EXPECT_EQ(changes2.load(), seen);
@@ -45,8 +46,8 @@ TEST(Subscription, BothKindsOfCallbackAddAndEachUnregistersAlone) {
   a.add_server("127.0.0.2:1", {.persistent = true});
   EXPECT_EQ(changes1, seen);
   EXPECT_EQ(changes2, seen + 1);
-  registry->regrant(1);
-  registry->end_lease(1, LeaseLossReason::revoked);
+  test::regrant(*registry, 1);
+  test::end_lease(*registry, 1, LeaseLossReason::revoked);
   ASSERT_TRUE(eventually([&] { return lost1 == 2; }));
   EXPECT_EQ(lost2, 1);
 }
