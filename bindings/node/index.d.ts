@@ -17,6 +17,9 @@ declare namespace Frodo {
     algorithm?: 'ketama' | 'maglev';
     /** Every etcd call gives up after this many ms (default 5000). */
     callTimeout?: number;
+    /** How long ready waits for etcd to come up (ms, default 0: one attempt) and a
+     *  registration waits for a lost lease's re-grant. */
+    connectTimeout?: number;
     maxValueBytes?: number;
     maxReceiveBytes?: number;
     /** PEM files: the CA of etcd's certificates, and a client certificate with its key. */

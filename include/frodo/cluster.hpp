@@ -57,6 +57,13 @@ struct ClusterOptions {
   EtcdOptions etcd;
   Algorithm algorithm = Algorithm::ketama;
   std::chrono::seconds lease_ttl{5};
+  // How long the Cluster waits for etcd to answer, as one deadline the caller owns. The
+  // constructor keeps trying to list the context while no member is reachable or etcd
+  // answers "unavailable" (waiting for a connection to change state, not sleeping), and
+  // add_server waits this long for a lost lease to be re-granted. 0 (the default): one
+  // attempt, each call bounded by etcd.call_timeout. Other errors (bad options, permission
+  // denied) are thrown at once.
+  std::chrono::milliseconds connect_timeout{0};
   std::string prefix = "/frodo";  // keys live under <prefix>/<context>/servers/<address>
   // Values under the prefix larger than this are skipped unread (1 KiB to 16 MiB); records
   // this process writes must fit too.

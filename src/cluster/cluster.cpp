@@ -290,6 +290,10 @@ void validate_options(const ClusterOptions& options) {
   if (options.prefix.empty() || options.prefix.front() != '/' || options.prefix.back() == '/') {
     throw Error(Errc::invalid_argument, "bad key prefix '" + options.prefix + "': must start with / and not end with /");
   }
+  if (options.connect_timeout < std::chrono::milliseconds(0)) {
+    throw Error(Errc::invalid_argument, "connect_timeout must not be negative, got " +
+                                            std::to_string(options.connect_timeout.count()) + " ms");
+  }
   if (options.max_value_bytes < 1024 || options.max_value_bytes > 16 * 1024 * 1024) {
     throw Error(Errc::invalid_argument, "max_value_bytes must be between 1024 and 16777216, got " +
                                             std::to_string(options.max_value_bytes));
@@ -302,9 +306,27 @@ Cluster::Cluster(ClusterOptions options) : state_(std::make_shared<State>()) {
   validate_options(options);
   state_->options = std::move(options);
   auto connection = std::make_shared<etcd::Connection>(state_->options.etcd);
-  state_->session = detail::open_etcd_session(
-      connection, detail::servers_prefix(state_->options.prefix, state_->options.context), state_->options.lease_ttl,
-      state_->options.max_value_bytes, events_for(state_));
+  const auto deadline = etcd::Clock::now() + state_->options.connect_timeout;
+  bool waiting = false;
+  while (!state_->session) {
+    try {
+      state_->session = detail::open_etcd_session(
+          connection, detail::servers_prefix(state_->options.prefix, state_->options.context),
+          state_->options.lease_ttl, state_->options.connect_timeout, state_->options.max_value_bytes,
+          events_for(state_));
+    } catch (const Error& e) {
+      const bool transient = e.code() == Errc::unavailable || e.code() == Errc::deadline_exceeded;
+      if (!transient || etcd::Clock::now() >= deadline) throw;
+      if (!waiting) {
+        waiting = true;
+        state_->warn("etcd is not answering yet (" + std::string(e.what()) + "); trying again for up to " +
+                     std::to_string(state_->options.connect_timeout.count()) + " ms (connect_timeout)");
+      }
+      // Nothing to do until a member's connection moves (or, when one is up but etcd
+      // answered "unavailable", e.g. while it elects a leader, the next half second).
+      connection->await_channel_change(deadline);
+    }
+  }
   start_threads();
 }
 

@@ -181,6 +181,39 @@ Connection::Connection(EtcdOptions options) : options_(std::move(options)) {
   }
 }
 
+bool Connection::await_channel_change(Clock::time_point deadline) {
+  // gRPC cannot cancel a state notification: every one is delivered, at a change or at its
+  // deadline, before its queue may be destroyed. So each wait lasts at most one slice, and
+  // after the first change the others are drained within that slice. While no member is up
+  // a channel moves between CONNECTING and TRANSIENT_FAILURE at least every reconnect
+  // backoff (at most 500 ms, set above), which is also the slice.
+  constexpr auto slice = std::chrono::milliseconds(500);
+  const Clock::time_point until = std::min(deadline, Clock::now() + slice);
+  const auto system_until = std::chrono::system_clock::now() +
+                            std::chrono::duration_cast<std::chrono::system_clock::duration>(until - Clock::now());
+  grpc::CompletionQueue queue;
+  std::size_t pending = 0;
+  for (const auto& e : endpoints_) {
+    // A READY channel is watched too: a caller that failed although a member is up (etcd
+    // said "unavailable" while it elects a leader) waits the slice before it tries again.
+    const grpc_connectivity_state state = e->channel->GetState(/*try_to_connect=*/true);
+    e->channel->NotifyOnStateChange(state, system_until, &queue, nullptr);
+    ++pending;
+  }
+  void* tag = nullptr;
+  bool changed = false;
+  for (; pending > 0 && !changed; --pending) {
+    if (!queue.Next(&tag, &changed)) break;
+  }
+  queue.Shutdown();
+  while (queue.Next(&tag, &changed)) {
+  }
+  for (const auto& e : endpoints_) {
+    if (e->channel->GetState(/*try_to_connect=*/false) == GRPC_CHANNEL_READY) return true;
+  }
+  return false;
+}
+
 void Connection::mark_failed(std::size_t i) {
   std::size_t expected = i;
   current_.compare_exchange_strong(expected, (i + 1) % endpoints_.size());

@@ -73,6 +73,14 @@ class Connection {
             std::optional<Clock::time_point> deadline = std::nullopt);
   const CallStats& call_stats(Rpc rpc) const { return calls_[static_cast<std::size_t>(rpc)]; }
 
+  // Blocks until one endpoint's channel changes state (a member came up, or went down), or
+  // `deadline` passes, or half a second (gRPC's longest reconnect step here), whichever is
+  // first, and returns whether any channel is READY then. (A READY channel that stays up
+  // waits the half second: the caller failed for another reason and should not spin.)
+  // What a caller retrying "until etcd answers" waits on instead of sleeping: a call that
+  // failed because no member was reachable has nothing to do until a channel moves.
+  bool await_channel_change(Clock::time_point deadline);
+
   // For streams and single-member calls: the endpoint to use now, and the auth token added
   // to a context (authenticating first if needed, within `deadline`; may throw). Returns
   // the token used ("" without auth), for invalidate_token().

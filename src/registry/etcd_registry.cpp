@@ -32,11 +32,12 @@ constexpr auto max_relist_backoff = std::chrono::milliseconds(30000);
 class EtcdSession : public RegistrySession {
  public:
   EtcdSession(std::shared_ptr<etcd::Connection> connection, std::string prefix, std::chrono::seconds ttl,
-              std::size_t max_value_bytes, RegistryEvents events)
+              std::chrono::milliseconds lease_wait, std::size_t max_value_bytes, RegistryEvents events)
       : connection_(std::move(connection)),
         kv_(connection_),
         prefix_(std::move(prefix)),
         ttl_(ttl),
+        lease_wait_(std::max(lease_wait, connection_->options().call_timeout)),
         max_value_bytes_(max_value_bytes),
         events_(std::move(events)),
         builder_(prefix_, max_value_bytes) {
@@ -63,13 +64,11 @@ class EtcdSession : public RegistrySession {
     std::int64_t lease = 0;
     if (!persistent) {
       etcd::LeaseKeeper& keeper = lease_keeper();
-      // Between a loss and the re-grant there is no lease to attach to: wait for it, within
-      // the call timeout.
-      auto deadline = etcd::Clock::now() + connection_->options().call_timeout;
-      while ((lease = keeper.id()) == 0 && etcd::Clock::now() < deadline) {
+      // Between a loss and the re-grant there is no lease to attach to: wait for the re-grant
+      // (reregister wakes us), within lease_wait_.
+      {
         std::unique_lock lock(mutex_);
-        if (closing_) break;
-        wake_.wait_for(lock, std::chrono::milliseconds(20));
+        wake_.wait_for(lock, lease_wait_, [&] { return closing_ || (lease = keeper.id()) != 0; });
       }
       if (lease == 0) {
         throw Error(Errc::lease_lost, "cannot register " + server.address +
@@ -221,6 +220,7 @@ class EtcdSession : public RegistrySession {
       std::lock_guard lock(mutex_);
       mine = mine_;
     }
+    wake_.notify_all();  // a put waiting for the lease
     for (const auto& [address, server] : mine) {
       try {
         kv_.put(prefix_ + address, encode_server(server), lease);
@@ -286,6 +286,7 @@ class EtcdSession : public RegistrySession {
   etcd::Kv kv_;
   std::string prefix_;
   std::chrono::seconds ttl_;
+  std::chrono::milliseconds lease_wait_;  // how long put() waits for a lost lease's re-grant
   std::size_t max_value_bytes_;
   RegistryEvents events_;
   std::atomic<std::uint64_t> watch_restarts_{0};
@@ -312,8 +313,9 @@ class EtcdSession : public RegistrySession {
 
 std::unique_ptr<RegistrySession> open_etcd_session(std::shared_ptr<etcd::Connection> connection,
                                                    const std::string& servers_prefix, std::chrono::seconds ttl,
-                                                   std::size_t max_value_bytes, RegistryEvents events) {
-  return std::make_unique<EtcdSession>(std::move(connection), servers_prefix, ttl, max_value_bytes,
+                                                   std::chrono::milliseconds lease_wait, std::size_t max_value_bytes,
+                                                   RegistryEvents events) {
+  return std::make_unique<EtcdSession>(std::move(connection), servers_prefix, ttl, lease_wait, max_value_bytes,
                                        std::move(events));
 }
 

@@ -7,9 +7,13 @@
 #include <cstdio>
 
 #include <atomic>
+#include <functional>
+#include <memory>
 #include <mutex>
 #include <set>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "etcd/kv.hpp"
 #include "etcd_cluster.hpp"
@@ -329,6 +333,72 @@ TEST(ClusterEtcd, UnreachableEtcdFailsTheConstructorNamingIt) {
     EXPECT_EQ(e.code(), Errc::unavailable) << e.what();
     EXPECT_NE(std::string(e.what()).find("127.0.0.1:1"), std::string::npos) << e.what();
   }
+}
+
+// The messages a Cluster's logger received, readable from the test thread.
+struct Messages {
+  std::mutex mutex;
+  std::vector<std::string> lines;
+  std::function<void(const std::string&)> logger() {
+    return [this](const std::string& line) {
+      std::lock_guard lock(mutex);
+      lines.push_back(line);
+    };
+  }
+  bool contains(const std::string& text) {
+    std::lock_guard lock(mutex);
+    for (const std::string& line : lines) {
+      if (line.find(text) != std::string::npos) return true;
+    }
+    return false;
+  }
+};
+
+TEST(ClusterEtcd, AConnectDeadlineWaitsForEtcdToComeUp) {
+  test::EtcdCluster etcd;
+  Messages messages;
+  ClusterOptions o = options_for(etcd);
+  o.etcd.call_timeout = 500ms;
+  o.connect_timeout = 60s;
+  o.logger = messages.logger();
+  etcd.kill(0);
+  std::unique_ptr<Cluster> cluster;
+  std::string failure;
+  std::thread connecting([&] {
+    try {
+      cluster = std::make_unique<Cluster>(o);
+    } catch (const std::exception& e) {
+      failure = e.what();
+    }
+  });
+  // The constructor found etcd down and said it waits (without a deadline it would have
+  // thrown, and the message would never come).
+  bool told = wait_until([&] { return messages.contains("etcd is not answering yet"); }, 30s);
+  etcd.restart(0);
+  connecting.join();
+  ASSERT_TRUE(told);
+  ASSERT_EQ(failure, "");
+  ASSERT_TRUE(cluster);
+  cluster->add_server("127.0.0.1:1");
+  EXPECT_EQ(addresses(*cluster), std::set<std::string>{"127.0.0.1:1"});
+}
+
+TEST(ClusterEtcd, AConnectDeadlineThatPassesFailsNamingTheEndpoint) {
+  Messages messages;
+  ClusterOptions o;
+  o.context = "appname";
+  o.etcd.endpoints = {"127.0.0.1:1"};
+  o.etcd.call_timeout = 200ms;
+  o.connect_timeout = 1s;
+  o.logger = messages.logger();
+  try {
+    Cluster c(o);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::unavailable) << e.what();
+    EXPECT_NE(std::string(e.what()).find("127.0.0.1:1"), std::string::npos) << e.what();
+  }
+  EXPECT_TRUE(messages.contains("trying again for up to 1000 ms")) << messages.lines.size();
 }
 
 }  // namespace

@@ -161,6 +161,15 @@ TEST(Cluster, BadContextsAndServersAreRefusedNamingTheValue) {
   ClusterOptions prefix = options();
   prefix.prefix = "frodo";
   EXPECT_THROW(Cluster(prefix, registry), Error);
+  ClusterOptions deadline = options();
+  deadline.connect_timeout = -1ms;
+  try {
+    Cluster refused(deadline, registry);
+    ADD_FAILURE() << "accepted a negative connect_timeout";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::invalid_argument);
+    EXPECT_NE(std::string(e.what()).find("-1 ms"), std::string::npos) << e.what();
+  }
 }
 
 TEST(Cluster, AnyBytesAreAnId) {

@@ -175,9 +175,8 @@ int run_register(const GlobalOptions& g, const CommandOptions& c) {
     warn(std::string("lease lost (") + to_string(reason) + "): " + address +
          " may be out of the ring until it is registered again on a new lease");
   });
-  add_retrying_lease_loss(
-      [&] { return cluster->add_server(c.address, {.weight = weight, .zone = c.zone}); },
-      std::chrono::milliseconds(g.timeout_ms) + std::chrono::seconds(c.ttl));
+  // Waits up to --timeout for a lost lease's re-grant (ClusterOptions::connect_timeout).
+  cluster->add_server(c.address, {.weight = weight, .zone = c.zone});
   const std::string lease = lease_hex(cluster->lease_id());
   if (c.json) {
     nlohmann::json registered = {{"event", "registered"},

@@ -6,7 +6,6 @@
 #include <limits>
 #include <stdexcept>
 #include <string_view>
-#include <thread>
 #include <unordered_map>
 
 #include "frodo/address.hpp"
@@ -47,6 +46,7 @@ ClusterOptions cluster_options(const GlobalOptions& g, std::chrono::seconds leas
     throw UsageError(std::string("--algorithm: ") + e.what());
   }
   o.etcd.call_timeout = std::chrono::milliseconds(g.timeout_ms);
+  o.connect_timeout = std::chrono::milliseconds(g.timeout_ms);  // and wait as long for etcd to come up
   if (!g.cacert.empty() || !g.cert.empty() || !g.key.empty()) {
     if (g.cacert.empty()) throw UsageError("--cert and --key need --cacert (the CA that signed the etcd members)");
     if (g.cert.empty() != g.key.empty()) throw UsageError("a client certificate needs both --cert and --key");
@@ -132,18 +132,6 @@ const char* const global_footer =
     "--user/--password (FRODO_ETCD_PASSWORD). etcdctl's ETCDCTL_ENDPOINTS, _CACERT, _CERT, _KEY, _USER and\n"
     "_PASSWORD are fallbacks. Durations: 500ms, 5s, 2m.";
 
-std::int64_t add_retrying_lease_loss(const std::function<std::int64_t()>& add, std::chrono::milliseconds patience) {
-  const auto deadline = std::chrono::steady_clock::now() + patience;
-  while (true) {
-    try {
-      return add();
-    } catch (const Error& e) {
-      if (e.code() != Errc::lease_lost || std::chrono::steady_clock::now() >= deadline) throw;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-  }
-}
-
 std::optional<std::string> parse_duration(const std::string& text, std::chrono::milliseconds unit, int& value) {
   std::size_t digits = 0;
   while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
@@ -228,7 +216,7 @@ std::shared_ptr<GlobalOptions> add_global_options(CLI::App& app) {
       ->type_name("NAME")
       ->default_str(g->algorithm)
       ->group(group);
-  app.add_option("--timeout", g->timeout_ms, "Give up on an etcd call after this long: 500ms, 5s, 2m (bare: ms)")
+  app.add_option("--timeout", g->timeout_ms, "Give up on etcd (reaching it, each call, a lease re-grant) after this long: 500ms, 5s, 2m (bare: ms)")
       ->type_name("DURATION")
       ->transform(duration_in(std::chrono::milliseconds(1)))
       ->default_str(std::to_string(g->timeout_ms))

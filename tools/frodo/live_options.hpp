@@ -55,11 +55,6 @@ ClusterOptions cluster_options(const GlobalOptions& g, std::chrono::seconds leas
 std::unique_ptr<Cluster> connect(const GlobalOptions& g, std::chrono::seconds lease_ttl = std::chrono::seconds(5),
                                  bool publish_view = false);
 
-// Runs `add` (a Cluster::add_server), again while it fails with lease_lost, for up to
-// `patience`: with a short TTL on a loaded machine the lease can be lost before the first
-// put; the library grants a new one by itself, but add_server throws meanwhile.
-std::int64_t add_retrying_lease_loss(const std::function<std::int64_t()>& add, std::chrono::milliseconds patience);
-
 // Writes `text` to stdout and flushes; throws std::runtime_error when it cannot.
 void write_out(const std::string& text);
 

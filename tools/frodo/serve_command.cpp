@@ -57,8 +57,7 @@ int run_serve(const GlobalOptions& g, const ServeOptions& o, bool listen_given) 
              " servers (was " + std::to_string(before.servers.size()) + "), checksum " + after.ring.checksum_hex());
   });
   for (const std::string& address : o.register_addresses) {
-    add_retrying_lease_loss([&] { return api.register_server(address, {}); },
-                            std::chrono::milliseconds(g.timeout_ms) + std::chrono::seconds(o.ttl));
+    api.register_server(address, {});  // waits up to --timeout for a lost lease's re-grant
   }
 
   UnixSocketServer server;

@@ -7,7 +7,7 @@
 const { invalidArgument, describe } = require('./errors');
 
 const known = new Set([
-  'context', 'etcdServers', 'ttl', 'prefix', 'algorithm', 'callTimeout', 'maxValueBytes',
+  'context', 'etcdServers', 'ttl', 'prefix', 'algorithm', 'callTimeout', 'connectTimeout', 'maxValueBytes',
   'maxReceiveBytes', 'tls', 'user', 'password', 'logger',
 ]);
 
@@ -61,6 +61,13 @@ function clusterOptions(options) {
       throw invalidArgument(`${name} must be a positive whole number, got ${describe(value)}`);
     }
     result[target] = value;
+  }
+  if (options.connectTimeout !== undefined) {
+    const value = options.connectTimeout;
+    if (!Number.isInteger(value) || value < 0 || value > 3600 * 1000) {
+      throw invalidArgument(`connectTimeout must be a whole number of ms from 0 to 3600000, got ${describe(value)}`);
+    }
+    result.connectTimeoutMs = value;
   }
   for (const name of ['prefix', 'algorithm', 'user', 'password']) {
     const value = options[name];

@@ -118,6 +118,10 @@ frodo::ClusterOptions cluster_options(const Napi::Object& object) {
     options.etcd.call_timeout =
         std::chrono::milliseconds(static_cast<long>(number_member(object, "callTimeoutMs", 1, 3600 * 1000)));
   }
+  if (present(object.Get("connectTimeoutMs"))) {
+    options.connect_timeout =
+        std::chrono::milliseconds(static_cast<long>(number_member(object, "connectTimeoutMs", 0, 3600 * 1000)));
+  }
   if (present(object.Get("maxValueBytes"))) {
     options.max_value_bytes = static_cast<std::size_t>(number_member(object, "maxValueBytes", 1024, 16 << 20));
   }

@@ -27,6 +27,8 @@ test('bad constructor options throw an Error naming the value', () => {
   assert.throws(() => new Frodo({ context: 7 }), rejectsWith('invalid_argument', /context must be a string/));
   assert.throws(() => new Frodo({ context: 'app', etcdServer: endpoint }), rejectsWith('invalid_argument', /unknown option "etcdServer"/));
   assert.throws(() => new Frodo({ context: 'app', etcdServers: endpoint, ttl: 0 }), rejectsWith('invalid_argument', /ttl/));
+  assert.throws(() => new Frodo({ context: 'app', etcdServers: endpoint, connectTimeout: -1 }),
+    rejectsWith('invalid_argument', /connectTimeout must be a whole number of ms from 0 to 3600000, got number -1/));
   assert.throws(() => new Frodo({ context: 'app', etcdServers: endpoint, algorithm: 'rendezvous' }),
     rejectsWith('invalid_argument', /rendezvous/));
   assert.throws(() => new Frodo({ context: 'app', etcdServers: endpoint, tls: { cert: '/c.pem' } }),
@@ -61,5 +63,11 @@ test('an unreachable etcd rejects ready with a code', async () => {
   const frodo = new Frodo({ context: 'nowhere', etcdServers: ['127.0.0.1:1'], callTimeout: 500 });
   await assert.rejects(frodo.ready, (error) => ['unavailable', 'deadline_exceeded'].includes(error.code));
   await assert.rejects(frodo.serverById('a'), (error) => ['unavailable', 'deadline_exceeded'].includes(error.code));
+  await frodo.close();
+});
+
+test('a connect deadline that passes rejects ready with unavailable', async () => {
+  const frodo = new Frodo({ context: 'nowhere', etcdServers: ['127.0.0.1:1'], callTimeout: 200, connectTimeout: 600 });
+  await assert.rejects(frodo.ready, (error) => error.code === 'unavailable' && /127\.0\.0\.1:1/.test(error.message));
   await frodo.close();
 });
