@@ -12,6 +12,7 @@ namespace frodo::detail {
 
 class Ketama {
  public:
+  static constexpr Algorithm algorithm = Algorithm::ketama;
   static constexpr int vnodes_per_server = 40;
   static constexpr int points_per_vnode = 4;
 

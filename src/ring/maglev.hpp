@@ -13,6 +13,7 @@ namespace frodo::detail {
 
 class Maglev {
  public:
+  static constexpr Algorithm algorithm = Algorithm::maglev;
   static constexpr std::uint64_t min_table_size = 65537;
   static constexpr std::uint64_t entries_per_member = 100;
 
