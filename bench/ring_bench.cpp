@@ -4,8 +4,10 @@
 //   build/release/bench/frodo_ring_bench --benchmark_min_time=0.2
 //
 // Names read `<what>/<algorithm>/<servers>`; the thread runs add `/real_time/threads:N`.
+// ketama_old_vs_new/<servers> prints the old and the new ketama layout side by side.
 #include <benchmark/benchmark.h>
 
+#include <ctime>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -16,6 +18,8 @@
 #include <vector>
 
 #include "frodo/ring.hpp"
+#include "ketama_baseline.hpp"
+#include "ring/ketama.hpp"
 
 namespace {
 
@@ -119,6 +123,85 @@ void ring_bytes(benchmark::State& state, Algorithm algorithm) {
   state.counters["bytes_per_server"] = bytes / static_cast<double>(count);
 }
 
+// The old ketama layout (ketama_baseline.hpp) against the new one (src/ring/continuum.hpp) on
+// the same ring, in one run: chunks of lookups alternate between the two (each on its own
+// run of ids, and which goes first alternates) so that both see the same machine load.
+// Counters, in ns per lookup: old_ns / new_ns are MD5 of the id plus the search (what
+// owner() costs below Ring's dispatch); search_old_ns / search_new_ns the search alone, on
+// hashes computed beforehand; md5_ns the hash alone, the floor under both. The *ratio
+// counters are old / new. The answers are checked equal as they are timed.
+void ketama_old_vs_new(benchmark::State& state) {
+  const frodo::Ring& ring = shared_ring(Algorithm::ketama, static_cast<std::size_t>(state.range(0)));
+  const frodo::detail::Ketama fresh(ring.members());
+  const frodo::bench::KetamaBaseline old(fresh.continuum());
+  const std::vector<std::string>& keys = ids();
+  static const std::vector<std::uint32_t> hashes = [&keys] {
+    std::vector<std::uint32_t> v;
+    v.reserve(keys.size());
+    for (const std::string& k : keys) v.push_back(frodo::detail::Ketama::hash(k));
+    return v;
+  }();
+
+  // This thread's CPU time, so that time the shared machine gives to other processes is
+  // not counted against whichever layout happened to be running.
+  auto now_ns = [] {
+    timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) * 1e9 + static_cast<double>(ts.tv_nsec);
+  };
+  constexpr std::size_t chunk = 4096;
+  double t[5] = {0, 0, 0, 0, 0};  // old, new, search old, search new, MD5 alone (ns)
+  std::size_t done = 0, mismatches = 0;
+  std::size_t a = 0, b = id_count / 2;  // the two runs of ids
+  bool old_first = true;
+  auto time_chunk = [&](int which, std::size_t start) {
+    std::uint64_t sum = 0;
+    const double t0 = now_ns();
+    for (std::size_t k = 0; k < chunk; ++k) {
+      std::size_t i = (start + k) & (id_count - 1);
+      switch (which) {
+        case 0: sum += old.owner_of_hash(frodo::detail::Ketama::hash(keys[i])); break;
+        case 1: sum += fresh.owner(keys[i]); break;
+        case 2: sum += old.owner_of_hash(hashes[i]); break;
+        case 3: sum += fresh.owner_of_hash(hashes[i]); break;
+        default: sum += frodo::detail::Ketama::hash(keys[i]); break;
+      }
+    }
+    t[which] += now_ns() - t0;
+    benchmark::DoNotOptimize(sum);
+    return sum;
+  };
+  for (auto _ : state) {
+    for (int pair = 0; pair < 2; ++pair) {  // full lookups, then the search alone
+      int first = pair * 2 + (old_first ? 0 : 1), second = pair * 2 + (old_first ? 1 : 0);
+      std::uint64_t s1 = time_chunk(first, a), s2 = time_chunk(second, b);
+      // Same ids for both on the next iteration's swap: compare answers on one run here.
+      if (pair == 0 && s1 != 0 && s2 != 0) {
+        for (std::size_t k = 0; k < 16; ++k) {
+          std::size_t i = (a + k) & (id_count - 1);
+          if (old.owner_of_hash(hashes[i]) != fresh.owner(keys[i])) ++mismatches;
+        }
+      }
+    }
+    time_chunk(4, a + id_count / 4);
+    a += chunk;
+    b += chunk;
+    old_first = !old_first;
+    done += chunk;
+  }
+  const auto n = static_cast<double>(done);
+  state.counters["old_ns"] = t[0] / n;
+  state.counters["new_ns"] = t[1] / n;
+  state.counters["ratio"] = t[0] / t[1];
+  state.counters["search_old_ns"] = t[2] / n;
+  state.counters["search_new_ns"] = t[3] / n;
+  state.counters["search_ratio"] = t[2] / t[3];
+  state.counters["md5_ns"] = t[4] / n;
+  state.counters["old_bytes"] = static_cast<double>(old.memory_bytes());
+  state.counters["new_bytes"] = static_cast<double>(fresh.memory_bytes());
+  if (mismatches != 0) state.SkipWithError("the old and the new layout disagree");
+}
+
 void sizes(benchmark::internal::Benchmark* b) {
   for (std::int64_t n : {10, 100, 1'000, 10'000}) b->Arg(n);
 }
@@ -127,6 +210,8 @@ void sizes(benchmark::internal::Benchmark* b) {
 
 BENCHMARK_CAPTURE(owner_lookup, ketama, Algorithm::ketama)->Apply(sizes);
 BENCHMARK_CAPTURE(owner_lookup, maglev, Algorithm::maglev)->Apply(sizes);
+
+BENCHMARK(ketama_old_vs_new)->Arg(1'000)->Arg(10'000)->Unit(benchmark::kMicrosecond);
 
 BENCHMARK_CAPTURE(owners_lookup, ketama, Algorithm::ketama)->Arg(1'000);
 BENCHMARK_CAPTURE(owners_lookup, maglev, Algorithm::maglev)->Arg(1'000);

@@ -1,5 +1,6 @@
 // Preference lists: walk a circular array of member indices from `start`, collecting the
 // first n distinct members. Both ketama (its continuum) and maglev (its table) use it.
+// `Ring` is any sequence with size() and operator[] giving the member index at a place.
 #pragma once
 
 #include <algorithm>
@@ -8,8 +9,8 @@
 
 namespace frodo::detail {
 
-template <typename Index>
-void collect_distinct(const std::vector<Index>& ring, std::size_t start, std::size_t n, std::size_t member_count,
+template <typename Ring>
+void collect_distinct(const Ring& ring, std::size_t start, std::size_t n, std::size_t member_count,
                       std::vector<std::uint32_t>& out) {
   n = std::min(n, member_count);
   if (ring.empty() || n == 0) return;

@@ -58,42 +58,13 @@ Ketama::Ketama(const std::vector<Member>& members) {
     entries.swap(scratch);
   }
 
-  points_.resize(entries.size());
-  owner_.resize(entries.size());
-  for (std::size_t i = 0; i < entries.size(); ++i) {
-    points_[i] = static_cast<std::uint32_t>(entries[i] >> 16);
-    owner_[i] = static_cast<std::uint16_t>(entries[i] & 0xffff);
-  }
-  if (points_.empty()) return;
-
-  // Buckets on the top bits of a point, about four points each, narrow the search to a few
-  // neighbouring points instead of a binary search over the whole continuum.
-  int bits = 0;
-  while (bits < 24 && (std::size_t{1} << (bits + 2)) < points_.size()) ++bits;
-  shift_ = 32 - bits;
-  std::size_t buckets = std::size_t{1} << bits;
-  bucket_start_.resize(buckets + 1);
-  std::size_t p = 0;
-  for (std::size_t b = 0; b < buckets; ++b) {
-    std::uint64_t low = std::uint64_t{b} << shift_;
-    while (p < points_.size() && points_[p] < low) ++p;
-    bucket_start_[b] = static_cast<std::uint32_t>(p);
-  }
-  bucket_start_[buckets] = static_cast<std::uint32_t>(points_.size());
-}
-
-std::size_t Ketama::position(std::uint32_t h) const noexcept {
-  std::size_t b = std::uint64_t{h} >> shift_;
-  auto first = points_.begin() + bucket_start_[b];
-  auto last = points_.begin() + bucket_start_[b + 1];
-  std::size_t i = std::lower_bound(first, last, h) - points_.begin();
-  return i == points_.size() ? 0 : i;
+  continuum_ = Continuum(entries, members.size());
 }
 
 void Ketama::owners(std::string_view id, std::size_t n, std::size_t member_count,
                     std::vector<std::uint32_t>& out) const {
-  if (points_.empty()) return;
-  collect_distinct(owner_, position(hash(id)), n, member_count, out);
+  if (continuum_.empty()) return;
+  collect_distinct(continuum_, continuum_.position(hash(id)), n, member_count, out);
 }
 
 SegmentMap Ketama::segments() const {
@@ -101,20 +72,15 @@ SegmentMap Ketama::segments() const {
   // first point also owns everything past the last one.
   SegmentMap map;
   map.space = u128{1} << 32;
-  if (points_.empty()) return map;
-  map.segments.reserve(points_.size() + 1);
-  for (std::size_t i = 0; i < points_.size(); ++i) {
-    u128 end = u128{points_[i]} + 1;
+  if (continuum_.empty()) return map;
+  map.segments.reserve(continuum_.size() + 1);
+  for (std::size_t i = 0; i < continuum_.size(); ++i) {
+    u128 end = u128{continuum_.point_at(i)} + 1;
     if (!map.segments.empty() && map.segments.back().end >= end) continue;  // equal points
-    map.segments.push_back({end, owner_[i]});
+    map.segments.push_back({end, continuum_.owner_at(i)});
   }
-  if (map.segments.back().end < map.space) map.segments.push_back({map.space, owner_[0]});
+  if (map.segments.back().end < map.space) map.segments.push_back({map.space, continuum_.owner_at(0)});
   return map;
-}
-
-std::size_t Ketama::memory_bytes() const noexcept {
-  return points_.capacity() * sizeof(std::uint32_t) + owner_.capacity() * sizeof(std::uint16_t) +
-         bucket_start_.capacity() * sizeof(std::uint32_t);
 }
 
 }  // namespace frodo::detail

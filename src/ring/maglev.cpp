@@ -68,7 +68,7 @@ Maglev::Maglev(const std::vector<Member>& members) {
   // proportional to weight.
   // Which entries are taken lives in a bitset (16 KiB at M = 131071, so it stays in L1
   // cache): the probing below reads it far more often than it writes the table.
-  table_.assign(size, empty_entry);
+  std::vector<std::uint16_t> table(size, empty_entry);
   std::vector<std::uint64_t> taken((size + 63) / 64, 0);
   auto is_taken = [&taken](std::uint64_t c) { return (taken[c >> 6] >> (c & 63)) & 1; };
   std::uint64_t filled = 0;
@@ -83,7 +83,7 @@ Maglev::Maglev(const std::vector<Member>& members) {
           if (c >= size) c -= size;
         }
         taken[c >> 6] |= std::uint64_t{1} << (c & 63);
-        table_[c] = static_cast<std::uint16_t>(i);
+        table[c] = static_cast<std::uint16_t>(i);
         c += skip[i];
         if (c >= size) c -= size;
         next[i] = c;
@@ -91,6 +91,7 @@ Maglev::Maglev(const std::vector<Member>& members) {
       }
     }
   }
+  table_ = PackedIndices(table, n);
 }
 
 void Maglev::owners(std::string_view id, std::size_t n, std::size_t member_count,

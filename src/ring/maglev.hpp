@@ -7,12 +7,14 @@
 #include <vector>
 
 #include "frodo/ring.hpp"
+#include "packed_indices.hpp"
 #include "segments.hpp"
 
 namespace frodo::detail {
 
 class Maglev {
  public:
+  static constexpr Algorithm algorithm = Algorithm::maglev;
   static constexpr std::uint64_t min_table_size = 65537;
   static constexpr std::uint64_t entries_per_member = 100;
 
@@ -28,7 +30,7 @@ class Maglev {
   bool empty() const noexcept { return table_.empty(); }
   std::uint64_t table_size() const noexcept { return table_.size(); }
   SegmentMap segments() const;
-  std::size_t memory_bytes() const noexcept { return table_.capacity() * sizeof(std::uint16_t); }
+  std::size_t memory_bytes() const noexcept { return table_.memory_bytes(); }
 
   static std::uint64_t hash(std::string_view id) noexcept;
   // A prime >= max(min_table_size, entries_per_member * members), from a fixed ladder.
@@ -42,7 +44,7 @@ class Maglev {
     return static_cast<std::size_t>((static_cast<u128>(h) * table_.size()) >> 64);
   }
 
-  std::vector<std::uint16_t> table_;  // member index per entry
+  PackedIndices table_;  // member index per entry, at the fewest bits the member count needs
 };
 
 }  // namespace frodo::detail

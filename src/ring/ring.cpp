@@ -58,6 +58,18 @@ std::uint64_t checksum_of(Algorithm algorithm, const std::vector<Member>& member
 
 const std::vector<Member> no_members;
 
+// The one place an Algorithm picks a structure. No default: with -Werror=switch (set for
+// this library) a new enumerator does not compile until it is handled here.
+detail::RingTable make_table(Algorithm algorithm, const std::vector<Member>& members) {
+  switch (algorithm) {
+    case Algorithm::ketama:
+      return detail::Ketama(members);
+    case Algorithm::maglev:
+      return detail::Maglev(members);
+  }
+  throw Error(Errc::invalid_argument, "unknown algorithm " + std::to_string(static_cast<int>(algorithm)));
+}
+
 }  // namespace
 
 std::optional<std::string> weight_problem(double weight) {
@@ -67,7 +79,14 @@ std::optional<std::string> weight_problem(double weight) {
 }
 
 const char* to_string(Algorithm algorithm) noexcept {
-  return algorithm == Algorithm::maglev ? "maglev" : "ketama";
+  // No default: a new enumerator does not compile (-Werror=switch) until it has a name.
+  switch (algorithm) {
+    case Algorithm::ketama:
+      return "ketama";
+    case Algorithm::maglev:
+      return "maglev";
+  }
+  return "unknown";  // only a value cast from outside the enumeration
 }
 
 Algorithm parse_algorithm(std::string_view text) {
@@ -82,25 +101,21 @@ Ring::Ring(std::vector<Member> members, Algorithm algorithm) {
   validate(members);
   std::sort(members.begin(), members.end(), [](const Member& a, const Member& b) { return a.address < b.address; });
   auto state = std::make_shared<detail::RingState>();
-  state->algorithm = algorithm;
+  state->table = make_table(algorithm, members);
   state->checksum = checksum_of(algorithm, members);
-  if (algorithm == Algorithm::ketama) {
-    state->ketama = detail::Ketama(members);
-  } else {
-    state->maglev = detail::Maglev(members);
-  }
   state->members = std::move(members);
   state_ = std::move(state);
 }
 
 std::optional<std::size_t> Ring::owner_index(std::string_view id) const {
   const detail::RingState& s = *state_;
-  if (s.members.empty()) return std::nullopt;
-  if (s.algorithm == Algorithm::ketama) {
-    if (s.ketama.empty()) return std::nullopt;  // only when weights gave every member 0 vnodes
-    return s.ketama.owner(id);
-  }
-  return s.maglev.owner(id);
+  return std::visit(
+      [id](const auto& table) -> std::optional<std::size_t> {
+        // Empty for no members, and for a ketama ring whose weights gave every member 0 vnodes.
+        if (table.empty()) return std::nullopt;
+        return table.owner(id);
+      },
+      s.table);
 }
 
 std::optional<std::string_view> Ring::owner(std::string_view id) const {
@@ -113,11 +128,7 @@ std::vector<std::string_view> Ring::owners(std::string_view id, std::size_t n) c
   const detail::RingState& s = *state_;
   std::vector<std::uint32_t> indices;
   indices.reserve(std::min(n, s.members.size()));
-  if (s.algorithm == Algorithm::ketama) {
-    s.ketama.owners(id, n, s.members.size(), indices);
-  } else {
-    s.maglev.owners(id, n, s.members.size(), indices);
-  }
+  std::visit([&](const auto& table) { table.owners(id, n, s.members.size(), indices); }, s.table);
   std::vector<std::string_view> result;
   result.reserve(indices.size());
   for (std::uint32_t i : indices) result.emplace_back(s.members[i].address);
@@ -127,7 +138,7 @@ std::vector<std::string_view> Ring::owners(std::string_view id, std::size_t n) c
 const std::vector<Member>& Ring::members() const { return state_ ? state_->members : no_members; }
 std::size_t Ring::size() const { return state_->members.size(); }
 bool Ring::empty() const { return state_->members.empty(); }
-Algorithm Ring::algorithm() const { return state_->algorithm; }
+Algorithm Ring::algorithm() const { return state_->algorithm(); }
 std::uint64_t Ring::checksum() const { return state_->checksum; }
 
 std::string Ring::checksum_hex() const {
@@ -159,7 +170,7 @@ std::size_t Ring::memory_bytes() const {
     if (m.address.capacity() > 15) bytes += m.address.capacity() + 1;
     if (m.zone.capacity() > 15) bytes += m.zone.capacity() + 1;
   }
-  return bytes + s.ketama.memory_bytes() + s.maglev.memory_bytes();
+  return bytes + std::visit([](const auto& table) { return table.memory_bytes(); }, s.table);
 }
 
 double moved_share(const Ring& before, const Ring& after) {

@@ -9,6 +9,7 @@
 #include <set>
 
 #include "frodo/error.hpp"
+#include "ring/ketama.hpp"
 #include "ring/maglev.hpp"
 
 namespace frodo {
@@ -171,6 +172,46 @@ TEST(Ring, ParsesAlgorithmNames) {
     FAIL();
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("'Ketama'"), std::string::npos);
+  }
+}
+
+TEST(Ring, EveryAlgorithmHasItsOwnNameAndParsesBack) {
+  EXPECT_STREQ(to_string(Algorithm::ketama), "ketama");
+  EXPECT_STREQ(to_string(Algorithm::maglev), "maglev");
+  // A value from outside the enumeration is not passed off as ketama.
+  EXPECT_STREQ(to_string(static_cast<Algorithm>(7)), "unknown");
+  for (Algorithm algorithm : {Algorithm::ketama, Algorithm::maglev}) {
+    EXPECT_EQ(parse_algorithm(to_string(algorithm)), algorithm);
+  }
+}
+
+TEST_P(RingContract, KeepsItsAlgorithmEmptyOrNot) {
+  EXPECT_EQ(Ring({}, GetParam()).algorithm(), GetParam());
+  EXPECT_EQ(Ring(servers(3), GetParam()).algorithm(), GetParam());
+}
+
+// The Ring dispatches to the structure of its algorithm: its answers are that structure's,
+// built from the members in address order.
+TEST_P(RingContract, AnswersAsItsAlgorithmsStructure) {
+  std::vector<Member> members = servers(300);
+  std::reverse(members.begin(), members.end());
+  Ring ring(members, GetParam());
+  const std::vector<Member>& sorted = ring.members();
+  detail::Ketama ketama(sorted);
+  detail::Maglev maglev(sorted);
+  for (int i = 0; i < 5000; ++i) {
+    std::string id = "dispatch-" + std::to_string(i);
+    std::size_t expected = GetParam() == Algorithm::ketama ? ketama.owner(id) : maglev.owner(id);
+    ASSERT_EQ(ring.owner_index(id), expected) << id;
+    std::vector<std::uint32_t> preference;
+    if (GetParam() == Algorithm::ketama) {
+      ketama.owners(id, 3, sorted.size(), preference);
+    } else {
+      maglev.owners(id, 3, sorted.size(), preference);
+    }
+    std::vector<std::string_view> owners = ring.owners(id, 3);
+    ASSERT_EQ(owners.size(), preference.size()) << id;
+    for (std::size_t k = 0; k < owners.size(); ++k) EXPECT_EQ(owners[k], sorted[preference[k]].address) << id;
   }
 }
 

@@ -1,0 +1,64 @@
+// The continuum of a hash ring: sorted 32-bit points, each owned by a member, searched for
+// the first point >= a hash (wrapping past the last point to the first). Ketama builds one.
+//
+// Layout, chosen so that a search touches two cache lines (the bucket index and one run of
+// entries) instead of a binary search over the whole continuum:
+//   - The top `bits_` bits of a point name its bucket; bucket_start_[b] is the index of the
+//     first point whose bucket is >= b, and bucket_start_[2^bits_] is the point count. A
+//     bucket holds a few points on average (see the constructor).
+//   - entries_[i] packs point i and its owner into one 32-bit word: the point's low
+//     32 - bits_ bits (the bucket is implied by the index) shifted up by bits_, and the owner
+//     in the low bits_ bits. Within one bucket the words therefore sort as (point, owner), so
+//     the search compares words with (h << bits_) directly and the owner comes out of the
+//     same word; no second array is read.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace frodo::detail {
+
+class Continuum {
+ public:
+  Continuum() = default;
+  // `sorted` holds point << 16 | owner for every point, in ascending order (so equal points
+  // are ordered by owner); every owner is < member_count <= 65536.
+  Continuum(const std::vector<std::uint64_t>& sorted, std::size_t member_count);
+
+  std::size_t size() const noexcept { return entries_.size(); }
+  bool empty() const noexcept { return entries_.empty(); }
+
+  // Index of the first point >= h, or 0 past the last point; the continuum must not be empty.
+  std::size_t position(std::uint32_t h) const noexcept {
+    const std::size_t b = static_cast<std::size_t>(std::uint64_t{h} >> (32 - bits_));
+    const std::uint32_t key = h << bits_;  // h's place within its bucket, owner bits 0
+    std::size_t i = bucket_start_[b];
+    const std::size_t last = bucket_start_[b + 1];
+    // Buckets hold a handful of words, so a linear scan beats a binary search here.
+    while (i < last && entries_[i] < key) ++i;
+    return i == entries_.size() ? 0 : i;
+  }
+  std::uint32_t owner_at(std::size_t i) const noexcept { return entries_[i] & owner_mask_; }
+  // The full point i (reassembled from its bucket and its word); not on the lookup path.
+  std::uint32_t point_at(std::size_t i) const noexcept;
+  // The owner sequence as collect_distinct walks it.
+  std::uint32_t operator[](std::size_t i) const noexcept { return owner_at(i); }
+
+  std::size_t memory_bytes() const noexcept {
+    return entries_.capacity() * sizeof(std::uint32_t) + bucket_start_.capacity() * sizeof(std::uint32_t);
+  }
+
+ private:
+  // Invariants (none changes after construction):
+  //   0 <= bits_ <= 24, and every owner < 2^bits_ (so it fits under the point's low bits);
+  //   entries_ is sorted by (point, owner), point i lies in bucket b for
+  //   bucket_start_[b] <= i < bucket_start_[b + 1], and bucket_start_ is non-decreasing
+  //   with 2^bits_ + 1 elements, the last one entries_.size().
+  std::vector<std::uint32_t> entries_;
+  std::vector<std::uint32_t> bucket_start_{0, 0};
+  int bits_ = 0;
+  std::uint32_t owner_mask_ = 0;
+};
+
+}  // namespace frodo::detail
