@@ -2,14 +2,13 @@
 
 #include <algorithm>
 #include <atomic>
-#include <condition_variable>
 #include <deque>
 #include <iostream>
-#include <mutex>
 #include <set>
 #include <thread>
 #include <unordered_set>
 
+#include "core/mutex.hpp"
 #include "etcd/connection.hpp"
 #include "frodo/address.hpp"
 #include "frodo/error.hpp"
@@ -49,7 +48,7 @@ template <typename Fn>
 struct Registered {
   explicit Registered(Fn f) : fn(std::move(f)) {}
   Fn fn;
-  std::mutex running;
+  detail::Mutex running;  // held while fn runs
   std::atomic<std::thread::id> runner{};
   std::atomic<bool> removed{false};
 };
@@ -69,40 +68,43 @@ struct Cluster::State {
 
   detail::Published<View> current;  // what lookups read
 
-  mutable std::mutex mutex;
-  mutable std::condition_variable changed;
-  std::shared_ptr<const View> published;  // the same view as `current`, for writers
-  std::set<std::string> mine;
-  std::uint64_t next_callback = 1;  // ids in the order callbacks were added
-  std::map<std::uint64_t, std::shared_ptr<Registered<ChangeCallback>>> on_change;
-  std::map<std::uint64_t, std::shared_ptr<Registered<LeaseCallback>>> on_lease_lost;
-  bool closed = false;
+  // write_mutex (below) is taken before mutex, never after it.
+  mutable detail::Mutex mutex;
+  mutable detail::CondVar changed;  // a new view, closed, or publish_due
+  std::shared_ptr<const View> published FRODO_GUARDED_BY(mutex);  // the same view as `current`, for writers
+  std::set<std::string> mine FRODO_GUARDED_BY(mutex);
+  std::uint64_t next_callback FRODO_GUARDED_BY(mutex) = 1;  // ids in the order callbacks were added
+  template <typename Fn>
+  using Callbacks = std::map<std::uint64_t, std::shared_ptr<Registered<Fn>>>;
+  Callbacks<ChangeCallback> on_change FRODO_GUARDED_BY(mutex);
+  Callbacks<LeaseCallback> on_lease_lost FRODO_GUARDED_BY(mutex);
+  bool closed FRODO_GUARDED_BY(mutex) = false;
 
-  // Counters for stats() (under mutex).
-  std::uint64_t view_changes = 0;
-  std::uint64_t callback_errors = 0;
-  std::map<LeaseLossReason, std::uint64_t> lease_losses;
-  std::uint64_t view_publications = 0;
+  // Counters for stats().
+  std::uint64_t view_changes FRODO_GUARDED_BY(mutex) = 0;
+  std::uint64_t callback_errors FRODO_GUARDED_BY(mutex) = 0;
+  std::map<LeaseLossReason, std::uint64_t> lease_losses FRODO_GUARDED_BY(mutex);
+  std::uint64_t view_publications FRODO_GUARDED_BY(mutex) = 0;
 
   // publish_view: the records this Cluster registered (persistent or not) as last asked
   // for, written again by `publisher` when the ring's checksum differs from `written`.
   // write_mutex orders those writes with add_server's and remove_server's, so a record is
   // never written back with options older than the last add_server's; taken before mutex.
-  std::mutex write_mutex;
-  std::map<std::string, std::pair<ServerInfo, bool>> own;  // under write_mutex
-  std::string written;                                      // under mutex
-  bool publish_due = false;                                 // under mutex
+  detail::Mutex write_mutex FRODO_ACQUIRED_BEFORE(mutex);
+  std::map<std::string, std::pair<ServerInfo, bool>> own FRODO_GUARDED_BY(write_mutex);
+  std::string written FRODO_GUARDED_BY(mutex);
+  bool publish_due FRODO_GUARDED_BY(mutex) = false;
   std::thread publisher;
 
-  void count_callback_error() {
-    std::lock_guard lock(mutex);
+  void count_callback_error() FRODO_EXCLUDES(mutex) {
+    detail::MutexLock lock(mutex);
     ++callback_errors;
   }
 
   // Runs a registered callback unless it was unregistered meanwhile; reports what it throws.
   template <typename Fn, typename... Args>
-  void run(Registered<Fn>& r, const char* name, const Args&... args) {
-    std::lock_guard running(r.running);
+  void run(Registered<Fn>& r, const char* name, const Args&... args) FRODO_EXCLUDES(mutex) {
+    detail::MutexLock running(r.running);
     if (r.removed.load()) return;
     r.runner.store(std::this_thread::get_id());
     try {
@@ -117,19 +119,21 @@ struct Cluster::State {
     r.runner.store(std::thread::id());
   }
 
-  // Unregisters callback `id` and waits for a call of it in progress on another thread.
+  // Unregisters callback `id` of `which` (on_change or on_lease_lost) and waits for a call
+  // of it in progress on another thread.
   template <typename Fn>
-  void unsubscribe(std::map<std::uint64_t, std::shared_ptr<Registered<Fn>>>& callbacks, std::uint64_t id) {
+  void unsubscribe(Callbacks<Fn> State::*which, std::uint64_t id) FRODO_EXCLUDES(mutex) {
     std::shared_ptr<Registered<Fn>> r;
     {
-      std::lock_guard lock(mutex);
+      detail::MutexLock lock(mutex);
+      Callbacks<Fn>& callbacks = this->*which;
       auto it = callbacks.find(id);
       if (it == callbacks.end()) return;
       r = std::move(it->second);
       callbacks.erase(it);
     }
     r->removed.store(true);
-    if (r->runner.load() != std::this_thread::get_id()) std::lock_guard wait(r->running);
+    if (r->runner.load() != std::this_thread::get_id()) detail::MutexLock wait(r->running);
   }
 
   void warn(const std::string& message) const noexcept {
@@ -144,22 +148,21 @@ struct Cluster::State {
     }
   }
 
-  // Publishes `view` (lock held).
-  void publish(std::unique_lock<std::mutex>&, std::shared_ptr<const View> view) {
+  void publish(std::shared_ptr<const View> view) FRODO_REQUIRES(mutex) {
     published = std::move(view);
     current.publish(published);
     changed.notify_all();
   }
 
-  std::shared_ptr<const View> view_with(std::shared_ptr<const Snapshot> snapshot) const {
+  std::shared_ptr<const View> view_with(std::shared_ptr<const Snapshot> snapshot) const FRODO_REQUIRES(mutex) {
     auto view = std::make_shared<View>();
     view->snapshot = std::move(snapshot);
     view->mine.insert(mine.begin(), mine.end());
     return view;
   }
 
-  void on_view(RegistryView next) {
-    std::unique_lock lock(mutex);
+  void on_view(RegistryView next) FRODO_EXCLUDES(mutex) {
+    detail::MutexLock lock(mutex);
     std::shared_ptr<const Snapshot> before = published ? published->snapshot : nullptr;
     if (before && next.revision <= before->revision && !next.restarted) return;  // views are complete
     if (next.restarted && before) {
@@ -192,7 +195,7 @@ struct Cluster::State {
     snapshot->servers = std::move(next.servers);
     snapshot->revision = next.revision;
     snapshot->restarts = (before ? before->restarts : 0) + (next.restarted && before ? 1 : 0);
-    publish(lock, view_with(snapshot));
+    publish(view_with(snapshot));
     ++view_changes;
     if (options.publish_view && snapshot->ring.checksum_hex() != written) publish_due = true;
     auto callbacks = on_change;
@@ -202,8 +205,8 @@ struct Cluster::State {
     for (const auto& [id, callback] : callbacks) run(*callback, "on_change", before ? *before : empty, *snapshot);
   }
 
-  void lease_lost(LeaseLossReason reason) {
-    std::unique_lock lock(mutex);
+  void lease_lost(LeaseLossReason reason) FRODO_EXCLUDES(mutex) {
+    detail::MutexLock lock(mutex);
     if (reason != LeaseLossReason::closed) ++lease_losses[reason];
     auto callbacks = on_lease_lost;
     lock.unlock();
@@ -211,19 +214,19 @@ struct Cluster::State {
   }
 
   // The checksum to publish in a record written now ("" before the first view).
-  std::string current_checksum() {
-    std::lock_guard lock(mutex);
+  std::string current_checksum() FRODO_EXCLUDES(mutex) {
+    detail::MutexLock lock(mutex);
     return published ? published->snapshot->ring.checksum_hex() : std::string();
   }
 
   // publish_view's thread: writes this Cluster's records again whenever the ring's checksum
   // differs from the one they were last written with. A failed write is reported and tried
   // again at the next change of the view.
-  void publish_views() noexcept {
+  void publish_views() noexcept FRODO_EXCLUDES(mutex, write_mutex) {
     try {
-      std::unique_lock lock(mutex);
+      detail::MutexLock lock(mutex);
       while (true) {
-        changed.wait(lock, [&] { return closed || publish_due; });
+        while (!closed && !publish_due) changed.wait(lock);
         if (closed) return;
         publish_due = false;
         std::string checksum = published ? published->snapshot->ring.checksum_hex() : std::string();
@@ -233,7 +236,7 @@ struct Cluster::State {
         std::size_t writes = 0;
         bool failed = false;
         {
-          std::lock_guard write_lock(write_mutex);
+          detail::MutexLock write_lock(write_mutex);
           for (auto [address, record] : own) {
             record.first.meta[view_meta_key] = checksum;
             try {
@@ -260,9 +263,13 @@ struct Cluster::State {
   const View* view() const { return current.read(); }
 
   // Waits until the view reflects `revision` (lock not held).
-  bool wait_revision(std::int64_t revision, std::chrono::milliseconds timeout) {
-    std::unique_lock lock(mutex);
-    return changed.wait_for(lock, timeout, [&] { return published && published->snapshot->revision >= revision; });
+  bool wait_revision(std::int64_t revision, std::chrono::milliseconds timeout) FRODO_EXCLUDES(mutex) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    detail::MutexLock lock(mutex);
+    while (!(published && published->snapshot->revision >= revision)) {
+      if (!changed.wait_until(lock, deadline)) return published && published->snapshot->revision >= revision;
+    }
+    return true;
   }
 };
 
@@ -346,7 +353,7 @@ Cluster::~Cluster() { close(); }
 
 void Cluster::close() {
   {
-    std::lock_guard lock(state_->mutex);
+    detail::MutexLock lock(state_->mutex);
     if (state_->closed) return;
     state_->closed = true;
   }
@@ -359,18 +366,18 @@ std::int64_t Cluster::add_server(const std::string& address, const AddOptions& o
   ServerInfo server{address, options.weight, options.zone, options.meta};
   detail::validate_server(server, state_->options.max_value_bytes);
   {
-    std::unique_lock lock(state_->mutex);
+    detail::MutexLock lock(state_->mutex);
     if (state_->closed) throw Error(Errc::failed_precondition, "add_server on a closed Cluster");
     if (options.persistent) {
       state_->mine.erase(address);
     } else {
       state_->mine.insert(address);
     }
-    if (state_->published) state_->publish(lock, state_->view_with(state_->published->snapshot));
+    if (state_->published) state_->publish(state_->view_with(state_->published->snapshot));
   }
   std::int64_t revision = 0;
   if (state_->options.publish_view) {
-    std::lock_guard write_lock(state_->write_mutex);
+    detail::MutexLock write_lock(state_->write_mutex);
     state_->own[address] = {server, options.persistent};
     server.meta[view_meta_key] = state_->current_checksum();
     revision = state_->session->put(server, options.persistent);
@@ -386,14 +393,14 @@ bool Cluster::remove_server(const std::string& address) {
     throw Error(Errc::invalid_argument, "bad address '" + address + "': " + *problem);
   }
   {
-    std::unique_lock lock(state_->mutex);
+    detail::MutexLock lock(state_->mutex);
     if (state_->mine.erase(address) && state_->published) {
-      state_->publish(lock, state_->view_with(state_->published->snapshot));
+      state_->publish(state_->view_with(state_->published->snapshot));
     }
   }
   std::int64_t revision = 0;
   if (state_->options.publish_view) {
-    std::lock_guard write_lock(state_->write_mutex);
+    detail::MutexLock write_lock(state_->write_mutex);
     state_->own.erase(address);
     revision = state_->session->remove(address);
   } else {
@@ -460,7 +467,7 @@ bool Cluster::owns(std::string_view id) const {
 }
 
 std::shared_ptr<const Snapshot> Cluster::snapshot() const {
-  std::lock_guard lock(state_->mutex);
+  detail::MutexLock lock(state_->mutex);
   return state_->published ? state_->published->snapshot : std::make_shared<const Snapshot>();
 }
 
@@ -479,7 +486,7 @@ ClusterStats Cluster::stats() const {
   stats.context = state_->options.context;
   stats.algorithm = state_->options.algorithm;
   {
-    std::lock_guard lock(state_->mutex);
+    detail::MutexLock lock(state_->mutex);
     if (state_->published) {
       const Snapshot& s = *state_->published->snapshot;
       stats.revision = s.revision;
@@ -502,26 +509,26 @@ ClusterStats Cluster::stats() const {
 Subscription Cluster::on_change(std::function<void(const Snapshot&, const Snapshot&)> callback) {
   std::uint64_t id = 0;
   {
-    std::lock_guard lock(state_->mutex);
+    detail::MutexLock lock(state_->mutex);
     id = state_->next_callback++;
     state_->on_change.emplace(id, std::make_shared<Registered<ChangeCallback>>(std::move(callback)));
   }
   std::weak_ptr<State> weak = state_;
   return Subscription([weak, id] {
-    if (auto s = weak.lock()) s->unsubscribe(s->on_change, id);
+    if (auto s = weak.lock()) s->unsubscribe(&State::on_change, id);
   });
 }
 
 Subscription Cluster::on_lease_lost(std::function<void(LeaseLossReason)> callback) {
   std::uint64_t id = 0;
   {
-    std::lock_guard lock(state_->mutex);
+    detail::MutexLock lock(state_->mutex);
     id = state_->next_callback++;
     state_->on_lease_lost.emplace(id, std::make_shared<Registered<LeaseCallback>>(std::move(callback)));
   }
   std::weak_ptr<State> weak = state_;
   return Subscription([weak, id] {
-    if (auto s = weak.lock()) s->unsubscribe(s->on_lease_lost, id);
+    if (auto s = weak.lock()) s->unsubscribe(&State::on_lease_lost, id);
   });
 }
 

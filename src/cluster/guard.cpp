@@ -4,12 +4,11 @@
 #include "frodo/guard.hpp"
 
 #include <algorithm>
-#include <condition_variable>
 #include <iostream>
-#include <mutex>
 #include <thread>
 #include <vector>
 
+#include "core/mutex.hpp"
 #include "frodo/address.hpp"
 #include "frodo/error.hpp"
 #include "guard_core.hpp"
@@ -47,15 +46,15 @@ struct Guard::State {
   std::string address;
   GuardOptions options;
 
-  mutable std::mutex mutex;
-  std::condition_variable changed;  // view, in-flight work or stop
-  detail::GuardCore core;           // under mutex
-  const detail::FastPath* published_fast = nullptr;
+  mutable detail::Mutex mutex;
+  detail::CondVar changed;  // view, in-flight work or stop
+  detail::GuardCore core FRODO_GUARDED_BY(mutex);
+  const detail::FastPath* published_fast FRODO_GUARDED_BY(mutex) = nullptr;
   detail::Published<detail::FastPath> fast;  // what admit() reads without the lock
   FastCounts fast_counts[detail::InFlight::slot_count];
-  std::uint64_t behind_client = 0;  // slow-path waits counted here, not by the core
-  std::uint64_t lapsed = 0;  // admissions taken back: the lease ended while admit() ran
-  bool stopping = false;
+  std::uint64_t behind_client FRODO_GUARDED_BY(mutex) = 0;  // slow-path waits counted here, not by the core
+  std::uint64_t lapsed FRODO_GUARDED_BY(mutex) = 0;  // admissions taken back: the lease ended while admit() ran
+  bool stopping FRODO_GUARDED_BY(mutex) = false;
   std::thread worker;
 
   State(Cluster& c, std::string a, GuardOptions o)
@@ -66,7 +65,7 @@ struct Guard::State {
              options.release_timeout ? *options.release_timeout
                                      : std::chrono::milliseconds(cluster.lease_ttl()) * release_timeout_ttls,
              [this] {
-               { std::lock_guard lock(mutex); }  // a waiter is either before its check or asleep
+               { detail::MutexLock lock(mutex); }  // a waiter is either before its check or asleep
                changed.notify_all();
              }) {}
 
@@ -83,24 +82,25 @@ struct Guard::State {
     }
   }
 
-  // Logs the warnings the core gathered; `lock` is released meanwhile.
-  void flush(std::unique_lock<std::mutex>& lock) {
+  // Logs the warnings the core gathered; mutex is released meanwhile (the caller's lock
+  // holds it again on return).
+  void flush() FRODO_REQUIRES(mutex) {
     std::vector<std::string> out = core.take_warnings();
     if (out.empty()) return;
-    lock.unlock();
+    mutex.unlock();
     for (const std::string& message : out) log(message);
-    lock.lock();
+    mutex.lock();
   }
 
-  // Publishes the core's fast path if it changed (lock held).
-  void publish_fast() {
+  // Publishes the core's fast path if it changed.
+  void publish_fast() FRODO_REQUIRES(mutex) {
     std::shared_ptr<const detail::FastPath> f = core.fast_path();
     if (f.get() == published_fast) return;
     published_fast = f.get();
     fast.publish(std::move(f));
   }
 
-  void observe(const Snapshot& s, Clock::time_point now) {
+  void observe(const Snapshot& s, Clock::time_point now) FRODO_REQUIRES(mutex) {
     core.observe(s, now);
     publish_fast();
     changed.notify_all();
@@ -119,10 +119,10 @@ struct Guard::State {
   }
 
   // The only writer of our record after registration, so a release never undoes "leaving".
-  void publish_releases() {
-    std::unique_lock lock(mutex);
+  void publish_releases() FRODO_EXCLUDES(mutex) {
+    detail::MutexLock lock(mutex);
     while (!stopping) {
-      flush(lock);
+      flush();
       if (stopping) break;
       std::optional<detail::GuardCore::Publication> due = core.due();
       if (!due) {
@@ -156,9 +156,9 @@ struct Guard::State {
   }
 
   // Stops the worker (the only writer of our record), then deletes the record.
-  void stop_and_remove() {
+  void stop_and_remove() FRODO_EXCLUDES(mutex) {
     {
-      std::lock_guard lock(mutex);
+      detail::MutexLock lock(mutex);
       stopping = true;
       changed.notify_all();
     }
@@ -170,11 +170,11 @@ struct Guard::State {
     }
   }
 
-  void sync() {
+  void sync() FRODO_EXCLUDES(mutex) {
     std::shared_ptr<const Snapshot> s = cluster.snapshot();
-    std::unique_lock lock(mutex);
+    detail::MutexLock lock(mutex);
     observe(*s, Clock::now());
-    flush(lock);
+    flush();
   }
 };
 
@@ -211,14 +211,14 @@ Guard::~Guard() {
   subscription_.reset();  // no view callback is left behind, nor running from here on
   State& s = *state_;
   {
-    std::lock_guard lock(s.mutex);
+    detail::MutexLock lock(s.mutex);
     if (!s.stopping) {
       s.core.start_leaving();
       s.publish_fast();
     }
   }
   s.stop_and_remove();
-  std::lock_guard lock(s.mutex);
+  detail::MutexLock lock(s.mutex);
   if (!s.core.drained()) {
     s.log("destroyed while admissions are still in flight; their counters stay allocated");
     s.core.keep_in_flight();
@@ -238,7 +238,7 @@ Admission Guard::checked(Admission a, std::int64_t lease) {
   std::int64_t revision = a.revision();
   a = Admission();  // done(): out of the in-flight count again
   {
-    std::lock_guard lock(s.mutex);
+    detail::MutexLock lock(s.mutex);
     ++s.lapsed;
   }
   return detail::AdmissionAccess::wait("lease expired", revision, address_);
@@ -256,16 +256,16 @@ Admission Guard::admit(std::string_view id, std::int64_t client_revision) {
     return checked(std::move(a), lease);
   }
   if (client_revision > 0 && !s.cluster.wait_revision(client_revision, s.options.catch_up)) {
-    std::lock_guard lock(s.mutex);
+    detail::MutexLock lock(s.mutex);
     ++s.behind_client;
     return detail::AdmissionAccess::wait("behind client", s.core.revision(), address_);
   }
   std::shared_ptr<const Snapshot> snapshot = s.cluster.snapshot();
   bool lease_alive = s.cluster.lease_alive();
   lease = s.cluster.lease_id();
-  std::unique_lock lock(s.mutex);
+  detail::MutexLock lock(s.mutex);
   s.observe(*snapshot, Clock::now());
-  s.flush(lock);  // rare (a record warned about); the verdict is made from the state after it
+  s.flush();  // rare (a record warned about); the verdict is made from the state after it
   Admission made = s.core.admit(id, lease_alive, lease);
   lock.unlock();
   return checked(std::move(made), lease);
@@ -274,7 +274,8 @@ Admission Guard::admit(std::string_view id, std::int64_t client_revision) {
 void Guard::leave(std::chrono::milliseconds timeout) {
   State& s = *state_;
   {
-    std::unique_lock lock(s.mutex);
+    const auto deadline = Clock::now() + timeout;
+    detail::MutexLock lock(s.mutex);
     if (s.stopping) return;
     // Out of the ring first (the worker marks our record leaving): clients and the other
     // servers move our ids away; the leaving record starts a new epoch, whose release the
@@ -282,14 +283,15 @@ void Guard::leave(std::chrono::milliseconds timeout) {
     s.core.start_leaving();
     s.publish_fast();
     s.changed.notify_all();
-    s.changed.wait_for(lock, timeout, [&] { return s.core.left(); });
+    while (!s.core.left() && s.changed.wait_until(lock, deadline)) {
+    }
   }
   s.stop_and_remove();
 }
 
 GuardStats Guard::stats() const {
   state_->sync();
-  std::lock_guard lock(state_->mutex);
+  detail::MutexLock lock(state_->mutex);
   GuardStats stats = state_->core.stats();
   stats.waited += state_->behind_client + state_->lapsed;
   if (state_->behind_client) stats.waits["behind client"] += state_->behind_client;

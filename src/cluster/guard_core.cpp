@@ -172,13 +172,13 @@ GuardCore::GuardCore(std::string address, std::chrono::milliseconds release_time
 
 GuardCore::~GuardCore() {
   if (!waker_) return;  // kept for admissions that outlive us (keep_in_flight)
-  std::lock_guard lock(waker_->mutex);
+  MutexLock lock(waker_->mutex);
   waker_->wake = nullptr;
 }
 
 void GuardCore::keep_in_flight() {
   {
-    std::lock_guard lock(waker_->mutex);
+    MutexLock lock(waker_->mutex);
     waker_->wake = nullptr;
   }
   // Kept for the life of the process, reachable from here: admissions that outlived their
@@ -187,7 +187,7 @@ void GuardCore::keep_in_flight() {
     std::vector<std::unique_ptr<InFlight>> flights;
     std::unique_ptr<Waker> waker;
   };
-  static std::mutex mutex;
+  static std::mutex mutex;  // guards `kept` (a local static: not annotated)
   static auto* kept = new std::vector<Kept>();  // never destroyed: admissions may end at exit
   std::lock_guard lock(mutex);
   Kept k;

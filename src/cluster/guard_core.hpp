@@ -22,13 +22,13 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "core/duration_histogram.hpp"
+#include "core/mutex.hpp"
 #include "frodo/cluster.hpp"
 #include "frodo/guard.hpp"
 
@@ -41,10 +41,10 @@ inline constexpr const char* epoch_meta_key = "frodo.epoch";
 
 // Wakes whoever waits for the admissions of a closed epoch to end.
 struct Waker {
-  std::mutex mutex;
-  std::function<void()> wake;  // cleared once nobody can wait any more
-  void operator()() {
-    std::lock_guard lock(mutex);
+  Mutex mutex;
+  std::function<void()> wake FRODO_GUARDED_BY(mutex);  // cleared once nobody can wait any more
+  void operator()() FRODO_EXCLUDES(mutex) {
+    MutexLock lock(mutex);
     if (wake) wake();
   }
 };

@@ -133,7 +133,9 @@ void add_guards(Families& f, const std::string& context,
   if (guards.empty()) return;
   auto labels = [&](const std::string& server) { return Labels{{"context", context}, {"server", server}}; };
   f.begin("frodo_guard_verdicts_total", "admit() verdicts, by verdict and (for wait) reason", MetricType::Counter);
-  for (const auto& [server, g] : guards) {
+  for (const auto& entry : guards) {
+    const std::string& server = entry.first;  // named, not bound: clang 14 cannot capture a binding
+    const GuardStats& g = entry.second;
     auto verdict = [&](const char* v, const std::string& reason, std::uint64_t n) {
       Labels l = labels(server);
       l.push_back({"verdict", v});

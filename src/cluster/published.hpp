@@ -21,7 +21,8 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
-#include <mutex>
+
+#include "core/mutex.hpp"
 
 namespace frodo::detail {
 
@@ -37,14 +38,14 @@ class Published {
   Published(const Published&) = delete;
   Published& operator=(const Published&) = delete;
 
-  void publish(std::shared_ptr<const T> value) {
-    std::lock_guard lock(mutex_);
+  void publish(std::shared_ptr<const T> value) FRODO_EXCLUDES(mutex_) {
+    MutexLock lock(mutex_);
     value_ = std::move(value);
     stamp_.store(published_stamps.fetch_add(1, std::memory_order_relaxed) + 1, std::memory_order_release);
   }
 
-  std::shared_ptr<const T> get() const {
-    std::lock_guard lock(mutex_);
+  std::shared_ptr<const T> get() const FRODO_EXCLUDES(mutex_) {
+    MutexLock lock(mutex_);
     return value_;
   }
 
@@ -74,11 +75,11 @@ class Published {
     return cache;
   }
 
-  const T* refresh(Cache& cache) const {
+  const T* refresh(Cache& cache) const FRODO_EXCLUDES(mutex_) {
     Slot fresh;
     fresh.cell = this;
     {
-      std::lock_guard lock(mutex_);
+      MutexLock lock(mutex_);
       fresh.value = value_;
       fresh.stamp = stamp_.load(std::memory_order_relaxed);
     }
@@ -96,8 +97,8 @@ class Published {
     return target->value.get();
   }
 
-  mutable std::mutex mutex_;
-  std::shared_ptr<const T> value_;
+  mutable Mutex mutex_;
+  std::shared_ptr<const T> value_ FRODO_GUARDED_BY(mutex_);
   std::atomic<std::uint64_t> stamp_{0};
 };
 

@@ -36,7 +36,7 @@ LeaseKeeper::LeaseKeeper(std::shared_ptr<Connection> connection, LeaseKeeperOpti
   std::int64_t granted = 0;
   std::int64_t id = Kv(connection_).grant_lease(options_.ttl.count(), &granted);
   {
-    std::lock_guard lock(mutex_);
+    detail::MutexLock lock(mutex_);
     id_ = id;
     granted_ttl_ = std::chrono::seconds(granted);
     deadline_ = sent + granted_ttl_;
@@ -69,28 +69,30 @@ bool LeaseKeeper::alive() const {
 }
 
 Clock::time_point LeaseKeeper::deadline() const {
-  std::lock_guard lock(mutex_);
+  detail::MutexLock lock(mutex_);
   return deadline_;
 }
 
 std::chrono::seconds LeaseKeeper::granted_ttl() const {
-  std::lock_guard lock(mutex_);
+  detail::MutexLock lock(mutex_);
   return granted_ttl_;
 }
 
 void LeaseKeeper::close() {
   std::call_once(close_once_, [this] {
     {
-      std::lock_guard lock(mutex_);
+      detail::MutexLock lock(mutex_);
       closing_ = true;
       if (stream_) stream_->context.TryCancel();
     }
     wake_.notify_all();
     if (thread_.joinable()) thread_.join();
     std::int64_t id;
+    std::chrono::seconds ttl;
     {
-      std::lock_guard lock(mutex_);
+      detail::MutexLock lock(mutex_);
       id = id_;
+      ttl = granted_ttl_;
       id_ = 0;
       publish_alive();
     }
@@ -99,21 +101,21 @@ void LeaseKeeper::close() {
         Kv(connection_).revoke_lease(id);
       } catch (const std::exception& e) {
         warn("revoking lease " + std::to_string(id) + " failed (it expires by itself within its TTL of " +
-             std::to_string(granted_ttl_.count()) + " s): " + e.what());
+             std::to_string(ttl.count()) + " s): " + e.what());
       }
     }
   });
 }
 
-void LeaseKeeper::lose(std::unique_lock<std::mutex>& lock, LeaseLoss reason) {
+void LeaseKeeper::lose(LeaseLoss reason) {
   std::int64_t id = id_;
   if (id == 0) return;
   id_ = 0;
   publish_alive();
-  close_stream(lock);
+  close_stream();
   unanswered_.clear();
   if (on_lost_) {
-    lock.unlock();
+    mutex_.unlock();
     try {
       on_lost_(id, reason);
     } catch (const std::exception& e) {
@@ -121,22 +123,22 @@ void LeaseKeeper::lose(std::unique_lock<std::mutex>& lock, LeaseLoss reason) {
     } catch (...) {
       warn("a lease-lost callback threw");
     }
-    lock.lock();
+    mutex_.lock();
   }
 }
 
-void LeaseKeeper::close_stream(std::unique_lock<std::mutex>& lock) {
+void LeaseKeeper::close_stream() {
   std::unique_ptr<Stream> stream = std::move(stream_);
   stream_broken_ = false;
   if (!stream) return;
   stream->context.TryCancel();
-  lock.unlock();
+  mutex_.unlock();
   if (stream->reader.joinable()) stream->reader.join();
   stream->rw->Finish();  // cancelled by us: nothing to learn from the status
-  lock.lock();
+  mutex_.lock();
 }
 
-bool LeaseKeeper::open_stream(std::unique_lock<std::mutex>& lock) {
+bool LeaseKeeper::open_stream() {
   auto stream = std::make_unique<Stream>();
   stream->endpoint = connection_->current_endpoint();
   Endpoint& endpoint = connection_->endpoint(stream->endpoint);
@@ -144,16 +146,17 @@ bool LeaseKeeper::open_stream(std::unique_lock<std::mutex>& lock) {
   stream->context.AddMetadata("hasleader", "true");
   // Fail fast (no wait-for-ready): this thread must stay free to notice the lease deadline,
   // and a failed stream is simply reopened, on the next endpoint, a moment later.
-  lock.unlock();
+  const Clock::duration authorize_within = granted_ttl_ / 3;
+  mutex_.unlock();
   try {
-    connection_->authorize(stream->context, Clock::now() + granted_ttl_ / 3);
+    connection_->authorize(stream->context, Clock::now() + authorize_within);
   } catch (const Error&) {
-    lock.lock();
+    mutex_.lock();
     connection_->mark_failed(stream->endpoint);
     return false;
   }
   stream->rw = endpoint.lease->LeaseKeepAlive(&stream->context);
-  lock.lock();
+  mutex_.lock();
   Stream* raw = stream.get();
   stream_ = std::move(stream);
   stream_broken_ = false;
@@ -162,23 +165,23 @@ bool LeaseKeeper::open_stream(std::unique_lock<std::mutex>& lock) {
   return true;
 }
 
-bool LeaseKeeper::grant(std::unique_lock<std::mutex>& lock) {
-  lock.unlock();
+bool LeaseKeeper::grant() {
+  mutex_.unlock();
   std::int64_t id = 0, granted = 0;
   Clock::time_point sent = Clock::now();
   try {
     id = Kv(connection_).grant_lease(options_.ttl.count(), &granted);
   } catch (const Error&) {
-    lock.lock();
+    mutex_.lock();
     return false;
   }
-  lock.lock();
+  mutex_.lock();
   id_ = id;
   granted_ttl_ = std::chrono::seconds(granted);
   deadline_ = sent + granted_ttl_;
   publish_alive();
   if (on_granted_) {
-    lock.unlock();
+    mutex_.unlock();
     try {
       on_granted_(id);
     } catch (const std::exception& e) {
@@ -186,7 +189,7 @@ bool LeaseKeeper::grant(std::unique_lock<std::mutex>& lock) {
     } catch (...) {
       warn("a lease-granted callback threw");
     }
-    lock.lock();
+    mutex_.lock();
   }
   return true;
 }
@@ -200,7 +203,7 @@ void LeaseKeeper::read_loop(Stream* stream) {
     warn("lease keepalive reader failed");
   }
   // Whatever ended the loop, the stream is of no more use: the keeper reopens one.
-  std::lock_guard lock(mutex_);
+  detail::MutexLock lock(mutex_);
   if (stream_.get() == stream) stream_broken_ = true;
   wake_.notify_all();
 }
@@ -208,7 +211,7 @@ void LeaseKeeper::read_loop(Stream* stream) {
 void LeaseKeeper::read_responses(Stream* stream) {
   etcdserverpb::LeaseKeepAliveResponse response;
   while (stream->rw->Read(&response)) {
-    std::lock_guard lock(mutex_);
+    detail::MutexLock lock(mutex_);
     if (stream_.get() != stream || response.id() != id_) continue;
     Clock::time_point sent = unanswered_.empty() ? Clock::now() : unanswered_.front();
     if (!unanswered_.empty()) unanswered_.pop_front();
@@ -236,14 +239,14 @@ void LeaseKeeper::run() {
   // The keeper cannot go on: from now on nobody renews the lease, so say it is lost now
   // rather than let it lapse unnoticed.
   try {
-    std::unique_lock lock(mutex_);
-    lose(lock, LeaseLoss::expired);
+    detail::MutexLock lock(mutex_);
+    lose(LeaseLoss::expired);
   } catch (...) {
   }
 }
 
 void LeaseKeeper::keep() {
-  std::unique_lock lock(mutex_);
+  detail::MutexLock lock(mutex_);
   Clock::time_point next_send = Clock::now();
   Clock::time_point reopen_at = Clock::now();
   while (!closing_) {
@@ -252,15 +255,15 @@ void LeaseKeeper::keep() {
     if (gone_) {
       LeaseLoss reason = *gone_;
       gone_.reset();
-      lose(lock, reason);
+      lose(reason);
       continue;
     }
     if (id_ == 0) {
       if (!options_.regrant) {
-        wake_.wait(lock, [this] { return closing_; });
+        while (!closing_) wake_.wait(lock);
         continue;
       }
-      if (!grant(lock)) wake_.wait_for(lock, std::chrono::milliseconds(500));
+      if (!grant()) wake_.wait_for(lock, std::chrono::milliseconds(500));
       next_send = reopen_at = Clock::now();
       continue;
     }
@@ -268,7 +271,7 @@ void LeaseKeeper::keep() {
       // Keepalives that went unanswered (or a stream that broke) mean etcd was out of
       // reach; none sent means this process itself did not run in time (frozen, starved).
       bool unreachable = stream_broken_ || !stream_ || !unanswered_.empty() || sent_since_answer_;
-      lose(lock, unreachable ? LeaseLoss::unreachable : LeaseLoss::expired);
+      lose(unreachable ? LeaseLoss::unreachable : LeaseLoss::expired);
       continue;
     }
     if (stream_ && !stream_broken_ && !unanswered_.empty() && now - unanswered_.front() >= period) {
@@ -278,13 +281,13 @@ void LeaseKeeper::keep() {
     }
     if (stream_ && stream_broken_) {
       std::size_t failed = stream_->endpoint;
-      close_stream(lock);
+      close_stream();
       connection_->mark_failed(failed);
       reopen_at = Clock::now() + std::chrono::milliseconds(100);
       continue;
     }
     if (!stream_ && now >= reopen_at) {
-      if (!open_stream(lock)) reopen_at = Clock::now() + std::chrono::milliseconds(100);
+      if (!open_stream()) reopen_at = Clock::now() + std::chrono::milliseconds(100);
       next_send = Clock::now();
       continue;
     }
@@ -302,9 +305,10 @@ void LeaseKeeper::keep() {
       continue;
     }
     Clock::time_point wake_at = std::min(deadline_, stream_ ? next_send : reopen_at);
-    wake_.wait_until(lock, wake_at, [&] { return closing_ || gone_ || stream_broken_; });
+    while (!closing_ && !gone_ && !stream_broken_ && wake_.wait_until(lock, wake_at)) {
+    }
   }
-  close_stream(lock);
+  close_stream();
 }
 
 }  // namespace frodo::etcd

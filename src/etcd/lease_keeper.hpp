@@ -26,16 +26,16 @@
 #include <atomic>
 #include <chrono>
 #include <string>
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
+#include <mutex>  // std::once_flag
 #include <optional>
 #include <thread>
 
 #include "connection.hpp"
+#include "core/mutex.hpp"
 
 namespace frodo::etcd {
 
@@ -72,11 +72,13 @@ class LeaseKeeper {
   void read_loop(Stream* stream);
   void read_responses(Stream* stream);
   void warn(const std::string& message) noexcept;
-  void publish_alive();  // lock held: alive_until_ from id_ and deadline_
-  void lose(std::unique_lock<std::mutex>& lock, LeaseLoss reason);
-  bool open_stream(std::unique_lock<std::mutex>& lock);
-  void close_stream(std::unique_lock<std::mutex>& lock);
-  bool grant(std::unique_lock<std::mutex>& lock);
+  // The helpers below are called with mutex_ held and return with it held; those that call
+  // out (gRPC, callbacks) release it meanwhile.
+  void publish_alive() FRODO_REQUIRES(mutex_);  // alive_until_ from id_ and deadline_
+  void lose(LeaseLoss reason) FRODO_REQUIRES(mutex_);
+  bool open_stream() FRODO_REQUIRES(mutex_);
+  void close_stream() FRODO_REQUIRES(mutex_);
+  bool grant() FRODO_REQUIRES(mutex_);
 
   std::shared_ptr<Connection> connection_;
   LeaseKeeperOptions options_;
@@ -86,17 +88,20 @@ class LeaseKeeper {
   std::atomic<Clock::rep> alive_until_{0};  // deadline_ while a lease is held, else 0
   std::atomic<std::int64_t> published_id_{0};  // id_, for readers without the lock
 
-  mutable std::mutex mutex_;
-  std::condition_variable wake_;
-  bool closing_ = false;
-  std::int64_t id_ = 0;
-  std::chrono::seconds granted_ttl_{0};
-  Clock::time_point deadline_{};
-  std::deque<Clock::time_point> unanswered_;  // send times of keepalives not yet answered (this stream)
-  bool sent_since_answer_ = false;            // a keepalive went out (on any stream) after the last answer
-  std::unique_ptr<Stream> stream_;
-  bool stream_broken_ = false;
-  std::optional<LeaseLoss> gone_;  // etcd said the lease is gone; the keeper thread reports it
+  mutable detail::Mutex mutex_;
+  detail::CondVar wake_;
+  bool closing_ FRODO_GUARDED_BY(mutex_) = false;
+  std::int64_t id_ FRODO_GUARDED_BY(mutex_) = 0;
+  std::chrono::seconds granted_ttl_ FRODO_GUARDED_BY(mutex_){0};
+  Clock::time_point deadline_ FRODO_GUARDED_BY(mutex_){};
+  // Send times of keepalives not yet answered (this stream).
+  std::deque<Clock::time_point> unanswered_ FRODO_GUARDED_BY(mutex_);
+  // A keepalive went out (on any stream) after the last answer.
+  bool sent_since_answer_ FRODO_GUARDED_BY(mutex_) = false;
+  std::unique_ptr<Stream> stream_ FRODO_GUARDED_BY(mutex_);
+  bool stream_broken_ FRODO_GUARDED_BY(mutex_) = false;
+  // etcd said the lease is gone; the keeper thread reports it.
+  std::optional<LeaseLoss> gone_ FRODO_GUARDED_BY(mutex_);
   std::thread thread_;
   std::once_flag close_once_;
 };

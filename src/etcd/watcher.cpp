@@ -34,7 +34,7 @@ Watcher::~Watcher() { close(); }
 
 void Watcher::close() {
   {
-    std::lock_guard lock(mutex_);
+    detail::MutexLock lock(mutex_);
     closing_ = true;
     if (stream_) stream_->context.TryCancel();
   }
@@ -64,8 +64,11 @@ void Watcher::run() {
     } catch (...) {
       report(Error(Errc::internal, "watch " + prefix_ + " failed, restarting"));
     }
-    std::unique_lock lock(mutex_);
-    if (wake_.wait_for(lock, std::chrono::seconds(1), [this] { return closing_; })) return;
+    const Clock::time_point retry_at = Clock::now() + std::chrono::seconds(1);
+    detail::MutexLock lock(mutex_);
+    while (!closing_ && wake_.wait_until(lock, retry_at)) {
+    }
+    if (closing_) return;
   }
 }
 
@@ -74,7 +77,7 @@ void Watcher::run_streams() {
   while (true) {
     Stream stream;
     {
-      std::lock_guard lock(mutex_);
+      detail::MutexLock lock(mutex_);
       if (closing_) return;
       stream.endpoint = connection_->current_endpoint();
     }
@@ -97,12 +100,14 @@ void Watcher::run_streams() {
       connection_->invalidate_token(stream.token);
       last_reauthentication_ = Clock::now();
     }
-    std::unique_lock lock(mutex_);
+    detail::MutexLock lock(mutex_);
     if (closing_) return;
     if (options_.restarts) options_.restarts->fetch_add(1, std::memory_order_relaxed);
     connection_->mark_failed(stream.endpoint);
     // Back off a little between attempts so a cluster that is down is not hammered.
-    wake_.wait_for(lock, backoff, [this] { return closing_; });
+    const Clock::time_point retry_at = Clock::now() + backoff;
+    while (!closing_ && wake_.wait_until(lock, retry_at)) {
+    }
     backoff = std::min(backoff * 2, std::chrono::milliseconds(1000));
     if (stream.watch_id >= 0) backoff = std::chrono::milliseconds(50);  // that stream had worked
   }
@@ -114,7 +119,7 @@ bool Watcher::serve(Stream& stream) {
     // Visible to close() and the watchdog before the call starts: with wait-for-ready the
     // call itself blocks until the member accepts it, and a context cancelled early cancels
     // the call as soon as it starts.
-    std::lock_guard lock(mutex_);
+    detail::MutexLock lock(mutex_);
     if (closing_) return false;
     stream_ = &stream;
     last_heard_ = Clock::now();
@@ -123,7 +128,7 @@ bool Watcher::serve(Stream& stream) {
   auto rw = endpoint.watch->Watch(&stream.context);
   ++streams_opened_;
   {
-    std::lock_guard lock(mutex_);
+    detail::MutexLock lock(mutex_);
     stream.rw = std::move(rw);
     if (closing_ || stream_ != &stream) {  // closed, or abandoned by the watchdog meanwhile
       stream_ = nullptr;
@@ -155,7 +160,7 @@ bool Watcher::serve(Stream& stream) {
   }
 
   {
-    std::lock_guard lock(mutex_);
+    detail::MutexLock lock(mutex_);
     stream_ = nullptr;
     if (closing_) keep_going = false;
   }
@@ -179,7 +184,7 @@ bool Watcher::read_stream(Stream& stream, Endpoint& endpoint) {
   std::vector<WatchEvent> events;  // of the revision(s) being put together from fragments
   while (stream.rw->Read(&response)) {
     {
-      std::lock_guard lock(mutex_);
+      detail::MutexLock lock(mutex_);
       last_heard_ = Clock::now();
       probe_sent_ = false;
     }
@@ -254,7 +259,7 @@ void Watcher::watchdog() {
 }
 
 void Watcher::watch_streams() {
-  std::unique_lock lock(mutex_);
+  detail::MutexLock lock(mutex_);
   while (!closing_) {
     wake_.wait_for(lock, std::max(options_.idle_probe / 4, std::chrono::milliseconds(10)));
     if (closing_ || !stream_) continue;

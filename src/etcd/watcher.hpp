@@ -31,17 +31,16 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "connection.hpp"
+#include "core/mutex.hpp"
 #include "kv.hpp"
 
 namespace frodo::etcd {
@@ -100,13 +99,13 @@ class Watcher {
   std::atomic<std::int64_t> next_revision_;
   std::atomic<std::int64_t> streams_opened_{0};
 
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  bool closing_ = false;
-  Stream* stream_ = nullptr;            // the open stream, for the watchdog and close()
-  std::optional<Clock::time_point> last_reauthentication_;  // run()'s: a refusal last dropped the token
-  Clock::time_point last_heard_{};      // when the open stream last said anything
-  bool probe_sent_ = false;
+  detail::Mutex mutex_;
+  detail::CondVar wake_;
+  bool closing_ FRODO_GUARDED_BY(mutex_) = false;
+  Stream* stream_ FRODO_GUARDED_BY(mutex_) = nullptr;  // the open stream, for the watchdog and close()
+  std::optional<Clock::time_point> last_reauthentication_;  // run()'s only: a refusal last dropped the token
+  Clock::time_point last_heard_ FRODO_GUARDED_BY(mutex_){};  // when the open stream last said anything
+  bool probe_sent_ FRODO_GUARDED_BY(mutex_) = false;
   std::thread thread_;
   std::thread watchdog_thread_;
 };

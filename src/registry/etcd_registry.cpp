@@ -1,11 +1,11 @@
 #include "etcd_registry.hpp"
 
 #include <atomic>
-#include <condition_variable>
 #include <map>
-#include <mutex>
+#include <mutex>  // std::once_flag
 #include <thread>
 
+#include "core/mutex.hpp"
 #include "etcd/kv.hpp"
 #include "etcd/lease_keeper.hpp"
 #include "etcd/watcher.hpp"
@@ -54,7 +54,7 @@ class EtcdSession : public RegistrySession {
     validate_server(server, max_value_bytes_);
     {
       // Recorded first: if the lease is being re-granted right now, the re-grant puts it back.
-      std::lock_guard lock(mutex_);
+      detail::MutexLock lock(mutex_);
       if (persistent) {
         mine_.erase(server.address);
       } else {
@@ -67,8 +67,11 @@ class EtcdSession : public RegistrySession {
       // Between a loss and the re-grant there is no lease to attach to: wait for the re-grant
       // (reregister wakes us), within lease_wait_.
       {
-        std::unique_lock lock(mutex_);
-        wake_.wait_for(lock, lease_wait_, [&] { return closing_ || (lease = keeper.id()) != 0; });
+        const auto until = etcd::Clock::now() + lease_wait_;
+        detail::MutexLock lock(mutex_);
+        while (!closing_ && (lease = keeper.id()) == 0 && wake_.wait_until(lock, until)) {
+        }
+        if (lease == 0) lease = keeper.id();
       }
       if (lease == 0) {
         throw Error(Errc::lease_lost, "cannot register " + server.address +
@@ -81,7 +84,7 @@ class EtcdSession : public RegistrySession {
 
   std::int64_t remove(const std::string& address) override {
     {
-      std::lock_guard lock(mutex_);
+      detail::MutexLock lock(mutex_);
       mine_.erase(address);
     }
     std::int64_t revision = 0;
@@ -114,18 +117,18 @@ class EtcdSession : public RegistrySession {
   void close() override {
     std::call_once(closed_, [this] {
       {
-        std::lock_guard lock(mutex_);
+        detail::MutexLock lock(mutex_);
         closing_ = true;
       }
       wake_.notify_all();
       if (thread_.joinable()) thread_.join();
       std::unique_ptr<etcd::Watcher> watcher;
       {
-        std::lock_guard lock(mutex_);
+        detail::MutexLock lock(mutex_);
         watcher = std::move(watcher_);
       }
       watcher.reset();
-      std::lock_guard lock(keeper_mutex_);
+      detail::MutexLock lock(keeper_mutex_);
       // Closed, not destroyed: lease_alive() may still read it from a lookup thread.
       if (keeper_) keeper_->close();  // revokes: this session's servers leave at once
     });
@@ -135,9 +138,9 @@ class EtcdSession : public RegistrySession {
   // The session's lease keeper, granting the lease on first use (throws the etcd error if
   // it cannot). Read-only sessions never get here, so they never write to etcd.
   etcd::LeaseKeeper& lease_keeper() {
-    std::lock_guard keeper_lock(keeper_mutex_);
+    detail::MutexLock keeper_lock(keeper_mutex_);
     {
-      std::lock_guard lock(mutex_);
+      detail::MutexLock lock(mutex_);
       if (closing_) throw Error(Errc::failed_precondition, "the registry session is closed");
     }
     if (!keeper_) {
@@ -158,7 +161,7 @@ class EtcdSession : public RegistrySession {
     etcd::RangeResult list = kv_.get_prefix(prefix_);
     ViewBuilder::Step step;
     {
-      std::lock_guard lock(mutex_);
+      detail::MutexLock lock(mutex_);
       step = builder_.relist(list);
     }
     std::vector<std::string>& warnings = step.warnings;
@@ -174,7 +177,7 @@ class EtcdSession : public RegistrySession {
                                [this](std::int64_t revision) { on_progress(revision); },
                                [this](std::int64_t compact_revision) {
                                  resyncs_.fetch_add(1, std::memory_order_relaxed);
-                                 std::lock_guard lock(mutex_);
+                                 detail::MutexLock lock(mutex_);
                                  resync_ = true;
                                  resync_reason_ = compact_revision == 0
                                                       ? "the watch cannot go on, see the warning before"
@@ -185,7 +188,7 @@ class EtcdSession : public RegistrySession {
         etcd::WatcherOptions{.cluster_id = list.cluster_id, .restarts = &watch_restarts_});
     std::unique_ptr<etcd::Watcher> old;
     {
-      std::lock_guard lock(mutex_);
+      detail::MutexLock lock(mutex_);
       old = std::move(watcher_);
       watcher_ = std::move(watcher);
     }
@@ -194,7 +197,7 @@ class EtcdSession : public RegistrySession {
   void on_events(const std::vector<etcd::WatchEvent>& events, std::int64_t revision) {
     ViewBuilder::Step step;
     {
-      std::lock_guard lock(mutex_);
+      detail::MutexLock lock(mutex_);
       step = builder_.apply(events, revision);
     }
     skipped_values_.fetch_add(step.warnings.size(), std::memory_order_relaxed);
@@ -207,7 +210,7 @@ class EtcdSession : public RegistrySession {
   void on_progress(std::int64_t revision) {
     std::optional<RegistryView> view;
     {
-      std::lock_guard lock(mutex_);
+      detail::MutexLock lock(mutex_);
       view = builder_.progress(revision);
     }
     if (view && events_.on_view) events_.on_view(std::move(*view));
@@ -217,7 +220,7 @@ class EtcdSession : public RegistrySession {
   void reregister(std::int64_t lease) {
     std::map<std::string, ServerInfo> mine;
     {
-      std::lock_guard lock(mutex_);
+      detail::MutexLock lock(mutex_);
       mine = mine_;
     }
     wake_.notify_all();  // a put waiting for the lease
@@ -235,9 +238,9 @@ class EtcdSession : public RegistrySession {
   void supervise() {
     try {
       auto backoff = first_relist_backoff;
-      std::unique_lock lock(mutex_);
+      detail::MutexLock lock(mutex_);
       while (!closing_) {
-        wake_.wait(lock, [this] { return closing_ || resync_; });
+        while (!closing_ && !resync_) wake_.wait(lock);
         if (closing_) break;
         resync_ = false;
         std::string reason = resync_reason_;
@@ -252,11 +255,13 @@ class EtcdSession : public RegistrySession {
         }
         lock.lock();
         if (failure.empty()) continue;
-        warn_unlocked(lock, "re-listing " + prefix_ + " (" + reason + ") failed, keeping the view of revision " +
+        warn_unlocked("re-listing " + prefix_ + " (" + reason + ") failed, keeping the view of revision " +
                                 std::to_string(kept) + ", retrying in " + std::to_string(backoff.count()) +
                                 " ms: " + failure);
         resync_ = true;
-        wake_.wait_for(lock, backoff, [this] { return closing_; });
+        const auto retry_at = etcd::Clock::now() + backoff;
+        while (!closing_ && wake_.wait_until(lock, retry_at)) {
+        }
         backoff = std::min(backoff * 2, max_relist_backoff);
       }
     } catch (const std::exception& e) {
@@ -266,10 +271,11 @@ class EtcdSession : public RegistrySession {
     }
   }
 
-  void warn_unlocked(std::unique_lock<std::mutex>& lock, const std::string& message) {
-    lock.unlock();
+  // warn() from a thread that holds mutex_: released while the user's logger runs.
+  void warn_unlocked(const std::string& message) FRODO_REQUIRES(mutex_) {
+    mutex_.unlock();
     warn(message);
-    lock.lock();
+    mutex_.lock();
   }
 
   void warn(const std::string& message) noexcept {
@@ -293,18 +299,20 @@ class EtcdSession : public RegistrySession {
   std::atomic<std::uint64_t> resyncs_{0};
   std::atomic<std::uint64_t> skipped_values_{0};
 
-  mutable std::mutex mutex_;
-  std::condition_variable wake_;
-  bool closing_ = false;
-  bool resync_ = false;
-  std::string resync_reason_;
-  ViewBuilder builder_;                     // the context's membership
-  std::map<std::string, ServerInfo> mine_;  // registered with a lease by this session
+  // keeper_mutex_ (creating and closing the keeper) is taken before mutex_, never after.
+  detail::Mutex keeper_mutex_;
+  mutable detail::Mutex mutex_ FRODO_ACQUIRED_AFTER(keeper_mutex_);
+  detail::CondVar wake_;  // closing, a resync asked for, a lease re-granted
+  bool closing_ FRODO_GUARDED_BY(mutex_) = false;
+  bool resync_ FRODO_GUARDED_BY(mutex_) = false;
+  std::string resync_reason_ FRODO_GUARDED_BY(mutex_);
+  ViewBuilder builder_ FRODO_GUARDED_BY(mutex_);  // the context's membership
+  // Registered with a lease by this session.
+  std::map<std::string, ServerInfo> mine_ FRODO_GUARDED_BY(mutex_);
 
-  std::mutex keeper_mutex_;  // creating and closing the keeper; taken before mutex_
-  std::unique_ptr<etcd::LeaseKeeper> keeper_;
-  std::atomic<const etcd::LeaseKeeper*> keeper_ptr_{nullptr};
-  std::unique_ptr<etcd::Watcher> watcher_;
+  std::unique_ptr<etcd::LeaseKeeper> keeper_ FRODO_GUARDED_BY(keeper_mutex_);
+  std::atomic<const etcd::LeaseKeeper*> keeper_ptr_{nullptr};  // keeper_, for readers without a lock
+  std::unique_ptr<etcd::Watcher> watcher_ FRODO_GUARDED_BY(mutex_);
   std::thread thread_;
   std::once_flag closed_;
 };

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <iostream>
 
+#include "core/mutex.hpp"
 #include "frodo/error.hpp"
 #include "frodo/registry.hpp"
 #include "memory_registry_testing.hpp"
@@ -27,6 +28,7 @@ struct MemoryRegistry::Impl {
     ServerList::Record server;  // created and lease filled in
     std::size_t session = 0;    // 0: persistent
   };
+  // A session's fields are read and written under the registry's mutex, except held_lease.
   struct Session {
     std::string context;
     RegistryEvents events;
@@ -46,35 +48,37 @@ struct MemoryRegistry::Impl {
       held_lease.store(alive ? id : 0, std::memory_order_release);
     }
   };
-  std::function<std::chrono::steady_clock::time_point()> clock;  // set: simulated lease clocks
-  std::chrono::milliseconds ttl{0};
+  detail::Mutex mutex;
+  // Set: simulated lease clocks.
+  std::function<std::chrono::steady_clock::time_point()> clock FRODO_GUARDED_BY(mutex);
+  std::chrono::milliseconds ttl FRODO_GUARDED_BY(mutex){0};
   std::atomic<bool> simulated{false};  // clock is set
 
-  bool alive(const Session& session) const {
+  bool alive(const Session& session) const FRODO_REQUIRES(mutex) {
     return session.lease_alive && (!clock || clock() < session.renewed + ttl);
   }
-  std::mutex mutex;
-  std::int64_t revision = 1;
-  std::int64_t last_lease = 0x1000;  // lease ids, like etcd's: never reused
-  std::map<std::string, std::map<std::string, Entry>> contexts;
-  std::vector<std::shared_ptr<Session>> sessions;  // index + 1 = session number
+  std::int64_t revision FRODO_GUARDED_BY(mutex) = 1;
+  std::int64_t last_lease FRODO_GUARDED_BY(mutex) = 0x1000;  // lease ids, like etcd's: never reused
+  std::map<std::string, std::map<std::string, Entry>> contexts FRODO_GUARDED_BY(mutex);
+  // Index + 1 = session number.
+  std::vector<std::shared_ptr<Session>> sessions FRODO_GUARDED_BY(mutex);
 
-  Session& session(std::size_t number) {
+  Session& session(std::size_t number) FRODO_REQUIRES(mutex) {
     if (number == 0 || number > sessions.size()) {
       throw Error(Errc::invalid_argument, "no memory registry session " + std::to_string(number));
     }
     return *sessions[number - 1];
   }
 
-  RegistryView view(const std::string& context) {
+  RegistryView view(const std::string& context) FRODO_REQUIRES(mutex) {
     std::vector<ServerList::Record> servers;
     for (const auto& [address, entry] : contexts[context]) servers.push_back(entry.server);
     return {ServerList(std::move(servers)), revision};
   }
 
-  // Stores `server` for `number` (lock held): a key that exists keeps its create revision,
-  // as in etcd. Returns the revision of the write.
-  std::int64_t store(const ServerInfo& server, std::size_t number, bool persistent) {
+  // Stores `server` for `number`: a key that exists keeps its create revision, as in etcd.
+  // Returns the revision of the write.
+  std::int64_t store(const ServerInfo& server, std::size_t number, bool persistent) FRODO_REQUIRES(mutex) {
     Session& s = session(number);
     auto& servers = contexts[s.context];
     auto record = std::make_shared<ServerInfo>(server);
@@ -91,9 +95,9 @@ struct MemoryRegistry::Impl {
     return revision;
   }
 
-  // Called with the lock held; returns the deliveries to make after unlocking. A session
-  // whose views are held gets nothing now, and the newest view when they are let go.
-  std::vector<std::function<void()>> notify(const std::string& context) {
+  // Returns the deliveries to make after unlocking. A session whose views are held gets
+  // nothing now, and the newest view when they are let go.
+  std::vector<std::function<void()>> notify(const std::string& context) FRODO_REQUIRES(mutex) {
     std::vector<std::function<void()>> calls;
     RegistryView current = view(context);
     for (const auto& s : sessions) {
@@ -137,7 +141,7 @@ class MemorySession : public RegistrySession {
     std::vector<std::function<void()>> calls;
     std::int64_t revision;
     {
-      std::lock_guard lock(impl_->mutex);
+      detail::MutexLock lock(impl_->mutex);
       auto& session = impl_->session(number_);
       if (!persistent && !session.lease_alive) throw Error(Errc::lease_lost, "the session's lease is gone");
       revision = impl_->store(server, number_, persistent);
@@ -151,7 +155,7 @@ class MemorySession : public RegistrySession {
     std::vector<std::function<void()>> calls;
     std::int64_t revision;
     {
-      std::lock_guard lock(impl_->mutex);
+      detail::MutexLock lock(impl_->mutex);
       auto& session = impl_->session(number_);
       session.mine.erase(address);
       auto& servers = impl_->contexts[session.context];
@@ -165,7 +169,7 @@ class MemorySession : public RegistrySession {
 
   bool lease_alive() const override {
     if (!impl_->simulated.load(std::memory_order_acquire)) return session_->held_lease.load(std::memory_order_acquire) != 0;
-    std::lock_guard lock(impl_->mutex);
+    detail::MutexLock lock(impl_->mutex);
     return impl_->alive(*session_);
   }
 
@@ -174,7 +178,7 @@ class MemorySession : public RegistrySession {
   void close() override {
     std::vector<std::function<void()>> calls;
     {
-      std::lock_guard lock(impl_->mutex);
+      detail::MutexLock lock(impl_->mutex);
       auto& session = *impl_->sessions[number_ - 1];
       if (!session.open) return;
       session.open = false;
@@ -204,7 +208,7 @@ std::unique_ptr<RegistrySession> MemoryRegistry::open(const std::string& context
   std::size_t number;
   RegistryView current;
   {
-    std::lock_guard lock(impl_->mutex);
+    detail::MutexLock lock(impl_->mutex);
     auto session = std::make_shared<Impl::Session>();
     session->context = context;
     session->events = events;
@@ -222,7 +226,7 @@ void detail::MemoryRegistryAccess::end_lease(MemoryRegistry& registry, std::size
   const std::shared_ptr<MemoryRegistry::Impl>& impl_ = registry.impl_;
   std::vector<std::function<void()>> calls;
   {
-    std::lock_guard lock(impl_->mutex);
+    detail::MutexLock lock(impl_->mutex);
     auto& session = impl_->session(session_number);
     if (!session.lease_alive) return;
     session.set_lease(session.lease, false);
@@ -241,7 +245,7 @@ void detail::MemoryRegistryAccess::end_lease(MemoryRegistry& registry, std::size
 void detail::MemoryRegistryAccess::simulate_lease_clock(MemoryRegistry& registry, std::function<std::chrono::steady_clock::time_point()> now,
                                           std::chrono::milliseconds ttl) {
   const std::shared_ptr<MemoryRegistry::Impl>& impl_ = registry.impl_;
-  std::lock_guard lock(impl_->mutex);
+  detail::MutexLock lock(impl_->mutex);
   impl_->clock = std::move(now);
   impl_->simulated.store(true, std::memory_order_release);
   impl_->ttl = ttl;
@@ -250,7 +254,7 @@ void detail::MemoryRegistryAccess::simulate_lease_clock(MemoryRegistry& registry
 
 void detail::MemoryRegistryAccess::keep_alive(MemoryRegistry& registry, std::size_t session_number) {
   const std::shared_ptr<MemoryRegistry::Impl>& impl_ = registry.impl_;
-  std::lock_guard lock(impl_->mutex);
+  detail::MutexLock lock(impl_->mutex);
   auto& session = impl_->session(session_number);
   if (impl_->clock) session.renewed = impl_->clock();
 }
@@ -259,7 +263,7 @@ void detail::MemoryRegistryAccess::regrant(MemoryRegistry& registry, std::size_t
   const std::shared_ptr<MemoryRegistry::Impl>& impl_ = registry.impl_;
   std::vector<std::function<void()>> calls;
   {
-    std::lock_guard lock(impl_->mutex);
+    detail::MutexLock lock(impl_->mutex);
     auto& session = impl_->session(session_number);
     if (session.lease_alive || !session.open) return;
     session.set_lease(++impl_->last_lease, true);
@@ -277,7 +281,7 @@ void detail::MemoryRegistryAccess::regrant(MemoryRegistry& registry, std::size_t
 
 void detail::MemoryRegistryAccess::hold_views(MemoryRegistry& registry, std::size_t session_number) {
   const std::shared_ptr<MemoryRegistry::Impl>& impl_ = registry.impl_;
-  std::lock_guard lock(impl_->mutex);
+  detail::MutexLock lock(impl_->mutex);
   impl_->session(session_number).held = true;
 }
 
@@ -285,7 +289,7 @@ void detail::MemoryRegistryAccess::release_views(MemoryRegistry& registry, std::
   const std::shared_ptr<MemoryRegistry::Impl>& impl_ = registry.impl_;
   std::function<void()> call;
   {
-    std::lock_guard lock(impl_->mutex);
+    detail::MutexLock lock(impl_->mutex);
     auto& session = impl_->session(session_number);
     session.held = false;
     if (!session.pending || !session.open || !session.events.on_view) return;
@@ -296,7 +300,7 @@ void detail::MemoryRegistryAccess::release_views(MemoryRegistry& registry, std::
 }
 
 std::int64_t MemoryRegistry::revision() const {
-  std::lock_guard lock(impl_->mutex);
+  detail::MutexLock lock(impl_->mutex);
   return impl_->revision;
 }
 
