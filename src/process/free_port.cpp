@@ -24,7 +24,7 @@ sockaddr_in loopback(int port) {
   return addr;
 }
 
-// A socket bound to 127.0.0.1:0 with SO_REUSEADDR; sets `port` to the kernel's choice.
+// A socket bound to 127.0.0.1:0 with SO_REUSEADDR and SO_REUSEPORT; sets `port` to the kernel's choice.
 int bind_any_port(int& port) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) throw std::runtime_error(std::string("socket: ") + std::strerror(errno));
@@ -32,6 +32,7 @@ int bind_any_port(int& port) {
   sockaddr_in addr = loopback(0);
   socklen_t len = sizeof addr;
   if (::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes) != 0 ||
+      ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &yes, sizeof yes) != 0 ||
       ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
       ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
     int saved = errno;

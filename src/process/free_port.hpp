@@ -2,11 +2,11 @@
 //
 // Choosing a port by binding port 0 and closing the socket is racy: between the close and
 // the child's bind, anything may take the port. A PortReservation keeps its socket bound
-// (SO_REUSEADDR, never listening) for as long as it lives: other sockets cannot bind the
-// port, except listeners that set SO_REUSEADDR themselves, as etcd (Go) and cpp-httplib
-// do. So hold the reservation until the child has bound (or for the child's whole life,
+// (SO_REUSEADDR and SO_REUSEPORT, never listening) for as long as it lives: other sockets
+// cannot bind the port, except listeners that set SO_REUSEADDR (as etcd, in Go, does) or,
+// from the same user, SO_REUSEPORT (as Debian's cpp-httplib does). So hold the reservation until the child has bound (or for the child's whole life,
 // which also keeps the port for a restart), and pass its port() to the child.
-// A child that does not set SO_REUSEADDR cannot bind a reserved port: release() first and
+// A child that sets neither cannot bind a reserved port: release() first and
 // retry with a new reservation when it reports "address already in use".
 #pragma once
 

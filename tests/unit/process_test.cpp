@@ -163,6 +163,15 @@ TEST(PortReservation, HoldsThePortAgainstPlainBindsButLetsAReuseaddrListenerIn) 
   EXPECT_TRUE(accepts_connections(reservation.port()));
   ::close(listener);
   EXPECT_FALSE(accepts_connections(reservation.port()));
+
+  // What Debian's cpp-httplib does: SO_REUSEPORT only.
+  listener = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(listener, 0);
+  ASSERT_EQ(::setsockopt(listener, SOL_SOCKET, SO_REUSEPORT, &yes, sizeof yes), 0);
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0) << std::strerror(errno);
+  ASSERT_EQ(::listen(listener, 4), 0) << std::strerror(errno);
+  EXPECT_TRUE(accepts_connections(reservation.port()));
+  ::close(listener);
 }
 
 TEST(PortReservation, NeverHandsOutAPortTwice) {
