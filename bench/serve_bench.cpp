@@ -160,7 +160,7 @@ int main(int argc, char** argv) {
 
     frodo::test::TempDir dir("frodo-serve-bench");
     const std::string log = (dir.path() / "serve.log").string();
-    pid_t serve = frodo::test::spawn_daemon(
+    frodo::process::ChildProcess serve = frodo::test::spawn_daemon(
         {FRODO_BINARY, "--etcd", etcd.endpoint(0), "--context", "bench", "serve", "--listen", "127.0.0.1:0"}, log);
     int port = 0;
     const std::regex listening("listening on http://127\\.0\\.0\\.1:([0-9]+)");
@@ -221,8 +221,8 @@ int main(int argc, char** argv) {
     const double two = owner_requests_per_second(port, ids, want, 2, seconds);
     const double four = owner_requests_per_second(port, ids, want, 4, seconds);
 
-    ::kill(serve, SIGTERM);
-    frodo::test::wait_for_exit(serve);
+    serve.signal(SIGTERM);
+    serve.wait();
 
     std::printf("frodo serve over loopback, 1,000 servers (ketama), %zu ids, one run\n\n", ids.size());
     std::printf("%-44s %14s %12s\n", "", "per second", "vs anchor");

@@ -10,7 +10,7 @@
 
 #include "cluster_flags.hpp"
 #include "event_client.hpp"
-#include "termination.hpp"
+#include "process/termination_signals.hpp"
 
 namespace {
 
@@ -25,7 +25,7 @@ void print(const char* label, const alerts::EventClientCounters& c) {
 
 int main(int argc, char** argv) {
   using namespace alerts;
-  TerminationSignals signals;  // before any thread starts
+  frodo::process::TerminationSignals signals;  // before any thread starts
 
   CLI::App app{"alerts-client: sends host events to the alert servers of the frodo alerts example",
                "alerts-client"};

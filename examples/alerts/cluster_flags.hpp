@@ -10,13 +10,14 @@
 
 #include "frodo/cluster.hpp"
 #include "frodo/error.hpp"
+#include "process/exit_codes.hpp"
 
 namespace alerts {
 
 // Exit statuses of the example programs, as for the frodo command.
-inline constexpr int exit_ok = 0;
-inline constexpr int exit_failure = 1;
-inline constexpr int exit_usage = 2;
+using frodo::process::exit_failure;
+using frodo::process::exit_ok;
+using frodo::process::exit_usage;
 
 struct ClusterFlags {
   std::string etcd = std::getenv("FRODO_ETCD") ? std::getenv("FRODO_ETCD") : "127.0.0.1:2379";

@@ -6,11 +6,11 @@
 
 #include "alert_server.hpp"
 #include "cluster_flags.hpp"
-#include "termination.hpp"
+#include "process/termination_signals.hpp"
 
 int main(int argc, char** argv) {
   using namespace alerts;
-  TerminationSignals signals;  // before any thread starts
+  frodo::process::TerminationSignals signals;  // before any thread starts
 
   CLI::App app{"alerts-server: an alert-ingestion server of the frodo alerts example", "alerts-server"};
   ClusterFlags cluster;

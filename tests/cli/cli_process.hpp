@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "process/wait_until.hpp"
 #include "subprocess.hpp"
 
 namespace frodo::cli_test {
@@ -23,16 +24,8 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using frodo::test::ProcessResult;
 
-// Polls `condition` until it holds or `timeout` passes (tests/integration/wait.hpp): the
-// only way these tests synchronise with other processes, never a bare sleep.
-inline bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return true;
-}
+// The only way these tests synchronise with other processes, never a bare sleep.
+using frodo::process::wait_until;
 
 // Generous: children may run under ASan on a loaded machine.
 constexpr auto process_timeout = std::chrono::milliseconds(60s);
@@ -86,7 +79,7 @@ inline ProcessResult frodo_with_input(const Env& env, const std::vector<std::str
 class Child {
  public:
   Child(const Env& env, const std::vector<std::string>& args, fs::path log) : log_(std::move(log)) {
-    pid_ = frodo::test::spawn_daemon(command_line(env, args), log_.string());
+    process_ = frodo::test::spawn_daemon(command_line(env, args), log_.string());
   }
   // The same with stdin from `stdin_path` (a FIFO the test writes to, say).
   Child(const Env& env, const std::vector<std::string>& args, fs::path log, const std::string& stdin_path)
@@ -94,38 +87,28 @@ class Child {
     std::vector<std::string> argv = {"/bin/sh", "-c", "exec \"$@\" < \"$0\"", stdin_path};
     std::vector<std::string> rest = command_line(env, args);
     argv.insert(argv.end(), rest.begin(), rest.end());
-    pid_ = frodo::test::spawn_daemon(argv, log_.string());
-  }
-  ~Child() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      frodo::test::wait_for_exit(pid_);
-    }
+    process_ = frodo::test::spawn_daemon(argv, log_.string());
   }
   Child(const Child&) = delete;
   Child& operator=(const Child&) = delete;
 
   // Sends `signal` and reaps; returns the raw wait status.
   int stop(int signal) {
-    ::kill(pid_, signal);
-    int status = frodo::test::wait_for_exit(pid_);
-    pid_ = -1;
-    return status;
+    process_.signal(signal);
+    return process_.wait();
   }
   // Waits (bounded) for the child to exit by itself and reaps it; returns the raw wait status,
   // or -1 when it was still running after `timeout` (it is then SIGKILLed).
   int wait(std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
-    int status = 0;
-    bool exited = wait_until([&] { return ::waitpid(pid_, &status, WNOHANG) == pid_; }, timeout);
-    if (!exited) return stop(SIGKILL), -1;
-    pid_ = -1;
-    return status;
+    if (std::optional<int> status = process_.wait(timeout)) return *status;
+    process_.stop(std::chrono::milliseconds(0));
+    return -1;
   }
   std::string log() const { return slurp(log_); }
 
  private:
   fs::path log_;
-  pid_t pid_ = -1;
+  frodo::process::ChildProcess process_;  // SIGKILLed and reaped if the test ends without stopping it
 };
 
 }  // namespace frodo::cli_test

@@ -228,7 +228,7 @@ TEST_F(ServeCli, TellsAServiceManagerWhenItIsReadyAndWhenItStops) {
     NotifySocket notify(socket_path);
     std::vector<std::string> argv = command_line(env_, args);
     argv.insert(std::find(argv.begin(), argv.end(), std::string(FRODO_BINARY)), "NOTIFY_SOCKET=" + socket_path);
-    pid_t pid = frodo::test::spawn_daemon(argv, path(args[0] + ".log").string());
+    frodo::process::ChildProcess child = frodo::test::spawn_daemon(argv, path(args[0] + ".log").string());
     std::string ready = notify.next();
     EXPECT_NE(ready.find("READY=1"), std::string::npos) << args[0] << ": " << ready;
     // Ready means serving: the sidecar answers, the registration is visible.
@@ -237,9 +237,9 @@ TEST_F(ServeCli, TellsAServiceManagerWhenItIsReadyAndWhenItStops) {
     } else {
       EXPECT_EQ(addresses().count("127.0.0.1:7301"), 1u);
     }
-    ::kill(pid, SIGTERM);
+    child.signal(SIGTERM);
     EXPECT_NE(notify.next().find("STOPPING=1"), std::string::npos) << args[0];
-    int status = frodo::test::wait_for_exit(pid);
+    int status = child.wait();
     EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << args[0] << " " << status;
   }
 }

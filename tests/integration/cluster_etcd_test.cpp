@@ -20,13 +20,13 @@
 #include "frodo/cluster.hpp"
 #include "frodo/metrics.hpp"
 #include "frodo/error.hpp"
-#include "wait.hpp"
+#include "process/wait_until.hpp"
 
 namespace frodo {
 namespace {
 
 using namespace std::chrono_literals;
-using test::wait_until;
+using process::wait_until;
 
 ClusterOptions options_for(const test::EtcdCluster& etcd, const std::string& context = "appname") {
   ClusterOptions o;

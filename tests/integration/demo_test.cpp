@@ -221,7 +221,9 @@ TEST(Demo, CtrlCStopsEverythingItStarted) {
   std::filesystem::path demo_tmp = tmp.path() / "tmp";
   std::filesystem::create_directory(demo_tmp);
   ::setenv("TMPDIR", demo_tmp.c_str(), 1);
-  pid_t demo = frodo::test::spawn_daemon({FRODO_BINARY, "demo", "--hosts", "50", "--duration", "60"}, log);
+  frodo::process::ChildProcess demo_process =
+      frodo::test::spawn_daemon({FRODO_BINARY, "demo", "--hosts", "50", "--duration", "60"}, log);
+  pid_t demo = demo_process.pid();  // reaped below; the object kills it only if the test ends first
   ::unsetenv("TMPDIR");
   auto read_log = [&] {
     std::ifstream in(log);

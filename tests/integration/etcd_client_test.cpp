@@ -11,13 +11,13 @@
 #include "etcd/watcher.hpp"
 #include "etcd_cluster.hpp"
 #include "subprocess.hpp"
-#include "wait.hpp"
+#include "process/wait_until.hpp"
 
 namespace frodo::etcd {
 namespace {
 
 using namespace std::chrono_literals;
-using test::wait_until;
+using process::wait_until;
 
 std::shared_ptr<Connection> connect(const std::vector<std::string>& endpoints, std::chrono::milliseconds timeout = 3000ms) {
   EtcdOptions options;

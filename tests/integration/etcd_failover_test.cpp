@@ -12,13 +12,13 @@
 #include "etcd/lease_keeper.hpp"
 #include "etcd/watcher.hpp"
 #include "etcd_cluster.hpp"
-#include "wait.hpp"
+#include "process/wait_until.hpp"
 
 namespace frodo::etcd {
 namespace {
 
 using namespace std::chrono_literals;
-using test::wait_until;
+using process::wait_until;
 
 // Endpoints with member `first` first: a new connection starts on it.
 std::vector<std::string> starting_at(const test::EtcdCluster& etcd, int first) {

@@ -10,7 +10,7 @@
 #include "etcd/watcher.hpp"
 #include "etcd_cluster.hpp"
 #include "subprocess.hpp"
-#include "wait.hpp"
+#include "process/wait_until.hpp"
 
 namespace frodo::etcd {
 namespace {
@@ -90,7 +90,7 @@ TEST(EtcdTls, ClientCertificateRequiredWhenTheServerAsks) {
   std::atomic<int> events{0};
   Watcher watcher(connection, "/tls/", 1, {[&](const auto& e, std::int64_t) { events += static_cast<int>(e.size()); },
                                            {}, [](std::int64_t) {}, {}});
-  EXPECT_TRUE(test::wait_until([&] { return events >= 1; }, 10s));
+  EXPECT_TRUE(process::wait_until([&] { return events >= 1; }, 10s));
   EXPECT_TRUE(keeper.alive());
 
   EtcdOptions without{.endpoints = etcd.endpoints(), .call_timeout = 1000ms, .tls = EtcdTls{etcd.ca_file(), "", ""}};
@@ -111,7 +111,7 @@ TEST(EtcdAuth, RightWrongAndMissingPasswordAndPermissionDenied) {
   std::atomic<int> events{0};
   Watcher watcher(connection, "/frodo/", 1, {[&](const auto& e, std::int64_t) { events += static_cast<int>(e.size()); },
                                              {}, [](std::int64_t) {}, {}});
-  EXPECT_TRUE(test::wait_until([&] { return events >= 1; }, 10s));
+  EXPECT_TRUE(process::wait_until([&] { return events >= 1; }, 10s));
 
   std::string message;
   EXPECT_EQ(error_code_of([&] { kv.put("/elsewhere", "1"); }, &message), Errc::permission_denied);
@@ -195,7 +195,7 @@ TEST(EtcdAuth, StreamsKeepWorkingAfterTheTokenExpiresAndRenewItWhenTheyReconnect
   Kv writer(std::make_shared<Connection>(options));
   writer.put("/frodo/w/before", "1");
   auto delivered = [&](const std::string& key) {
-    return test::wait_until(
+    return process::wait_until(
         [&] {
           std::lock_guard lock(mutex);
           return std::find(keys.begin(), keys.end(), key) != keys.end();
@@ -208,14 +208,14 @@ TEST(EtcdAuth, StreamsKeepWorkingAfterTheTokenExpiresAndRenewItWhenTheyReconnect
   // it, so probes are spaced wider than the TTL plus etcd's 1 s expiry tick.
   grpc::ClientContext unused;
   std::string token = connection->authorize(unused, Clock::now() + 2000ms);
-  ASSERT_TRUE(test::wait_until([&] { return !token_accepted(*connection, token); }, 30s, 2500ms))
+  ASSERT_TRUE(process::wait_until([&] { return !token_accepted(*connection, token); }, 30s, 2500ms))
       << "etcd kept the token alive: something used it";
   Clock::time_point expired_at = Clock::now();
 
   // Both streams carry on: a later write is delivered, and the lease outlives several TTLs.
   writer.put("/frodo/w/after-expiry", "1");
   EXPECT_TRUE(delivered("/frodo/w/after-expiry"));
-  EXPECT_TRUE(test::wait_until([&] { return keeper.deadline() > expired_at + 3 * 3s; }, 20s)) << "keepalives stopped";
+  EXPECT_TRUE(process::wait_until([&] { return keeper.deadline() > expired_at + 3 * 3s; }, 20s)) << "keepalives stopped";
   EXPECT_TRUE(keeper.alive());
   EXPECT_EQ(lost, 0);
 
@@ -223,7 +223,7 @@ TEST(EtcdAuth, StreamsKeepWorkingAfterTheTokenExpiresAndRenewItWhenTheyReconnect
   std::int64_t streams = watcher.streams_opened();
   etcd.kill(0);
   etcd.restart(0);
-  ASSERT_TRUE(test::wait_until([&] { return watcher.streams_opened() > streams; }, 10s));
+  ASSERT_TRUE(process::wait_until([&] { return watcher.streams_opened() > streams; }, 10s));
   writer.put("/frodo/w/after-reconnect", "1");
   EXPECT_TRUE(delivered("/frodo/w/after-reconnect")) << [&] {
     std::lock_guard lock(mutex);
@@ -233,7 +233,7 @@ TEST(EtcdAuth, StreamsKeepWorkingAfterTheTokenExpiresAndRenewItWhenTheyReconnect
   }();
   // A keepalive sent after the reconnection was answered: the reopened stream works.
   Clock::time_point reconnected = Clock::now();
-  EXPECT_TRUE(test::wait_until([&] { return keeper.deadline() > reconnected + 3s; }, 10s)) << "keepalives stopped";
+  EXPECT_TRUE(process::wait_until([&] { return keeper.deadline() > reconnected + 3s; }, 10s)) << "keepalives stopped";
   EXPECT_TRUE(keeper.alive());
   EXPECT_EQ(lost, 0);
   EXPECT_GE(connection->authentications(), 2);
@@ -255,7 +255,7 @@ TEST(EtcdAuth, AWatchOutsideTheUsersPermissionsIsReportedNotSilentlyIdle) {
                      std::lock_guard lock(mutex);
                      errors.push_back(e.what());
                    }});
-  ASSERT_TRUE(test::wait_until([&] { std::lock_guard lock(mutex); return errors.size() >= 3; }, 10s));
+  ASSERT_TRUE(process::wait_until([&] { std::lock_guard lock(mutex); return errors.size() >= 3; }, 10s));
   {
     std::lock_guard lock(mutex);
     EXPECT_NE(errors[0].find("permission denied"), std::string::npos) << errors[0];

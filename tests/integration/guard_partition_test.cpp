@@ -30,14 +30,14 @@
 #include "fault_proxy.hpp"
 #include "frodo/cluster.hpp"
 #include "frodo/guard.hpp"
-#include "wait.hpp"
+#include "process/wait_until.hpp"
 
 namespace frodo {
 namespace {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
-using test::wait_until;
+using process::wait_until;
 
 // Safety deadline for each awaited condition: generous for sanitizer builds on a loaded
 // machine; a healthy run meets each in a few seconds at most.

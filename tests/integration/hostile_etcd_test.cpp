@@ -22,14 +22,14 @@
 #include "frodo/error.hpp"
 #include "subprocess.hpp"
 #include "temp_dir.hpp"
-#include "wait.hpp"
+#include "process/wait_until.hpp"
 
 namespace frodo {
 namespace {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
-using test::wait_until;
+using process::wait_until;
 
 constexpr const char* context = "hostile";
 constexpr const char* prefix = "/frodo/hostile/servers/";
@@ -310,15 +310,13 @@ TEST(HostileEtcd, FrodoProcessesSurviveTheBattery) {
     argv.insert(argv.end(), args.begin(), args.end());
     return argv;
   };
-  pid_t reg = test::spawn_daemon(with({"register", "127.0.0.1:3030", "--ttl", "60"}), (dir.path() / "register.log").string());
-  pid_t watch = test::spawn_daemon(with({"watch"}), (dir.path() / "watch.log").string());
+  process::ChildProcess reg_process =
+      test::spawn_daemon(with({"register", "127.0.0.1:3030", "--ttl", "60"}), (dir.path() / "register.log").string());
+  process::ChildProcess watch_process = test::spawn_daemon(with({"watch"}), (dir.path() / "watch.log").string());
+  const pid_t reg = reg_process.pid(), watch = watch_process.pid();
   auto cleanup = [&] {
-    for (pid_t pid : {reg, watch}) {
-      if (pid > 0) {
-        ::kill(pid, SIGKILL);
-        test::wait_for_exit(pid);
-      }
-    }
+    reg_process.stop(0ms);  // SIGKILL and reap
+    watch_process.stop(0ms);
   };
   auto servers = [&]() -> std::set<std::string> {
     test::ProcessResult r = test::run_process(with({"servers", "--json"}), 60s);
@@ -397,9 +395,10 @@ TEST(HostileEtcd, TheGuardedDemoPassesWhileTheBatteryIsWritten) {
   test::EtcdCluster etcd;
   test::TempDir dir("frodo-hostile-demo");
   std::string log_path = (dir.path() / "demo.log").string();
-  pid_t demo = test::spawn_daemon({FRODO_BINARY, "demo", "--etcd", etcd.endpoint(0), "--duration", "18", "--hosts",
-                                   "200", "--workers", "16", "--json"},
-                                  log_path);
+  process::ChildProcess demo_process = test::spawn_daemon(
+      {FRODO_BINARY, "demo", "--etcd", etcd.endpoint(0), "--duration", "18", "--hosts", "200", "--workers", "16", "--json"},
+      log_path);
+  pid_t demo = demo_process.pid();
   auto log = [&] {
     std::ifstream in(log_path);
     std::stringstream text;
@@ -424,8 +423,7 @@ TEST(HostileEtcd, TheGuardedDemoPassesWhileTheBatteryIsWritten) {
     wait_until([&] { return waitpid(demo, &status, WNOHANG) == demo; }, 150s);
   }
   if (status == -1) {
-    ::kill(demo, SIGKILL);
-    test::wait_for_exit(demo);
+    demo_process.stop(0ms);  // SIGKILL and reap
   }
   ASSERT_TRUE(started) << log();
   ASSERT_TRUE(WIFEXITED(status)) << "the demo did not end by itself: " << log();

@@ -9,13 +9,13 @@
 #include "etcd/lease_keeper.hpp"
 #include "etcd/watcher.hpp"
 #include "etcd_cluster.hpp"
-#include "wait.hpp"
+#include "process/wait_until.hpp"
 
 namespace frodo::etcd {
 namespace {
 
 using namespace std::chrono_literals;
-using test::wait_until;
+using process::wait_until;
 
 std::shared_ptr<Connection> connect(const test::EtcdCluster& etcd) {
   EtcdOptions options;

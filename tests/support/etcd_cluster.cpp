@@ -17,7 +17,8 @@
 #include <string_view>
 #include <thread>
 
-#include "free_port.hpp"
+#include "process/local_etcd.hpp"
+#include "process/wait_until.hpp"
 #include "subprocess.hpp"
 #include "test_certs.hpp"
 
@@ -29,7 +30,7 @@ using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
 constexpr auto kStartupBudget = 20s;  // per start (and per restart), all members together
-constexpr auto kPollInterval = 50ms;
+constexpr auto kPollInterval = 50ms;  // etcdctl runs per check: do not spin
 constexpr int kStartAttempts = 3;  // fresh ports when another process took one of ours
 
 // The last `max_chars` of a log, for error messages.
@@ -79,17 +80,6 @@ char process_state(pid_t pid) {
   return paren != std::string::npos && paren + 2 < stat.size() ? stat[paren + 2] : '?';
 }
 
-// Polls `done` every kPollInterval until it holds or `budget` runs out.
-template <class Predicate>
-bool poll_until(Clock::duration budget, Predicate done) {
-  auto deadline = Clock::now() + budget;
-  while (!done()) {
-    if (Clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(kPollInterval);
-  }
-  return true;
-}
-
 EtcdClusterOptions validated(EtcdClusterOptions options) {
   if (options.members < 1) throw std::invalid_argument("EtcdCluster needs at least one member");
   if (options.client_cert_auth && !options.tls) {
@@ -125,8 +115,7 @@ void EtcdCluster::start_all() {
     for (int i = 0; i < options_.members; ++i) {
       Member m;
       m.name = std::string("m").append(std::to_string(i));  // not "m" + ...: GCC 12's false -Wrestrict (bug 105329)
-      m.client_port = reserve_free_port();
-      m.peer_port = reserve_free_port();
+
       m.dir = dir_.path() / m.name;
       fs::remove_all(m.dir);
       fs::create_directory(m.dir);
@@ -149,34 +138,24 @@ void EtcdCluster::start_all() {
 
 void EtcdCluster::start_member(Member& m, bool existing) {
   std::vector<std::string> peers;
-  for (const Member& p : members_) peers.push_back(p.name + "=http://127.0.0.1:" + std::to_string(p.peer_port));
-  std::string peer_url = "http://127.0.0.1:" + std::to_string(m.peer_port);
-  std::vector<std::string> argv{
-      "etcd",
-      "--name=" + m.name,
-      "--data-dir=" + (m.dir / "data").string(),
-      "--listen-client-urls=" + client_url(m),
-      "--advertise-client-urls=" + client_url(m),
-      "--listen-peer-urls=" + peer_url,
-      "--initial-advertise-peer-urls=" + peer_url,
-      "--initial-cluster=" + join(peers, ","),
-      std::string("--initial-cluster-state=") + (existing ? "existing" : "new"),
-      "--initial-cluster-token=" + token_,
-      "--heartbeat-interval=" + std::to_string(options_.heartbeat_ms),
-      "--election-timeout=" + std::to_string(options_.election_ms),
-      "--logger=zap",
-      "--log-outputs=stderr",
-  };
+  for (const Member& p : members_) peers.push_back(p.name + "=http://127.0.0.1:" + std::to_string(p.peer_port.port()));
+  process::EtcdMemberConfig config;
+  config.name = m.name;
+  config.data_dir = m.dir / "data";
+  config.client_url = client_url(m);
+  config.peer_url = "http://127.0.0.1:" + std::to_string(m.peer_port.port());
+  config.initial_cluster = join(peers, ",");
+  config.existing = existing;
+  config.token = token_;
+  config.heartbeat_ms = options_.heartbeat_ms;
+  config.election_ms = options_.election_ms;
   if (options_.tls) {
-    argv.push_back("--cert-file=" + certs_.server_cert.string());
-    argv.push_back("--key-file=" + certs_.server_key.string());
+    config.cert_file = certs_.server_cert.string();
+    config.key_file = certs_.server_key.string();
   }
-  if (options_.client_cert_auth) {
-    argv.push_back("--client-cert-auth");
-    argv.push_back("--trusted-ca-file=" + ca_file());
-  }
-  argv.insert(argv.end(), options_.extra_flags.begin(), options_.extra_flags.end());
-  m.pid = spawn_daemon(argv, (m.dir / "etcd.log").string());
+  if (options_.client_cert_auth) config.trusted_ca_file = ca_file();
+  config.extra_flags = options_.extra_flags;
+  m.process = spawn_daemon(process::etcd_command(config), (m.dir / "etcd.log").string());
   m.stopped = false;
 }
 
@@ -189,15 +168,15 @@ void EtcdCluster::wait_healthy(Member& m, Clock::time_point deadline) {
   while (true) {
     // Any member, not just m: m cannot become healthy while a peer it needs for quorum is gone.
     for (Member& other : members_) {
-      int raw = 0;
-      if (other.pid <= 0 || ::waitpid(other.pid, &raw, WNOHANG) != other.pid) continue;
-      other.pid = -1;
+      if (other.process.pid() <= 0 || other.process.running()) continue;
+      int raw = other.process.status().value_or(0);
+      other.process = process::ChildProcess();
       std::string how = WIFEXITED(raw) ? "exited with status " + std::to_string(WEXITSTATUS(raw))
                                        : "died from signal " + std::to_string(WTERMSIG(raw));
       throw std::runtime_error("etcd member " + other.name + " " + how + " while " + m.name +
                                " was starting; log tail:\n" + log_tail(other.dir / "etcd.log"));
     }
-    if (port_accepts(m.client_port)) {
+    if (process::accepts_connections(m.client_port.port())) {
       ProcessResult r = run_process(health, 5s);
       if (r.exit_code == 0) {
         ProcessResult s = run_process(status, 5s);
@@ -237,7 +216,7 @@ const EtcdCluster::Member& EtcdCluster::member(int i) const {
 }
 
 std::string EtcdCluster::client_url(const Member& m) const {
-  return (options_.tls ? "https://127.0.0.1:" : "http://127.0.0.1:") + std::to_string(m.client_port);
+  return (options_.tls ? "https://127.0.0.1:" : "http://127.0.0.1:") + std::to_string(m.client_port.port());
 }
 
 bool EtcdCluster::answering(int i) const { return running(i) && !member(i).stopped; }
@@ -269,35 +248,33 @@ std::vector<std::string> EtcdCluster::endpoints() const {
   return out;
 }
 
-std::string EtcdCluster::endpoint(int i) const { return "127.0.0.1:" + std::to_string(member(i).client_port); }
+std::string EtcdCluster::endpoint(int i) const { return "127.0.0.1:" + std::to_string(member(i).client_port.port()); }
 
-pid_t EtcdCluster::pid(int i) const { return member(i).pid; }
+pid_t EtcdCluster::pid(int i) const { return member(i).process.pid(); }
 
 bool EtcdCluster::running(int i) const {
   const Member& m = member(i);
-  if (m.pid <= 0) return false;
+  pid_t pid = m.process.pid();
+  if (pid <= 0 || m.process.status()) return false;
   siginfo_t info{};
-  // WNOWAIT: only look, so kill() still reaps a member that died by itself.
-  if (::waitid(P_PID, static_cast<id_t>(m.pid), &info, WEXITED | WNOHANG | WNOWAIT) != 0) return false;
+  // WNOWAIT: only look (this is const), so the ChildProcess still reaps a member that died by itself.
+  if (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) != 0) return false;
   return info.si_pid == 0;
 }
 
 void EtcdCluster::kill(int i) {
   Member& m = member(i);
-  if (m.pid <= 0) return;
-  ::kill(m.pid, SIGKILL);  // also ends a SIGSTOPped member
-  wait_for_exit(m.pid);
-  m.pid = -1;
+  m.process = process::ChildProcess();  // SIGKILL (also ends a SIGSTOPped member) and reap
   m.stopped = false;
 }
 
 void EtcdCluster::stop(int i) {
   Member& m = member(i);
   if (!running(i)) throw std::logic_error("EtcdCluster::stop: member " + m.name + " is not running");
-  ::kill(m.pid, SIGSTOP);
+  ::kill(m.process.pid(), SIGSTOP);
   m.stopped = true;
   // Contract: frozen on return, so a test's next step cannot race the signal.
-  if (!poll_until(5s, [&] { return process_state(m.pid) == 'T'; })) {
+  if (!process::wait_until([&] { return process_state(m.process.pid()) == 'T'; }, 5s, kPollInterval)) {
     throw std::runtime_error("EtcdCluster::stop: member " + m.name + " did not stop");
   }
 }
@@ -305,9 +282,9 @@ void EtcdCluster::stop(int i) {
 void EtcdCluster::resume(int i) {
   Member& m = member(i);
   if (!running(i)) throw std::logic_error("EtcdCluster::resume: member " + m.name + " is not running");
-  ::kill(m.pid, SIGCONT);
+  ::kill(m.process.pid(), SIGCONT);
   m.stopped = false;
-  if (!poll_until(5s, [&] { return process_state(m.pid) != 'T'; })) {
+  if (!process::wait_until([&] { return process_state(m.process.pid()) != 'T'; }, 5s, kPollInterval)) {
     throw std::runtime_error("EtcdCluster::resume: member " + m.name + " did not continue");
   }
 }
@@ -346,7 +323,7 @@ int EtcdCluster::leader() {
     return std::nullopt;  // no live member, or they still follow one that is gone
   };
   std::optional<int> found;
-  if (!poll_until(kStartupBudget, [&] { return (found = agreed()).has_value(); })) {
+  if (!process::wait_until([&] { return (found = agreed()).has_value(); }, kStartupBudget, kPollInterval)) {
     throw std::runtime_error("EtcdCluster::leader: running members did not agree on a leader among themselves:" +
                              last_view);
   }

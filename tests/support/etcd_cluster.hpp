@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "process/child_process.hpp"
+#include "process/free_port.hpp"
 #include "temp_dir.hpp"
 #include "test_certs.hpp"
 
@@ -86,10 +88,11 @@ class EtcdCluster {
  private:
   struct Member {
     std::string name;
-    int client_port = 0;
-    int peer_port = 0;
+    // Held for the member's life (a restart reuses them): nothing else takes them.
+    process::PortReservation client_port;
+    process::PortReservation peer_port;
     std::filesystem::path dir;  // holds data/ and etcd.log
-    pid_t pid = -1;
+    process::ChildProcess process;  // empty once killed
     bool stopped = false;
     std::uint64_t id = 0;  // raft member ID, learned once healthy
   };

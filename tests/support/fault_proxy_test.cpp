@@ -1,6 +1,7 @@
 // The fault proxy on its own: real sockets on loopback, the test playing both the client
 // and the upstream (it accepts the proxy's connections itself), so every byte and every
 // reset can be watched from both ends.
+#include "process/wait_until.hpp"
 #include "fault_proxy.hpp"
 
 #include <arpa/inet.h>
@@ -34,12 +35,7 @@ using Clock = std::chrono::steady_clock;
 constexpr auto patience = 20s;
 
 bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout = patience) {
-  auto deadline = Clock::now() + timeout;
-  while (!condition()) {
-    if (Clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(5ms);
-  }
-  return true;
+  return frodo::process::wait_until(condition, timeout, 5ms);
 }
 
 class Socket {

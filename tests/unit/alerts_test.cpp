@@ -2,6 +2,8 @@
 // checker, and servers and a client over the in-memory registry on 127.0.0.1.
 #include <gtest/gtest.h>
 
+#include "process/temp_dir.hpp"
+#include "process/wait_until.hpp"
 #include "frodo/metrics.hpp"
 #include <httplib.h>
 #include <sqlite3.h>  // to make stores of other formats (frodo_alerts links SQLite)
@@ -34,35 +36,12 @@ using nlohmann::json;
 namespace fs = std::filesystem;
 
 // A fresh directory under the system temp dir, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    std::random_device random;
-    for (;;) {
-      path_ = fs::temp_directory_path() /
-              ("frodo-alerts-test-" + std::to_string(::getpid()) + "-" + std::to_string(random()));
-      if (fs::create_directory(path_)) break;
-    }
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  fs::path operator/(const std::string& name) const { return path_ / name; }
-
- private:
-  fs::path path_;
+struct TempDir : frodo::process::TempDir {
+  TempDir() : frodo::process::TempDir("frodo-alerts-test") {}
 };
 
 bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds limit = 10s) {
-  auto deadline = Clock::now() + limit;
-  while (Clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(1ms);
-  }
-  return condition();
+  return frodo::process::wait_until(condition, limit, 1ms);
 }
 
 std::string parse_error(std::string_view body) {

@@ -9,6 +9,7 @@
 #include <string>
 #include <thread>
 
+#include "process/wait_until.hpp"
 #include "frodo/cluster.hpp"
 #include "frodo/guard.hpp"
 
@@ -25,12 +26,7 @@ inline ClusterOptions guard_test_options() {
 // own thread).
 inline bool eventually(const std::function<bool()>& condition,
                        std::chrono::milliseconds limit = std::chrono::seconds(5)) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  return condition();
+  return frodo::process::wait_until(condition, limit, std::chrono::milliseconds(1));
 }
 
 // An id that `owner` owns in `cluster`'s current view.

@@ -32,7 +32,7 @@
 #include "servers_file.hpp"
 #include "service_notify.hpp"
 #include "terminal_text.hpp"
-#include "termination_signals.hpp"
+#include "process/termination_signals.hpp"
 #include "text_bars.hpp"
 #include "usage_error.hpp"
 
@@ -163,7 +163,7 @@ int run_register(const GlobalOptions& g, const CommandOptions& c) {
   check_zone(c.zone);
   std::optional<ListenAddress> metrics_at;
   if (!c.metrics.empty()) metrics_at = parse_listen("--metrics", c.metrics);  // a usage error before connecting
-  TerminationSignals signals;  // before the Cluster starts its threads
+  process::TerminationSignals signals;  // before the Cluster starts its threads
   auto cluster = connect(g, std::chrono::seconds(c.ttl), c.publish_view);
   std::optional<MetricsServer> metrics;
   if (metrics_at) metrics.emplace(*cluster, c.metrics);
@@ -354,7 +354,7 @@ class WatchPrinter {
 };
 
 int run_watch(const GlobalOptions& g, const CommandOptions& c) {
-  TerminationSignals signals;  // before the Cluster starts its threads
+  process::TerminationSignals signals;  // before the Cluster starts its threads
   WatchPrinter printer(g, c.json);  // outlives the Cluster, whose thread calls it
   auto cluster = connect(g);
   Subscription print_changes = cluster->on_change([&printer](const Snapshot&, const Snapshot& after) { printer.change(after); });

@@ -44,7 +44,6 @@
 
 #include "alert_server.hpp"
 #include "checker.hpp"
-#include "child_process.hpp"
 #include "commands.hpp"
 #include "demo_report.hpp"
 #include "event_client.hpp"
@@ -53,7 +52,11 @@
 #include "frodo/error.hpp"
 #include "frodo/guard.hpp"
 #include "store.hpp"
-#include "termination_signals.hpp"
+#include "process/child_process.hpp"
+#include "process/free_port.hpp"
+#include "process/local_etcd.hpp"
+#include "process/temp_dir.hpp"
+#include "process/termination_signals.hpp"
 #include "usage_error.hpp"
 
 namespace frodo::cli {
@@ -64,6 +67,8 @@ using namespace std::chrono_literals;
 using demo::ChurnStep;
 using demo::Fate;
 using demo::Happening;
+using process::ChildProcess;
+using process::TerminationSignals;
 
 struct DemoOptions {
   std::string etcd;  // empty: start a local etcd
@@ -93,29 +98,6 @@ struct DemoServerOptions {
   long long work_us = 2000;
   long long slow_us = 1'500'000;
   long long catch_up_ms = 500;
-};
-
-// A temp dir removed with everything in it when it goes out of scope (unless kept).
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "frodo-demo-XXXXXX").string();
-    if (!::mkdtemp(pattern.data())) throw Error(Errc::internal, "cannot create a temp dir: " + pattern);
-    path_ = pattern;
-  }
-  ~TempDir() {
-    if (keep_) return;
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-  void keep() { keep_ = true; }
-
- private:
-  std::filesystem::path path_;
-  bool keep_ = false;
 };
 
 using demo::with_commas;
@@ -165,6 +147,7 @@ alerts::EventClientCounters minus(const alerts::EventClientCounters& a, const al
 struct DemoServer {
   std::string address;
   std::filesystem::path log;
+  process::PortReservation port;  // held for its life: nothing else takes its port
   ChildProcess process;
   // Its way to etcd, one per endpoint (empty: it connects directly, and cannot be cut off).
   std::vector<std::unique_ptr<fault::FaultProxy>> proxies;
@@ -302,21 +285,13 @@ class Demo {
   using Action = std::function<void(std::ostream&)>;
 
   std::string start_etcd(std::ostream& live) {
-    std::optional<std::string> binary = find_program("etcd");
-    if (!binary) {
+    if (!process::find_program("etcd")) {
       throw Error(Errc::unavailable,
                   "etcd is not on PATH: run scripts/setup (Debian package etcd-server) or pass --etcd HOST:PORT");
     }
-    int client_port = free_port(), peer_port = free_port();
-    while (peer_port == client_port) peer_port = free_port();
-    std::string client_url = "http://127.0.0.1:" + std::to_string(client_port);
-    std::string peer_url = "http://127.0.0.1:" + std::to_string(peer_port);
-    etcd_ = ChildProcess({*binary, "--name", "demo", "--data-dir", (dir_.path() / "etcd").string(), "--listen-client-urls",
-                          client_url, "--advertise-client-urls", client_url, "--listen-peer-urls", peer_url,
-                          "--initial-advertise-peer-urls", peer_url, "--initial-cluster", "demo=" + peer_url},
-                         (dir_.path() / "etcd.log").string());
-    live << "frodo demo: started etcd (pid " << etcd_.pid() << ") on 127.0.0.1:" << client_port << "\n";
-    return "127.0.0.1:" + std::to_string(client_port);
+    etcd_ = std::make_unique<process::LocalEtcd>("demo", dir_.path() / "etcd", dir_.path() / "etcd.log");
+    live << "frodo demo: started etcd (pid " << etcd_->process().pid() << ") on " << etcd_->endpoint() << "\n";
+    return etcd_->endpoint();
   }
 
   // The demo's own view: members, revision, ring changes and releases; also how it knows etcd
@@ -332,7 +307,7 @@ class Demo {
       } catch (const Error& e) {
         if (e.code() == Errc::invalid_argument) throw;
         if (!o_.etcd.empty() && Clock::now() >= deadline) throw;
-        if (o_.etcd.empty() && !etcd_.running()) {
+        if (etcd_ && !etcd_->process().running()) {
           throw Error(Errc::unavailable, "etcd exited at start:\n" + log_tail(dir_.path() / "etcd.log"));
         }
         if (Clock::now() >= deadline) {
@@ -387,8 +362,8 @@ class Demo {
   }
 
   void start_server(bool joiner, std::ostream& live) {
-    int port = free_port();
     DemoServer s;
+    const int port = s.port.port();
     s.address = "127.0.0.1:" + std::to_string(port);
     s.log = dir_.path() / ("server-" + std::to_string(servers_.size() + 1) + ".log");
     s.joiner = joiner;
@@ -399,7 +374,7 @@ class Demo {
       for (const auto& proxy : s.proxies) endpoints.push_back(proxy->address());
     }
     std::string etcd = comma_joined(endpoints);
-    std::vector<std::string> argv = {self_executable(), "demo-server", "--etcd", etcd, "--context", context_,
+    std::vector<std::string> argv = {process::self_executable(), "demo-server", "--etcd", etcd, "--context", context_,
                                      "--port", std::to_string(port), "--store", store_path_.string(),
                                      "--ttl", std::to_string(o_.ttl_s), "--work-us", std::to_string(o_.work_us),
                                      "--slow-us", std::to_string(1000LL * timing_.slow_work.count()),
@@ -873,14 +848,14 @@ class Demo {
     if (client_) client_.reset();
     for (DemoServer& s : servers_) s.process.stop(0ms);
     observer_.reset();  // revokes its lease while etcd is still up
-    etcd_.stop(0ms);    // SIGKILL: a lone member asked to stop politely can hang for seconds
+    if (etcd_) etcd_->process().stop(0ms);  // SIGKILL: a lone member asked to stop politely can hang for seconds
   }
 
   DemoOptions o_;
   demo::ChurnTiming timing_;
   TerminationSignals& signals_;
-  TempDir dir_;
-  ChildProcess etcd_;
+  process::TempDir dir_{"frodo-demo"};
+  std::unique_ptr<process::LocalEtcd> etcd_;  // empty with --etcd
   std::string context_;
   ClusterOptions cluster_options_;
   std::filesystem::path store_path_;
@@ -902,33 +877,10 @@ class Demo {
   bool interrupted_ = false;
 };
 
-// The demo's control signals for its servers (see the top of this file). Blocked in the
-// calling thread, and so in every thread started after it; a thread takes them with wait_for.
-class ControlSignals {
- public:
-  ControlSignals() {
-    sigemptyset(&set_);
-    sigaddset(&set_, SIGUSR1);
-    sigaddset(&set_, SIGUSR2);
-    sigaddset(&set_, SIGRTMIN);
-    if (int e = pthread_sigmask(SIG_BLOCK, &set_, nullptr); e != 0) {
-      throw std::runtime_error(std::string("cannot block signals: ") + std::strerror(e));
-    }
-  }
-  // A signal taken, or 0 after `timeout`.
-  int wait_for(std::chrono::milliseconds timeout) {
-    timespec wait{static_cast<time_t>(timeout.count() / 1000), static_cast<long>(timeout.count() % 1000) * 1'000'000};
-    int signal = sigtimedwait(&set_, nullptr, &wait);
-    return signal > 0 ? signal : 0;
-  }
-
- private:
-  sigset_t set_;
-};
-
 int run_demo_server(const DemoServerOptions& o) {
   TerminationSignals signals;  // before any thread starts
-  ControlSignals control;
+  // The demo's control signals (see the top of this file), taken by the controller thread.
+  process::BlockedSignals control({SIGUSR1, SIGUSR2, SIGRTMIN});
   alerts::AlertServerOptions s;
   s.cluster.context = o.context;
   s.cluster.etcd.endpoints = parse_endpoints(o.etcd);

@@ -20,7 +20,7 @@
 #include "log.hpp"
 #include "service_notify.hpp"
 #include "terminal_text.hpp"
-#include "termination_signals.hpp"
+#include "process/termination_signals.hpp"
 #include "unix_socket_server.hpp"
 #include "usage_error.hpp"
 
@@ -46,7 +46,7 @@ int run_serve(const GlobalOptions& g, const ServeOptions& o, bool listen_given) 
     }
   }
 
-  TerminationSignals signals;  // before any thread starts
+  process::TerminationSignals signals;  // before any thread starts
   auto cluster = connect(g, std::chrono::seconds(o.ttl), o.publish_view);
   HttpApiOptions api_options;
   api_options.context = g.context;

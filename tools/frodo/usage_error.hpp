@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "process/exit_codes.hpp"
+
 namespace frodo::cli {
 
 // Bad input from the user (a flag, a file): printed as is, exit status 2.
@@ -10,8 +12,8 @@ struct UsageError : std::runtime_error {
 };
 
 // Exit statuses (docs/cli.md): 0 ok, 1 runtime failure, 2 usage or input error.
-inline constexpr int exit_ok = 0;
-inline constexpr int exit_failure = 1;
-inline constexpr int exit_usage = 2;
+using process::exit_failure;
+using process::exit_ok;
+using process::exit_usage;
 
 }  // namespace frodo::cli

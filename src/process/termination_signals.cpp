@@ -1,4 +1,4 @@
-#include "termination_signals.hpp"
+#include "process/termination_signals.hpp"
 
 #include <pthread.h>
 
@@ -7,28 +7,24 @@
 #include <stdexcept>
 #include <string>
 
-namespace frodo::cli {
+namespace frodo::process {
 
-TerminationSignals::TerminationSignals() {
+BlockedSignals::BlockedSignals(std::initializer_list<int> signals) {
   sigemptyset(&set_);
-  sigaddset(&set_, SIGINT);
-  sigaddset(&set_, SIGTERM);
-  sigaddset(&set_, SIGHUP);
+  for (int s : signals) sigaddset(&set_, s);
   if (int e = pthread_sigmask(SIG_BLOCK, &set_, &previous_); e != 0) {
     throw std::runtime_error(std::string("cannot block signals: ") + std::strerror(e));
   }
 }
 
-TerminationSignals::~TerminationSignals() {
-  // A signal still pending would be delivered on unblocking and kill the process before the
-  // command returns its status: drain them first.
+BlockedSignals::~BlockedSignals() {
   timespec zero{};
   while (sigtimedwait(&set_, nullptr, &zero) > 0) {
   }
   pthread_sigmask(SIG_SETMASK, &previous_, nullptr);
 }
 
-int TerminationSignals::wait() {
+int BlockedSignals::wait() {
   while (true) {
     int signal = 0;
     int e = sigwait(&set_, &signal);
@@ -37,8 +33,8 @@ int TerminationSignals::wait() {
   }
 }
 
-int TerminationSignals::wait_for(std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
+int BlockedSignals::wait_for(std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (true) {
     auto left = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() < 0) left = std::chrono::nanoseconds(0);
@@ -50,4 +46,4 @@ int TerminationSignals::wait_for(std::chrono::milliseconds timeout) {
   }
 }
 
-}  // namespace frodo::cli
+}  // namespace frodo::process
