@@ -1,7 +1,7 @@
 // Subscription: a callback registered with a Cluster (Cluster::on_change, on_lease_lost).
 // Destroying the Subscription, or reset(), unregisters the callback.
 //
-//   frodo::Subscription s = cluster.on_change([](const Snapshot& before, const Snapshot& after) { ... });
+//   frodo::Subscription s = cluster.on_change([](const Snapshot& before, const Snapshot& after) { /* ... */ });
 //   ...
 //   s.reset();  // from here on the callback is not running and is never called again
 //
