@@ -60,7 +60,8 @@ struct ClusterOptions {
   // How long the Cluster waits for etcd to answer, as one deadline the caller owns. The
   // constructor keeps trying to list the context while no member is reachable or etcd
   // answers "unavailable" (waiting for a connection to change state, not sleeping), and
-  // add_server waits this long for a lost lease to be re-granted. 0 (the default): one
+  // add_server waits this long for the lease to be granted (the first one, or a lost one
+  // again). 0 (the default): one
   // attempt, each call bounded by etcd.call_timeout. Other errors (bad options, permission
   // denied) are thrown at once.
   std::chrono::milliseconds connect_timeout{0};

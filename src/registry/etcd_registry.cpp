@@ -37,6 +37,7 @@ class EtcdSession : public RegistrySession {
         kv_(connection_),
         prefix_(std::move(prefix)),
         ttl_(ttl),
+        connect_timeout_(lease_wait),
         lease_wait_(std::max(lease_wait, connection_->options().call_timeout)),
         max_value_bytes_(max_value_bytes),
         events_(std::move(events)),
@@ -143,13 +144,23 @@ class EtcdSession : public RegistrySession {
       detail::MutexLock lock(mutex_);
       if (closing_) throw Error(Errc::failed_precondition, "the registry session is closed");
     }
-    if (!keeper_) {
-      keeper_ = std::make_unique<etcd::LeaseKeeper>(
-          connection_, etcd::LeaseKeeperOptions{.ttl = ttl_, .regrant = true},
-          [this](std::int64_t, etcd::LeaseLoss loss) {
-            if (events_.on_lease_lost) events_.on_lease_lost(reason_of(loss));
-          },
-          [this](std::int64_t lease) { reregister(lease); }, [this](const std::string& message) { warn(message); });
+    // The first grant: retried within the connect deadline while etcd is unreachable or slow
+    // (a loaded machine), woken by a channel's change.
+    const auto until = etcd::Clock::now() + connect_timeout_;
+    while (!keeper_) {
+      try {
+        keeper_ = std::make_unique<etcd::LeaseKeeper>(
+            connection_, etcd::LeaseKeeperOptions{.ttl = ttl_, .regrant = true},
+            [this](std::int64_t, etcd::LeaseLoss loss) {
+              if (events_.on_lease_lost) events_.on_lease_lost(reason_of(loss));
+            },
+            [this](std::int64_t lease) { reregister(lease); }, [this](const std::string& message) { warn(message); });
+      } catch (const Error& e) {
+        const bool transient = e.code() == Errc::unavailable || e.code() == Errc::deadline_exceeded;
+        if (!transient || etcd::Clock::now() >= until) throw;
+        connection_->await_channel_change(until);
+        continue;
+      }
       keeper_ptr_.store(keeper_.get(), std::memory_order_release);
     }
     return *keeper_;
@@ -292,7 +303,8 @@ class EtcdSession : public RegistrySession {
   etcd::Kv kv_;
   std::string prefix_;
   std::chrono::seconds ttl_;
-  std::chrono::milliseconds lease_wait_;  // how long put() waits for a lost lease's re-grant
+  std::chrono::milliseconds connect_timeout_;  // ClusterOptions::connect_timeout: retrying the first grant
+  std::chrono::milliseconds lease_wait_;       // how long put() waits for a lost lease's re-grant
   std::size_t max_value_bytes_;
   RegistryEvents events_;
   std::atomic<std::uint64_t> watch_restarts_{0};

@@ -12,9 +12,10 @@
 namespace frodo::detail {
 
 // Lists the context and starts watching it (throws the etcd error if the listing fails,
-// leaving no thread behind). Values over `max_value_bytes` are skipped unread. A put that
-// needs the lease while it is lost waits up to `lease_wait` (at least the call timeout)
-// for the re-grant.
+// leaving no thread behind). Values over `max_value_bytes` are skipped unread. The first
+// grant of the lease is retried for up to `lease_wait` (ClusterOptions::connect_timeout)
+// while etcd is unavailable, and a put that needs the lease while it is lost waits as long
+// (at least the call timeout) for the re-grant.
 std::unique_ptr<RegistrySession> open_etcd_session(std::shared_ptr<etcd::Connection> connection,
                                                    const std::string& servers_prefix, std::chrono::seconds ttl,
                                                    std::chrono::milliseconds lease_wait, std::size_t max_value_bytes,

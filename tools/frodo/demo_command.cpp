@@ -297,24 +297,17 @@ class Demo {
   // The demo's own view: members, revision, ring changes and releases; also how it knows etcd
   // is up.
   void connect_observer() {
-    auto deadline = Clock::now() + 30s;
     ClusterOptions o = cluster_options_;
     o.etcd.call_timeout = 1000ms;
-    while (true) {
-      try {
-        observer_ = std::make_unique<Cluster>(o);
-        break;
-      } catch (const Error& e) {
-        if (e.code() == Errc::invalid_argument) throw;
-        if (!o_.etcd.empty() && Clock::now() >= deadline) throw;
-        if (etcd_ && !etcd_->process().running()) {
-          throw Error(Errc::unavailable, "etcd exited at start:\n" + log_tail(dir_.path() / "etcd.log"));
-        }
-        if (Clock::now() >= deadline) {
-          throw Error(Errc::unavailable, std::string("etcd did not become ready: ") + e.what());
-        }
+    o.connect_timeout = 30s;  // etcd may still be starting
+    try {
+      observer_ = std::make_unique<Cluster>(o);
+    } catch (const Error& e) {
+      if (etcd_ && !etcd_->process().running()) {
+        throw Error(Errc::unavailable, "etcd exited at start:\n" + log_tail(dir_.path() / "etcd.log"));
       }
-      if (signals_.wait_for(100ms) != 0) throw Error(Errc::unavailable, "interrupted while waiting for etcd");
+      if (e.code() == Errc::invalid_argument || !o_.etcd.empty()) throw;
+      throw Error(Errc::unavailable, std::string("etcd did not become ready: ") + e.what());
     }
     std::shared_ptr<Observed> observed = observed_;
     observer_changes_ = observer_->on_change([observed](const Snapshot& before, const Snapshot& after) {
@@ -892,20 +885,10 @@ int run_demo_server(const DemoServerOptions& o) {
   s.join = !o.join_on_signal;
   s.guard_options.catch_up = std::chrono::milliseconds(o.catch_up_ms);
   s.work = std::chrono::microseconds(o.work_us);
-  // etcd may still be starting (or a loaded machine slow to answer the first grant): keep
-  // trying for a while rather than failing the whole demo.
-  std::unique_ptr<alerts::AlertServer> started;
-  auto deadline = std::chrono::steady_clock::now() + 25s;
-  while (!started) {
-    try {
-      started = std::make_unique<alerts::AlertServer>(s);
-    } catch (const Error& e) {
-      bool transient = e.code() == Errc::unavailable || e.code() == Errc::deadline_exceeded;
-      if (!transient || std::chrono::steady_clock::now() >= deadline) throw;
-      std::cerr << "demo-server: " << e.what() << "; retrying" << std::endl;
-      if (signals.wait_for(200ms) != 0) return exit_ok;
-    }
-  }
+  // etcd may still be starting (or a loaded machine slow to answer the first grant): the
+  // Cluster keeps trying for a while rather than failing the whole demo.
+  s.cluster.connect_timeout = 25s;
+  auto started = std::make_unique<alerts::AlertServer>(s);
   alerts::AlertServer& server = *started;
   // When this server's own Cluster gives its lease up (by its own clock, at its lease deadline,
   // when etcd is out of reach): the demo counts what it admitted after this line's time.
