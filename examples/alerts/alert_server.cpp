@@ -315,6 +315,8 @@ void AlertServer::start() {
       run();
     } catch (const std::exception& e) {
       std::cerr << "alert server " << impl_->address << ": " << e.what() << '\n';
+    } catch (...) {
+      std::cerr << "alert server " << impl_->address << ": stopped by a non-standard exception\n";
     }
   });
 }

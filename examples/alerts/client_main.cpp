@@ -58,13 +58,22 @@ int main(int argc, char** argv) {
     EventClient client(std::move(o));
     std::atomic<bool> done{false};
     std::thread watcher([&] {
-      while (!done) {
-        if (signals.wait_for(std::chrono::seconds(1))) {
-          client.stop();
-          std::fputs("alerts-client: stopping after the events in flight\n", stderr);
-        } else if (!quiet && !done) {
-          print("alerts-client:", client.counters());
+      // A thread catches everything at its entry: a failure here stops the client, not the process.
+      try {
+        while (!done) {
+          if (signals.wait_for(std::chrono::seconds(1))) {
+            client.stop();
+            std::fputs("alerts-client: stopping after the events in flight\n", stderr);
+          } else if (!quiet && !done) {
+            print("alerts-client:", client.counters());
+          }
         }
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "alerts-client: the signal watcher stopped: %s\n", e.what());
+        client.stop();
+      } catch (...) {
+        std::fputs("alerts-client: the signal watcher stopped\n", stderr);
+        client.stop();
       }
     });
     try {

@@ -903,8 +903,8 @@ int run_demo_server(const DemoServerOptions& o) {
   std::atomic<bool> stopping{false};
   std::thread controller([&] {
     while (!stopping) {
-      int signal = control.wait_for(100ms);
       try {
+        const int signal = control.wait_for(100ms);
         if (signal == SIGUSR1) {
           server.set_work(std::chrono::microseconds(o.slow_us));
           std::cout << "demo-server " << server.address() << ": slow (" << o.slow_us << " us per event)" << std::endl;
@@ -917,6 +917,8 @@ int run_demo_server(const DemoServerOptions& o) {
         }
       } catch (const std::exception& e) {
         std::cerr << "demo-server " << server.address() << ": " << e.what() << std::endl;
+      } catch (...) {
+        std::cerr << "demo-server " << server.address() << ": a control signal failed" << std::endl;
       }
     }
   });
