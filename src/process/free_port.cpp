@@ -14,7 +14,6 @@
 #include <string>
 
 namespace frodo::process {
-namespace {
 
 sockaddr_in loopback(int port) {
   sockaddr_in addr{};
@@ -23,6 +22,8 @@ sockaddr_in loopback(int port) {
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   return addr;
 }
+
+namespace {
 
 // A socket bound to 127.0.0.1:0 with SO_REUSEADDR and SO_REUSEPORT; sets `port` to the kernel's choice.
 int bind_any_port(int& port) {

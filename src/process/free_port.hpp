@@ -10,7 +10,12 @@
 // retry with a new reservation when it reports "address already in use".
 #pragma once
 
+#include <netinet/in.h>
+
 namespace frodo::process {
+
+// 127.0.0.1:port as a socket address (port 0: let the kernel choose).
+sockaddr_in loopback(int port);
 
 class PortReservation {
  public:

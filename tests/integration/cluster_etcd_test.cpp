@@ -321,18 +321,27 @@ TEST(ClusterEtcd, AProcessFrozenPastItsTtlIsToldBeforeItOwnsAgain) {
   EXPECT_TRUE(wait_until([&] { return addresses(observer).count("127.0.0.1:1") == 1; }, 10s));
 }
 
-TEST(ClusterEtcd, UnreachableEtcdFailsTheConstructorNamingIt) {
+// Options for a Cluster whose only endpoint refuses every connection.
+ClusterOptions unreachable(std::chrono::milliseconds call_timeout) {
   ClusterOptions o;
   o.context = "appname";
   o.etcd.endpoints = {"127.0.0.1:1"};
-  o.etcd.call_timeout = 500ms;
+  o.etcd.call_timeout = call_timeout;
+  return o;
+}
+
+void expect_unavailable_naming_the_endpoint(const ClusterOptions& o) {
   try {
     Cluster c(o);
-    FAIL();
+    FAIL() << "a Cluster was made without etcd";
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), Errc::unavailable) << e.what();
     EXPECT_NE(std::string(e.what()).find("127.0.0.1:1"), std::string::npos) << e.what();
   }
+}
+
+TEST(ClusterEtcd, UnreachableEtcdFailsTheConstructorNamingIt) {
+  expect_unavailable_naming_the_endpoint(unreachable(500ms));
 }
 
 // The messages a Cluster's logger received, readable from the test thread.
@@ -385,19 +394,10 @@ TEST(ClusterEtcd, AConnectDeadlineWaitsForEtcdToComeUp) {
 
 TEST(ClusterEtcd, AConnectDeadlineThatPassesFailsNamingTheEndpoint) {
   Messages messages;
-  ClusterOptions o;
-  o.context = "appname";
-  o.etcd.endpoints = {"127.0.0.1:1"};
-  o.etcd.call_timeout = 200ms;
+  ClusterOptions o = unreachable(200ms);
   o.connect_timeout = 1s;
   o.logger = messages.logger();
-  try {
-    Cluster c(o);
-    FAIL();
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), Errc::unavailable) << e.what();
-    EXPECT_NE(std::string(e.what()).find("127.0.0.1:1"), std::string::npos) << e.what();
-  }
+  expect_unavailable_naming_the_endpoint(o);
   EXPECT_TRUE(messages.contains("trying again for up to 1000 ms")) << messages.lines.size();
 }
 

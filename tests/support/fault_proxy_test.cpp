@@ -2,6 +2,7 @@
 // and the upstream (it accepts the proxy's connections itself), so every byte and every
 // reset can be watched from both ends.
 #include "process/wait_until.hpp"
+#include "process/free_port.hpp"
 #include "fault_proxy.hpp"
 
 #include <arpa/inet.h>
@@ -55,13 +56,7 @@ class Socket {
   int fd_;
 };
 
-sockaddr_in loopback(int port) {
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<std::uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  return a;
-}
+using process::loopback;
 
 // A socket bound to 127.0.0.1 on a kernel-chosen port; listening unless told otherwise.
 class Upstream {
