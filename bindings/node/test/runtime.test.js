@@ -79,7 +79,9 @@ test('lookups keep answering from the last view while etcd is away', async (t) =
 });
 
 test("'leaseLost' comes on the JS thread when etcd is away past the lease TTL", async (t) => {
-  const { etcd, frodo } = await setUp(t, 'lease-lost', { ttl: 1, callTimeout: 500 });
+  // A 1 s lease can lapse on a loaded machine between its grant and the first put: the
+  // connect deadline lets addServer wait for the re-grant instead of failing with lease_lost.
+  const { etcd, frodo } = await setUp(t, 'lease-lost', { ttl: 1, callTimeout: 500, connectTimeout: 10000 });
   await frodo.addServer(`127.0.0.1:${await freePort()}`);
   const lost = new Promise((resolve) => frodo.once('leaseLost', resolve));
   etcd.pause();
