@@ -22,6 +22,7 @@
 #include "frodo/error.hpp"
 #include "subprocess.hpp"
 #include "temp_dir.hpp"
+#include "warnings.hpp"
 #include "process/wait_until.hpp"
 
 namespace frodo {
@@ -40,21 +41,7 @@ constexpr bool sanitized = true;
 constexpr bool sanitized = false;
 #endif
 
-// Collects warnings from a Cluster's threads.
-struct Warnings {
-  std::mutex mutex;
-  std::vector<std::string> lines;
-  std::function<void(const std::string&)> logger() {
-    return [this](const std::string& m) {
-      std::lock_guard lock(mutex);
-      lines.push_back(m);
-    };
-  }
-  std::size_t count(const std::string& needle) {
-    std::lock_guard lock(mutex);
-    return std::count_if(lines.begin(), lines.end(), [&](const std::string& l) { return l.find(needle) != l.npos; });
-  }
-};
+using test::Warnings;
 
 ClusterOptions options_for(const test::EtcdCluster& etcd, Warnings* warnings = nullptr) {
   ClusterOptions o;
