@@ -147,6 +147,7 @@ class EtcdSession : public RegistrySession {
     // The first grant: retried within the connect deadline while etcd is unreachable or slow
     // (a loaded machine), woken by a channel's change.
     const auto until = etcd::Clock::now() + connect_timeout_;
+    bool waiting = false;
     while (!keeper_) {
       try {
         keeper_ = std::make_unique<etcd::LeaseKeeper>(
@@ -158,6 +159,11 @@ class EtcdSession : public RegistrySession {
       } catch (const Error& e) {
         const bool transient = e.code() == Errc::unavailable || e.code() == Errc::deadline_exceeded;
         if (!transient || etcd::Clock::now() >= until) throw;
+        if (!waiting) {
+          waiting = true;
+          warn("granting the lease: etcd is not answering yet (" + std::string(e.what()) +
+               "); trying again for up to " + std::to_string(connect_timeout_.count()) + " ms (connect_timeout)");
+        }
         connection_->await_channel_change(until);
         continue;
       }

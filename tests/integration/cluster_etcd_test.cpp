@@ -374,6 +374,33 @@ TEST(ClusterEtcd, AConnectDeadlineWaitsForEtcdToComeUp) {
   EXPECT_EQ(addresses(*cluster), std::set<std::string>{"127.0.0.1:1"});
 }
 
+TEST(ClusterEtcd, AConnectDeadlineWaitsToGrantTheFirstLease) {
+  test::EtcdCluster etcd;
+  test::Warnings messages;
+  ClusterOptions o = options_for(etcd);
+  o.etcd.call_timeout = 500ms;
+  o.connect_timeout = 60s;
+  o.logger = messages.logger();
+  Cluster cluster(o);  // listed; no lease yet (the first add_server grants it)
+  etcd.kill(0);
+  std::string failure;
+  std::thread adding([&] {
+    try {
+      cluster.add_server("127.0.0.1:1");
+    } catch (const std::exception& e) {
+      failure = e.what();
+    }
+  });
+  // Without the deadline the grant would have failed at once, and the message never come.
+  bool told = wait_until([&] { return messages.count("granting the lease: etcd is not answering yet") > 0; }, 30s);
+  etcd.restart(0);
+  adding.join();
+  ASSERT_TRUE(told);
+  ASSERT_EQ(failure, "");
+  EXPECT_TRUE(cluster.lease_alive());
+  EXPECT_EQ(addresses(cluster), std::set<std::string>{"127.0.0.1:1"});
+}
+
 TEST(ClusterEtcd, AConnectDeadlineThatPassesFailsNamingTheEndpoint) {
   test::Warnings messages;
   ClusterOptions o = unreachable(200ms);
