@@ -12,9 +12,10 @@
 // client talk to etcd directly. An etcd off this machine's loopback cannot be proxied (the
 // proxy refuses it): then the servers connect directly and the partition step is skipped.
 //
-// The demo-servers it starts take, besides SIGTERM (leave): SIGUSR1 (slow down: every event
-// admitted from then on takes --slow-us), SIGUSR2 (back to --work-us), and, when started with
-// --join-on-signal, SIGRTMIN (join the cluster now).
+// The demo-servers it starts are the alerts example's own server
+// (examples/alerts/server_command.hpp): besides SIGTERM (leave) they take SIGUSR1 (slow down:
+// every event admitted from then on takes --slow-us), SIGUSR2 (back to --work-us), and, when
+// started with --join-on-signal, SIGRTMIN (join the cluster now).
 #include <nlohmann/json.hpp>
 #include <pthread.h>
 #include <signal.h>
@@ -43,6 +44,7 @@
 #include <thread>
 
 #include "alert_server.hpp"
+#include "server_command.hpp"
 #include "checker.hpp"
 #include "commands.hpp"
 #include "demo_report.hpp"
@@ -84,20 +86,6 @@ struct DemoOptions {
   std::size_t workers = 32;
   bool json = false;
   bool keep = false;
-};
-
-struct DemoServerOptions {
-  std::string etcd;
-  std::string context;
-  int port = 0;
-  std::string store;
-  bool guard = true;
-  bool fencing = true;
-  bool join_on_signal = false;
-  int ttl_s = 2;
-  long long work_us = 2000;
-  long long slow_us = 1'500'000;
-  long long catch_up_ms = 500;
 };
 
 using demo::with_commas;
@@ -371,7 +359,10 @@ class Demo {
                                      "--port", std::to_string(port), "--store", store_path_.string(),
                                      "--ttl", std::to_string(o_.ttl_s), "--work-us", std::to_string(o_.work_us),
                                      "--slow-us", std::to_string(1000LL * timing_.slow_work.count()),
-                                     "--catch-up-ms", std::to_string(timing_.catch_up.count())};
+                                     "--catch-up-ms", std::to_string(timing_.catch_up.count()),
+                                     // etcd may still be starting, or a loaded machine slow to
+                                     // answer the first grant: keep trying rather than fail.
+                                     "--connect-timeout", "25"};
     if (!o_.guard) argv.push_back("--no-guard");
     if (!o_.fencing) argv.push_back("--no-fencing");
     if (joiner) argv.push_back("--join-on-signal");
@@ -870,66 +861,6 @@ class Demo {
   bool interrupted_ = false;
 };
 
-int run_demo_server(const DemoServerOptions& o) {
-  TerminationSignals signals;  // before any thread starts
-  // The demo's control signals (see the top of this file), taken by the controller thread.
-  process::BlockedSignals control({SIGUSR1, SIGUSR2, SIGRTMIN});
-  alerts::AlertServerOptions s;
-  s.cluster.context = o.context;
-  s.cluster.etcd.endpoints = parse_endpoints(o.etcd);
-  s.cluster.lease_ttl = std::chrono::seconds(o.ttl_s);
-  s.port = o.port;
-  s.store_path = o.store;
-  s.guard = o.guard;
-  s.fencing = o.fencing;
-  s.join = !o.join_on_signal;
-  s.guard_options.catch_up = std::chrono::milliseconds(o.catch_up_ms);
-  s.work = std::chrono::microseconds(o.work_us);
-  // etcd may still be starting (or a loaded machine slow to answer the first grant): the
-  // Cluster keeps trying for a while rather than failing the whole demo.
-  s.cluster.connect_timeout = 25s;
-  auto started = std::make_unique<alerts::AlertServer>(s);
-  alerts::AlertServer& server = *started;
-  // When this server's own Cluster gives its lease up (by its own clock, at its lease deadline,
-  // when etcd is out of reach): the demo counts what it admitted after this line's time.
-  std::string address = server.address();
-  Subscription lease_lost = server.cluster().on_lease_lost([address](LeaseLossReason reason) {
-    std::cout << "demo-server " << address << ": lease lost (" << to_string(reason) << ") at_us "
-              << alerts::monotonic_us() << std::endl;
-  });
-  server.start();
-  std::cout << "demo-server " << server.address() << (o.join_on_signal ? " waiting to join" : " ready") << " (guard "
-            << (o.guard ? "on" : "off") << ", fencing " << (o.fencing ? "on" : "off") << ")" << std::endl;
-  std::atomic<bool> stopping{false};
-  std::thread controller([&] {
-    while (!stopping) {
-      try {
-        const int signal = control.wait_for(100ms);
-        if (signal == SIGUSR1) {
-          server.set_work(std::chrono::microseconds(o.slow_us));
-          std::cout << "demo-server " << server.address() << ": slow (" << o.slow_us << " us per event)" << std::endl;
-        } else if (signal == SIGUSR2) {
-          server.set_work(std::chrono::microseconds(o.work_us));
-          std::cout << "demo-server " << server.address() << ": normal speed" << std::endl;
-        } else if (signal == SIGRTMIN) {
-          server.join();
-          std::cout << "demo-server " << server.address() << " joined" << std::endl;
-        }
-      } catch (const std::exception& e) {
-        std::cerr << "demo-server " << server.address() << ": " << e.what() << std::endl;
-      } catch (...) {
-        std::cerr << "demo-server " << server.address() << ": a control signal failed" << std::endl;
-      }
-    }
-  });
-  signals.wait();
-  stopping = true;
-  controller.join();
-  server.leave();
-  std::cout << alerts::to_json(server.stats()) << std::endl;
-  return exit_ok;
-}
-
 }  // namespace
 
 void add_demo_commands(CLI::App& app, int& status) {
@@ -986,21 +917,19 @@ void add_demo_commands(CLI::App& app, int& status) {
     status = d.run();
   });
 
-  auto so = std::make_shared<DemoServerOptions>();
+  // The example's own server (examples/alerts/server_command.hpp), which the demo starts as
+  // `frodo demo-server FLAGS...`: every argument after the command name is its flag.
   CLI::App* server = app.add_subcommand("demo-server", "One alert server of `frodo demo` (started by it)");
   server->group("");  // internal: not listed in --help
-  server->add_option("--etcd", so->etcd)->required();
-  server->add_option("--context", so->context)->required();
-  server->add_option("--port", so->port)->required()->check(CLI::Range(1, 65535));
-  server->add_option("--store", so->store)->required();
-  server->add_option("--ttl", so->ttl_s)->check(CLI::Range(1, 60));
-  server->add_option("--work-us", so->work_us)->check(CLI::Range(0LL, 1'000'000LL));
-  server->add_option("--slow-us", so->slow_us)->check(CLI::Range(0LL, 60'000'000LL));
-  server->add_option("--catch-up-ms", so->catch_up_ms)->check(CLI::Range(1LL, 60'000LL));
-  server->add_flag("--no-guard", [so](std::int64_t) { so->guard = false; });
-  server->add_flag("--no-fencing", [so](std::int64_t) { so->fencing = false; });
-  server->add_flag("--join-on-signal", so->join_on_signal);
-  server->callback([so, &status] { status = run_demo_server(*so); });
+  server->set_help_flag();  // --help is the server's own
+  server->prefix_command();
+  server->callback([server, &status] {
+    std::vector<std::string> argv_text{"demo-server"};
+    for (const std::string& a : server->remaining()) argv_text.push_back(a);
+    std::vector<const char*> argv;
+    for (const std::string& a : argv_text) argv.push_back(a.c_str());
+    status = alerts::run_server_command(static_cast<int>(argv.size()), argv.data());
+  });
 }
 
 }  // namespace frodo::cli
