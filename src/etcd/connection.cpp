@@ -181,7 +181,7 @@ Connection::Connection(EtcdOptions options) : options_(std::move(options)) {
   }
 }
 
-bool Connection::await_channel_change(Clock::time_point deadline) {
+void Connection::await_channel_change(Clock::time_point deadline) {
   // gRPC cannot cancel a state notification: every one is delivered, at a change or at its
   // deadline, before its queue may be destroyed. So each wait lasts at most one slice, and
   // after the first change the others are drained within that slice. While no member is up
@@ -208,10 +208,6 @@ bool Connection::await_channel_change(Clock::time_point deadline) {
   queue.Shutdown();
   while (queue.Next(&tag, &changed)) {
   }
-  for (const auto& e : endpoints_) {
-    if (e->channel->GetState(/*try_to_connect=*/false) == GRPC_CHANNEL_READY) return true;
-  }
-  return false;
 }
 
 void Connection::mark_failed(std::size_t i) {

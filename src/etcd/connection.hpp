@@ -75,11 +75,11 @@ class Connection {
 
   // Blocks until one endpoint's channel changes state (a member came up, or went down), or
   // `deadline` passes, or half a second (gRPC's longest reconnect step here), whichever is
-  // first, and returns whether any channel is READY then. (A READY channel that stays up
-  // waits the half second: the caller failed for another reason and should not spin.)
+  // first. (A READY channel that stays up waits the half second: the caller failed for
+  // another reason and should not spin.) The caller learns whether etcd answers by trying.
   // What a caller retrying "until etcd answers" waits on instead of sleeping: a call that
   // failed because no member was reachable has nothing to do until a channel moves.
-  bool await_channel_change(Clock::time_point deadline);
+  void await_channel_change(Clock::time_point deadline);
 
   // For streams and single-member calls: the endpoint to use now, and the auth token added
   // to a context (authenticating first if needed, within `deadline`; may throw). Returns

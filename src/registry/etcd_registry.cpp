@@ -165,6 +165,9 @@ class EtcdSession : public RegistrySession {
                "); trying again for up to " + std::to_string(connect_timeout_.count()) + " ms (connect_timeout)");
         }
         connection_->await_channel_change(until);
+        // close() waits for this lock: give up within one wait, not at the deadline.
+        detail::MutexLock lock(mutex_);
+        if (closing_) throw Error(Errc::failed_precondition, "the registry session is closed");
         continue;
       }
       keeper_ptr_.store(keeper_.get(), std::memory_order_release);

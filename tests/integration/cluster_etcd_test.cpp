@@ -401,6 +401,34 @@ TEST(ClusterEtcd, AConnectDeadlineWaitsToGrantTheFirstLease) {
   EXPECT_EQ(addresses(cluster), std::set<std::string>{"127.0.0.1:1"});
 }
 
+// close() while the first grant waits for etcd: the waiting add_server gives up as closed
+// within one wait, instead of holding close() up to the connect deadline and then failing as
+// unavailable.
+TEST(ClusterEtcd, ClosingWhileTheFirstGrantWaitsEndsTheWait) {
+  test::EtcdCluster etcd;
+  test::Warnings messages;
+  ClusterOptions o = options_for(etcd);
+  o.etcd.call_timeout = 500ms;
+  o.connect_timeout = 600s;
+  o.logger = messages.logger();
+  Cluster cluster(o);
+  etcd.kill(0);
+  std::optional<Errc> failure;
+  std::thread adding([&] {
+    try {
+      cluster.add_server("127.0.0.1:1");
+    } catch (const Error& e) {
+      failure = e.code();
+    }
+  });
+  bool told = wait_until([&] { return messages.count("granting the lease: etcd is not answering yet") > 0; }, 30s);
+  cluster.close();
+  adding.join();
+  ASSERT_TRUE(told);
+  ASSERT_TRUE(failure.has_value());
+  EXPECT_EQ(*failure, Errc::failed_precondition);
+}
+
 TEST(ClusterEtcd, AConnectDeadlineThatPassesFailsNamingTheEndpoint) {
   test::Warnings messages;
   ClusterOptions o = unreachable(200ms);
