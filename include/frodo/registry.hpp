@@ -38,7 +38,9 @@ struct RegistryView {
 
 // What a registry tells its Cluster. Callbacks come from the registry's own thread, in
 // order, never under the registry's lock. A callback that throws is reported through
-// on_warning and does not stop the registry (the etcd registry delivers the change again).
+// on_warning and does not stop the registry (the etcd registry delivers the view again after
+// a back-off, unless a newer one came). The etcd registry coalesces: views that arrive while
+// on_view runs replace each other, and only the newest is delivered when it returns.
 struct RegistryEvents {
   // A new view; revisions only grow, except in a view marked `restarted`.
   std::function<void(RegistryView view)> on_view;

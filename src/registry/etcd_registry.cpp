@@ -3,6 +3,7 @@
 #include <atomic>
 #include <map>
 #include <mutex>  // std::once_flag
+#include <optional>
 #include <thread>
 
 #include "core/mutex.hpp"
@@ -45,7 +46,8 @@ class EtcdSession : public RegistrySession {
     // No lease yet (the first put that needs one grants it), so a failing listing leaves
     // no thread behind: the watcher is created last, by list_and_watch, and the supervisor
     // after it; members are declared so that every thread is stopped before what it uses.
-    list_and_watch();  // the first view, before the constructor returns
+    list_and_watch();  // the first view, delivered before the constructor returns
+    deliverer_ = std::thread([this] { deliver(); });
     thread_ = std::thread([this] { supervise(); });
   }
 
@@ -123,6 +125,7 @@ class EtcdSession : public RegistrySession {
       }
       wake_.notify_all();
       if (thread_.joinable()) thread_.join();
+      if (deliverer_.joinable()) deliverer_.join();
       std::unique_ptr<etcd::Watcher> watcher;
       {
         detail::MutexLock lock(mutex_);
@@ -180,15 +183,22 @@ class EtcdSession : public RegistrySession {
   void list_and_watch() {
     etcd::RangeResult list = kv_.get_prefix(prefix_);
     ViewBuilder::Step step;
+    bool first = false;
     {
       detail::MutexLock lock(mutex_);
       step = builder_.relist(list);
+      skipped_values_.fetch_add(step.warnings.size(), std::memory_order_relaxed);
+      first = !delivering_;
+      if (!first) hand_over(std::move(step.view), std::move(step.warnings));
     }
-    std::vector<std::string>& warnings = step.warnings;
-    RegistryView& view = step.view;
-    skipped_values_.fetch_add(warnings.size(), std::memory_order_relaxed);
-    for (const std::string& warning : warnings) warn(warning);
-    if (events_.on_view) events_.on_view(std::move(view));
+    if (first) {  // the constructor's
+      for (const std::string& warning : step.warnings) warn(warning);
+      if (events_.on_view) events_.on_view(std::move(step.view));
+    }
+    {
+      detail::MutexLock lock(mutex_);
+      delivering_ = true;
+    }
     auto watcher = std::make_unique<etcd::Watcher>(
         connection_, prefix_, list.revision + 1,
         etcd::WatcherCallbacks{[this](const std::vector<etcd::WatchEvent>& events, std::int64_t revision) {
@@ -219,21 +229,81 @@ class EtcdSession : public RegistrySession {
     {
       detail::MutexLock lock(mutex_);
       step = builder_.apply(events, revision);
+      skipped_values_.fetch_add(step.warnings.size(), std::memory_order_relaxed);
+      hand_over(std::move(step.view), std::move(step.warnings));
     }
-    skipped_values_.fetch_add(step.warnings.size(), std::memory_order_relaxed);
-    for (const std::string& warning : step.warnings) warn(warning);
-    // May throw: the watcher then delivers these events again (applying them twice is
-    // harmless: puts replace, deletes erase).
-    if (events_.on_view) events_.on_view(std::move(step.view));
   }
 
   void on_progress(std::int64_t revision) {
-    std::optional<RegistryView> view;
-    {
-      detail::MutexLock lock(mutex_);
-      view = builder_.progress(revision);
+    detail::MutexLock lock(mutex_);
+    if (std::optional<RegistryView> view = builder_.progress(revision)) hand_over(std::move(*view));
+  }
+
+  // Gives a view to the delivering thread. Views are complete, so one that has not been
+  // delivered yet is replaced by the next: a burst of changes that arrives while the
+  // Cluster builds a ring becomes one view, delivered as soon as that build ends.
+  // Its warnings (skipped values) are logged just before it is delivered, so whoever sees the
+  // view has been told what it lacks.
+  void hand_over(RegistryView view, std::vector<std::string> warnings = {}) FRODO_REQUIRES(mutex_) {
+    if (pending_) view.restarted = view.restarted || pending_->restarted;  // a skipped view's news
+    pending_ = std::move(view);
+    for (std::string& warning : warnings) {
+      // Bounded while a delivery is slow: the count of skipped values keeps the rest.
+      if (pending_warnings_.size() < max_pending_warnings) {
+        pending_warnings_.push_back(std::move(warning));
+      } else {
+        ++warnings_not_shown_;
+      }
     }
-    if (view && events_.on_view) events_.on_view(std::move(*view));
+    ++handed_over_;
+    wake_.notify_all();
+  }
+
+  // The delivering thread: hands the newest view to on_view, one at a time, in order. A
+  // failed delivery (on_view threw) is reported and tried again after a back-off unless a
+  // newer view came meanwhile.
+  void deliver() noexcept {
+    try {
+      auto backoff = first_relist_backoff;
+      detail::MutexLock lock(mutex_);
+      while (!closing_) {
+        while (!closing_ && !pending_) wake_.wait(lock);
+        if (closing_) break;
+        RegistryView view = std::move(*pending_);
+        pending_.reset();
+        std::vector<std::string> warnings = std::move(pending_warnings_);
+        pending_warnings_.clear();
+        if (warnings_not_shown_ > 0) {
+          warnings.push_back(std::to_string(warnings_not_shown_) + " more values skipped while a view was delivered");
+          warnings_not_shown_ = 0;
+        }
+        lock.unlock();
+        for (const std::string& warning : warnings) warn(warning);
+        std::string failure;
+        try {
+          if (events_.on_view) events_.on_view(view);
+          backoff = first_relist_backoff;
+        } catch (const std::exception& e) {
+          failure = e.what();
+        } catch (...) {
+          failure = "a non-standard exception";
+        }
+        lock.lock();
+        if (failure.empty()) continue;
+        warn_unlocked("delivering the view of revision " + std::to_string(view.revision) + " failed (" + failure +
+                      "); trying again in " + std::to_string(backoff.count()) + " ms unless a newer one comes");
+        if (!pending_) pending_ = std::move(view);
+        const std::uint64_t handed = handed_over_;
+        const auto retry_at = etcd::Clock::now() + backoff;
+        while (!closing_ && handed_over_ == handed && wake_.wait_until(lock, retry_at)) {
+        }
+        backoff = std::min(backoff * 2, max_relist_backoff);
+      }
+    } catch (const std::exception& e) {
+      warn(std::string("the registry's view delivery stopped: ") + e.what());
+    } catch (...) {
+      warn("the registry's view delivery stopped");
+    }
   }
 
   // After a re-grant: put this session's servers back on the new lease.
@@ -323,8 +393,16 @@ class EtcdSession : public RegistrySession {
   // keeper_mutex_ (creating and closing the keeper) is taken before mutex_, never after.
   detail::Mutex keeper_mutex_;
   mutable detail::Mutex mutex_ FRODO_ACQUIRED_AFTER(keeper_mutex_);
-  detail::CondVar wake_;  // closing, a resync asked for, a lease re-granted
+  detail::CondVar wake_;  // closing, a resync asked for, a lease re-granted, a view to deliver
   bool closing_ FRODO_GUARDED_BY(mutex_) = false;
+  // The newest view not delivered yet; false `delivering_` until the constructor's first view
+  // is delivered (on the constructor's thread, so a Cluster starts with a view).
+  std::optional<RegistryView> pending_ FRODO_GUARDED_BY(mutex_);
+  bool delivering_ FRODO_GUARDED_BY(mutex_) = false;
+  std::uint64_t handed_over_ FRODO_GUARDED_BY(mutex_) = 0;  // views given to deliver(), ever
+  static constexpr std::size_t max_pending_warnings = 1000;
+  std::vector<std::string> pending_warnings_ FRODO_GUARDED_BY(mutex_);  // to log before pending_
+  std::uint64_t warnings_not_shown_ FRODO_GUARDED_BY(mutex_) = 0;
   bool resync_ FRODO_GUARDED_BY(mutex_) = false;
   std::string resync_reason_ FRODO_GUARDED_BY(mutex_);
   ViewBuilder builder_ FRODO_GUARDED_BY(mutex_);  // the context's membership
@@ -334,7 +412,8 @@ class EtcdSession : public RegistrySession {
   std::unique_ptr<etcd::LeaseKeeper> keeper_ FRODO_GUARDED_BY(keeper_mutex_);
   std::atomic<const etcd::LeaseKeeper*> keeper_ptr_{nullptr};  // keeper_, for readers without a lock
   std::unique_ptr<etcd::Watcher> watcher_ FRODO_GUARDED_BY(mutex_);
-  std::thread thread_;
+  std::thread deliverer_;  // deliver()
+  std::thread thread_;     // supervise()
   std::once_flag closed_;
 };
 

@@ -401,6 +401,35 @@ TEST(ClusterEtcd, AConnectDeadlineWaitsToGrantTheFirstLease) {
   EXPECT_EQ(addresses(cluster), std::set<std::string>{"127.0.0.1:1"});
 }
 
+// Changes that arrive while the Cluster is busy with a view (here: an on_change callback
+// that blocks, standing for a slow ring build) become one view when it is done, not one
+// view per change. Without the coalescing each of the 20 watch responses was delivered on
+// the watcher's thread, one after the other, 20 calls in all.
+TEST(ClusterEtcd, ABurstOfChangesDuringOneViewBecomesOneView) {
+  test::EtcdCluster etcd;
+  Cluster watching(options_for(etcd));
+  Cluster writing(options_for(etcd));
+  std::mutex gate;
+  std::unique_lock<std::mutex> closed_gate(gate);
+  std::atomic<int> calls{0};
+  std::atomic<std::int64_t> last_revision{0};
+  Subscription counting = watching.on_change([&](const Snapshot&, const Snapshot& after) {
+    ++calls;
+    std::lock_guard<std::mutex> wait_for_the_gate(gate);
+    last_revision = after.revision;
+  });
+  std::int64_t last_write = writing.add_server("127.0.0.1:1");
+  ASSERT_TRUE(wait_until([&] { return calls.load() == 1; }, 30s));  // blocked in the first call
+  for (int i = 2; i <= 21; ++i) last_write = writing.add_server("127.0.0.1:" + std::to_string(i));
+  closed_gate.unlock();
+  ASSERT_TRUE(watching.wait_revision(last_write, 30s));
+  ASSERT_TRUE(wait_until([&] { return last_revision.load() >= last_write; }, 30s));
+  EXPECT_EQ(watching.snapshot()->ring.size(), 21u);
+  // The blocked call, then (usually) one view of the whole burst; a few more only if the
+  // watcher had not received every change when the gate opened.
+  EXPECT_LT(calls.load(), 10) << "changes were delivered one by one";
+}
+
 // close() while the first grant waits for etcd: the waiting add_server gives up as closed
 // within one wait, instead of holding close() up to the connect deadline and then failing as
 // unavailable.
