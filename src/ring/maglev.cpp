@@ -126,8 +126,18 @@ SegmentMap Maglev::segments() const {
   map.space = u128{1} << 64;
   const u128 m = table_.size();
   map.segments.reserve(table_.size());
+  // (i + 1) 2^64 = (i + 1) (q m + r) with q, r = 2^64 divided by m: the quotient and the
+  // remainder of (i + 1) 2^64 / m are carried from one entry to the next without a division.
+  const u128 q = (u128{1} << 64) / m, r = (u128{1} << 64) % m;
+  u128 quotient = 0, remainder = 0;
   for (std::size_t i = 0; i < table_.size(); ++i) {
-    u128 end = ((u128{i + 1} << 64) + m - 1) / m;
+    quotient += q;
+    remainder += r;
+    if (remainder >= m) {
+      remainder -= m;
+      ++quotient;
+    }
+    const u128 end = quotient + (remainder != 0 ? 1 : 0);  // ceil((i + 1) 2^64 / m)
     if (!map.segments.empty() && map.segments.back().owner == table_[i]) {
       map.segments.back().end = end;
     } else {

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <type_traits>
 #include <unordered_set>
 
 #define XXH_INLINE_ALL
@@ -70,6 +71,28 @@ detail::RingTable make_table(Algorithm algorithm, const std::vector<Member>& mem
   throw Error(Errc::invalid_argument, "unknown algorithm " + std::to_string(static_cast<int>(algorithm)));
 }
 
+detail::RingTable next_table(const detail::RingTable& before, const std::vector<Member>& before_members,
+                             const std::vector<Member>& members) {
+  return std::visit(
+      [&](const auto& table) -> detail::RingTable {
+        using Table = std::decay_t<decltype(table)>;
+        if constexpr (std::is_same_v<Table, detail::Ketama>) {
+          return detail::Ketama(table, before_members, members);
+        } else {
+          // Maglev's fill is global (one member more changes which entries everyone claims), so
+          // its table is built afresh; see Maglev's constructor for what makes that fast.
+          return Table(members);
+        }
+      },
+      before);
+}
+
+// Checks `members` (Error(invalid_argument) naming the first bad one) and sorts them by address.
+void prepare(std::vector<Member>& members) {
+  validate(members);
+  std::sort(members.begin(), members.end(), [](const Member& a, const Member& b) { return a.address < b.address; });
+}
+
 }  // namespace
 
 std::optional<std::string> weight_problem(double weight) {
@@ -98,14 +121,25 @@ Algorithm parse_algorithm(std::string_view text) {
 Ring::Ring() : Ring(std::vector<Member>{}) {}
 
 Ring::Ring(std::vector<Member> members, Algorithm algorithm) {
-  validate(members);
-  std::sort(members.begin(), members.end(), [](const Member& a, const Member& b) { return a.address < b.address; });
+  prepare(members);
   auto state = std::make_shared<detail::RingState>();
   state->table = make_table(algorithm, members);
   state->checksum = checksum_of(algorithm, members);
   state->members = std::move(members);
   state_ = std::move(state);
 }
+
+Ring Ring::next(std::vector<Member> members) const {
+  prepare(members);
+  const detail::RingState& before = *state_;
+  auto state = std::make_shared<detail::RingState>();
+  state->table = next_table(before.table, before.members, members);
+  state->checksum = checksum_of(before.algorithm(), members);
+  state->members = std::move(members);
+  return Ring(std::shared_ptr<const detail::RingState>(std::move(state)));
+}
+
+Ring::Ring(std::shared_ptr<const detail::RingState> state) : state_(std::move(state)) {}
 
 std::optional<std::size_t> Ring::owner_index(std::string_view id) const {
   const detail::RingState& s = *state_;
@@ -171,6 +205,18 @@ std::size_t Ring::memory_bytes() const {
     if (m.zone.capacity() > 15) bytes += m.zone.capacity() + 1;
   }
   return bytes + std::visit([](const auto& table) { return table.memory_bytes(); }, s.table);
+}
+
+std::size_t Ring::shared_bytes() const {
+  return std::visit(
+      [](const auto& table) -> std::size_t {
+        if constexpr (std::is_same_v<std::decay_t<decltype(table)>, detail::Ketama>) {
+          return table.shared_bytes();
+        } else {
+          return 0;
+        }
+      },
+      state_->table);
 }
 
 double moved_share(const Ring& before, const Ring& after) {
