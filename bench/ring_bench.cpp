@@ -131,7 +131,8 @@ const frodo::Ring& kept_ring(Algorithm algorithm, std::size_t count) {
 // every member after it is renumbered). Timed like ring_rebuild_one_change: the copy of the
 // member list, the build, and freeing the ring. Counters: view_bytes is memory_bytes() of
 // the new ring (what each view holds), shared_bytes its shared_bytes() (the kept points,
-// shared by consecutive views, held once).
+// shared by consecutive views, held once). The member list is the same as
+// ring_rebuild_one_change's, not in address order (a Cluster's is, which saves it the sort).
 void ring_next_one_change(benchmark::State& state, Algorithm algorithm, bool join) {
   const auto count = static_cast<std::size_t>(state.range(0));
   const frodo::Ring& before = kept_ring(algorithm, count);

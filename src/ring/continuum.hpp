@@ -46,17 +46,15 @@ class Continuum {
     return c;
   }
 
-  // Owner number for `renumber` meaning "leave this point out".
-  static constexpr std::uint32_t dropped = 0xffffffff;
-
-  // `before` edited in one pass: each owner o renumbered to renumber[o] (dropped leaves the
-  // point out; renumbering must keep the owners' order, so the points stay sorted), the
-  // `removed` entries taken out and the `added` ones merged in. Both lists are sorted and
-  // hold point << 16 | owner, removed with before's owner numbers (each one a point of
-  // `before` whose owner is not dropped), added with the new ones; `count` is the number of
-  // points that results. Where the bucket bits stay the same, buckets that nothing is added
-  // to or removed from are copied word by word with only their owner bits rewritten.
-  static Continuum merge(const Continuum& before, const std::vector<std::uint32_t>& renumber,
+  // `before` edited in one pass: the `removed` entries taken out, each remaining owner o
+  // renumbered to renumber[o] (which must keep the owners' order, so that the points stay
+  // sorted), and the `added` entries merged in. Both lists are sorted and hold
+  // point << 16 | owner, removed with before's owner numbers (each one an entry of
+  // `before`), added with the new ones; `count` is the number of points that results.
+  // Where the bucket bits stay the same, each run of buckets that nothing is added to or
+  // removed from is copied word by word with only the owner bits rewritten, and its bucket
+  // starts shifted.
+  static Continuum merge(const Continuum& before, const std::vector<std::uint16_t>& renumber,
                          const std::vector<std::uint64_t>& removed, const std::vector<std::uint64_t>& added,
                          std::size_t count, std::size_t member_count);
 

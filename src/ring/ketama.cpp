@@ -83,54 +83,50 @@ Ketama::Ketama(const std::vector<Member>& members) {
 }
 
 Ketama::Ketama(const Ketama& before, const std::vector<Member>& before_members, const std::vector<Member>& members) {
-  constexpr std::uint32_t gone = Continuum::dropped;
-  constexpr auto per_vnode = static_cast<std::uint32_t>(points_per_vnode);
+  constexpr auto per_vnode = static_cast<std::size_t>(points_per_vnode);
   const bool reuse = before.kept_points(before_members.size()) && !before.continuum_.empty();
   const std::vector<std::uint32_t> vnodes = vnode_counts(members);
   const std::vector<std::uint32_t> old_vnodes = reuse ? vnode_counts(before_members) : std::vector<std::uint32_t>{};
 
-  // renumber[i]: the new index of before's member i, or `gone`. Both lists are sorted by
-  // address, so one walk pairs them; a member whose weight changed keeps its place and its
-  // list, and only its vnode count differs.
-  std::vector<std::uint32_t> renumber(before_members.size(), gone);
-  // removed: before's entries to drop besides those of members that left (the vnodes a
-  // remaining member lost), as point << 16 | old index; added: the entries of vnodes that
-  // joined, as point << 16 | new index.
+  // renumber[i]: the new index of before's member i (unused for one that left). Both lists
+  // are sorted by address, so one walk pairs them; a member whose weight changed keeps its
+  // place and its list, and only its vnode count differs.
+  std::vector<std::uint16_t> renumber(before_members.size(), 0);
+  // removed: before's entries that go (every point of a member that left, and the vnodes a
+  // remaining member lost), as point << 16 | old index; added: the entries of the vnodes
+  // that come (every point of a member that joined, the vnodes a member gained), as
+  // point << 16 | new index.
   std::vector<std::uint64_t> removed, added;
-  std::size_t kept = before.continuum_.size();  // before's entries that stay, once counted below
+  auto remove_all = [&](std::size_t i) {
+    if (!reuse) return;
+    const PointList& list = before.points_[i];
+    for (std::size_t k = 0; k < old_vnodes[i] * per_vnode; ++k) removed.push_back(std::uint64_t{list[k]} << 16 | i);
+  };
   points_.reserve(members.size());
   std::size_t i = 0;
   for (std::size_t j = 0; j < members.size(); ++j) {
-    while (i < before_members.size() && before_members[i].address < members[j].address) {
-      if (reuse) kept -= std::size_t{old_vnodes[i]} * per_vnode;
-      ++i;
-    }
-    const bool stays = i < before_members.size() && before_members[i].address == members[j].address;
-    const std::uint32_t had = stays && reuse ? old_vnodes[i] : 0;
-    points_.append(members[j].address, vnodes[j], stays && reuse ? before.points_.shared(i) : nullptr);
+    for (; i < before_members.size() && before_members[i].address < members[j].address; ++i) remove_all(i);
+    const bool stays = reuse && i < before_members.size() && before_members[i].address == members[j].address;
+    const std::size_t had = stays ? old_vnodes[i] : 0;
+    points_.append(members[j].address, vnodes[j], stays ? before.points_.shared(i) : nullptr);
     const PointList& list = points_[j];
-    for (std::size_t k = std::size_t{had} * per_vnode; k < std::size_t{vnodes[j]} * per_vnode; ++k) {
-      added.push_back(std::uint64_t{list[k]} << 16 | j);
-    }
+    for (std::size_t k = had * per_vnode; k < vnodes[j] * per_vnode; ++k) added.push_back(std::uint64_t{list[k]} << 16 | j);
     if (stays) {
-      renumber[i] = static_cast<std::uint32_t>(j);
-      for (std::size_t k = std::size_t{vnodes[j]} * per_vnode; k < std::size_t{had} * per_vnode; ++k) {
+      renumber[i] = static_cast<std::uint16_t>(j);
+      for (std::size_t k = vnodes[j] * per_vnode; k < had * per_vnode; ++k) {
         removed.push_back(std::uint64_t{list[k]} << 16 | i);
       }
-      ++i;
     }
+    if (i < before_members.size() && before_members[i].address == members[j].address) ++i;
   }
-  for (; i < before_members.size(); ++i) {
-    if (reuse) kept -= std::size_t{old_vnodes[i]} * per_vnode;
-  }
-  if (!reuse) kept = 0;
-  kept -= removed.size();
+  for (; i < before_members.size(); ++i) remove_all(i);
   sort_entries(removed);
   sort_entries(added);
 
-  // One pass over before's continuum in (point, old index) order: drop what left, renumber
-  // the rest (renumbering keeps address order, so the order stays (point, new index)), and
-  // merge the added entries in.
+  // One pass over before's continuum in (point, old index) order: take the removed entries
+  // out, renumber the rest (renumbering keeps address order, so the order stays (point, new
+  // index)), and merge the added entries in.
+  const std::size_t kept = reuse ? before.continuum_.size() - removed.size() : 0;
   continuum_ = Continuum::merge(reuse ? before.continuum_ : Continuum(), renumber, removed, added,
                                 kept + added.size(), members.size());
 }
