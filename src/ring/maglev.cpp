@@ -125,6 +125,7 @@ SegmentMap Maglev::segments() const {
   SegmentMap map;
   map.space = u128{1} << 64;
   const u128 m = table_.size();
+  if (table_.empty()) return map;
   map.segments.reserve(table_.size());
   // (i + 1) 2^64 = (i + 1) (q m + r) with q, r = 2^64 divided by m: the quotient and the
   // remainder of (i + 1) 2^64 / m are carried from one entry to the next without a division.
