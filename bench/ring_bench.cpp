@@ -1,5 +1,6 @@
 // Google Benchmark figures for frodo::Ring: lookups, owners(), builds, a rebuild after one
-// membership change, memory per ring, and lookup scaling across threads.
+// membership change side by side with Ring::next after the same change, memory per ring,
+// and lookup scaling across threads.
 //
 //   build/release/bench/frodo_ring_bench --benchmark_min_time=0.2
 //
@@ -114,6 +115,43 @@ void ring_rebuild_one_change(benchmark::State& state, Algorithm algorithm) {
       frodo::moved_share(shared_ring(algorithm, count), frodo::Ring(std::move(next), algorithm));
 }
 
+// The ring of `count` members as a Cluster holds it after its first change: built by next(),
+// so that (for ketama) it keeps every member's points for the next one.
+const frodo::Ring& kept_ring(Algorithm algorithm, std::size_t count) {
+  static std::mutex mutex;
+  static std::map<std::pair<Algorithm, std::size_t>, frodo::Ring> rings;
+  std::lock_guard lock(mutex);
+  auto [it, inserted] = rings.try_emplace({algorithm, count});
+  if (inserted) it->second = frodo::Ring({}, algorithm).next(members_of(count));
+  return it->second;
+}
+
+// What a Cluster pays per view change now: the next ring from the last one (Ring::next), one
+// member joining (a new address) or leaving (one from the middle of the address order, so
+// every member after it is renumbered). Timed like ring_rebuild_one_change: the copy of the
+// member list, the build, and freeing the ring. Counters: view_bytes is memory_bytes() of
+// the new ring (what each view holds), shared_bytes its shared_bytes() (the kept points,
+// shared by consecutive views, held once). The member list is the same as
+// ring_rebuild_one_change's, not in address order (a Cluster's is, which saves it the sort).
+void ring_next_one_change(benchmark::State& state, Algorithm algorithm, bool join) {
+  const auto count = static_cast<std::size_t>(state.range(0));
+  const frodo::Ring& before = kept_ring(algorithm, count);
+  std::vector<frodo::Member> members = members_of(count);
+  if (join) {
+    members.push_back({address_of(count), 1.0, ""});
+  } else {
+    members.erase(members.begin() + static_cast<std::ptrdiff_t>(count / 2));
+  }
+  for (auto _ : state) {
+    frodo::Ring ring = before.next(members);
+    benchmark::DoNotOptimize(ring);
+  }
+  const frodo::Ring after = before.next(members);
+  state.counters["view_bytes"] = static_cast<double>(after.memory_bytes());
+  state.counters["shared_bytes"] = static_cast<double>(after.shared_bytes());
+  state.counters["moved_share"] = frodo::moved_share(before, after);
+}
+
 void ring_bytes(benchmark::State& state, Algorithm algorithm) {
   const auto count = static_cast<std::size_t>(state.range(0));
   const frodo::Ring& ring = shared_ring(algorithm, count);
@@ -219,8 +257,12 @@ BENCHMARK_CAPTURE(owners_lookup, maglev, Algorithm::maglev)->Arg(1'000);
 BENCHMARK_CAPTURE(ring_build, ketama, Algorithm::ketama)->Apply(sizes)->Unit(benchmark::kMicrosecond);
 BENCHMARK_CAPTURE(ring_build, maglev, Algorithm::maglev)->Apply(sizes)->Unit(benchmark::kMicrosecond);
 
-BENCHMARK_CAPTURE(ring_rebuild_one_change, ketama, Algorithm::ketama)->Arg(1'000)->Unit(benchmark::kMicrosecond);
-BENCHMARK_CAPTURE(ring_rebuild_one_change, maglev, Algorithm::maglev)->Arg(1'000)->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(ring_rebuild_one_change, ketama, Algorithm::ketama)->Arg(1'000)->Arg(10'000)->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(ring_rebuild_one_change, maglev, Algorithm::maglev)->Arg(1'000)->Arg(10'000)->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(ring_next_one_change, ketama_join, Algorithm::ketama, true)->Arg(1'000)->Arg(10'000)->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(ring_next_one_change, ketama_leave, Algorithm::ketama, false)->Arg(1'000)->Arg(10'000)->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(ring_next_one_change, maglev_join, Algorithm::maglev, true)->Arg(1'000)->Arg(10'000)->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(ring_next_one_change, maglev_leave, Algorithm::maglev, false)->Arg(1'000)->Arg(10'000)->Unit(benchmark::kMicrosecond);
 
 BENCHMARK_CAPTURE(ring_bytes, ketama, Algorithm::ketama)->Apply(sizes)->Iterations(1);
 BENCHMARK_CAPTURE(ring_bytes, maglev, Algorithm::maglev)->Apply(sizes)->Iterations(1);

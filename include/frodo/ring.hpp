@@ -68,6 +68,23 @@ class Ring {
   // [min_weight, max_weight], a duplicate address, or more than max_members members.
   explicit Ring(std::vector<Member> members, Algorithm algorithm = Algorithm::ketama);
 
+  // The ring of the next membership: answers exactly as Ring(members, algorithm()) (same
+  // checksum, owners, shares; the same Error for the same bad list), built from this one so
+  // that a change costs in proportion to what changed. For a Cluster's views, where each new
+  // membership differs from the last by a few servers.
+  //   ketama  keeps every member's points (MD5 once per server and vnode) with the ring it
+  //           returns; a change hashes only the vnodes it adds and merges them, and drops the
+  //           points that left, in one pass over this ring's sorted points. A ring built by
+  //           the constructor keeps no points, so its next() hashes every member once (as
+  //           the constructor does) and the ring it returns keeps them.
+  //   maglev  builds the table afresh (a join or leave changes which entries every member
+  //           claims); nothing is kept between rings.
+  // Memory: the returned ring shares the unchanged members' point lists with this one (they
+  // are immutable), and holds nothing else of it: each ring is released on its own. Thread
+  // safety: const, reads this ring only, so any number of threads may call it on one ring
+  // while others look up in it.
+  Ring next(std::vector<Member> members) const;
+
   // The server that owns `id` (any bytes, the empty id included), or nullopt for an empty
   // ring. The view points into this Ring and lives as long as it (or a copy) does.
   std::optional<std::string_view> owner(std::string_view id) const;
@@ -91,10 +108,17 @@ class Ring {
 
   // Fraction of the id hash space each member owns, in members() order; sums to 1.
   std::vector<double> shares() const;
-  // Bytes held by the lookup structures and the member list.
+  // Bytes held by this ring alone: its lookup structures and its member list (for a ring
+  // built by next(), also its pointers to the kept point lists, 16 bytes per member). The
+  // memory of one view.
   std::size_t memory_bytes() const;
+  // Bytes of what this ring keeps for next() and shares with the rings before and after it:
+  // every member's ketama points (about 700 bytes per member at 40 vnodes), counted in full
+  // by each ring that holds them. 0 for a ring built by the constructor and for maglev.
+  std::size_t shared_bytes() const;
 
  private:
+  explicit Ring(std::shared_ptr<const detail::RingState> state);
   friend double moved_share(const Ring& before, const Ring& after);
   std::shared_ptr<const detail::RingState> state_;
 };

@@ -182,7 +182,7 @@ struct Cluster::State {
     } else {
       lock.unlock();  // building a ring is the slow part; do it outside the lock
       try {
-        snapshot->ring = Ring(std::move(members), options.algorithm);
+        snapshot->ring = (before ? before->ring : Ring({}, options.algorithm)).next(std::move(members));
       } catch (const std::exception& e) {
         // Too many members, or no memory: keep answering from the last view.
         warn("cannot build the ring of revision " + std::to_string(next.revision) + ", keeping the view of revision " +

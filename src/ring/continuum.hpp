@@ -26,6 +26,51 @@ class Continuum {
   // are ordered by owner); every owner is < member_count <= 65536.
   Continuum(const std::vector<std::uint64_t>& sorted, std::size_t member_count);
 
+  // Builds a continuum of `count` points in one pass without an intermediate array:
+  // emit(push) must call push(point, owner) exactly `count` times, in ascending (point,
+  // owner) order, every owner < member_count <= 65536.
+  template <typename Emit>
+  static Continuum build(std::size_t count, std::size_t member_count, Emit&& emit) {
+    Continuum c(count, member_count);
+    const int bits = c.bits_;
+    std::uint32_t* entries = c.entries_.data();
+    std::uint32_t* starts = c.bucket_start_.data();
+    std::size_t i = 0, b = 0;  // every bucket before b has its start set
+    emit([&](std::uint32_t point, std::uint32_t owner) {
+      const auto bucket = static_cast<std::size_t>(std::uint64_t{point} >> (32 - bits));
+      while (b <= bucket) starts[b++] = static_cast<std::uint32_t>(i);
+      entries[i++] = (point << bits) | owner;
+    });
+    const std::size_t buckets = c.bucket_start_.size() - 1;
+    while (b <= buckets) starts[b++] = static_cast<std::uint32_t>(i);
+    return c;
+  }
+
+  // `before` edited in one pass: the `removed` entries taken out, each remaining owner o
+  // renumbered to renumber[o] (which must keep the owners' order, so that the points stay
+  // sorted), and the `added` entries merged in. Both lists are sorted and hold
+  // point << 16 | owner, removed with before's owner numbers (each one an entry of
+  // `before`), added with the new ones; `count` is the number of points that results.
+  // Where the bucket bits stay the same, each run of buckets that nothing is added to or
+  // removed from is copied word by word with only the owner bits rewritten, and its bucket
+  // starts shifted.
+  static Continuum merge(const Continuum& before, const std::vector<std::uint16_t>& renumber,
+                         const std::vector<std::uint64_t>& removed, const std::vector<std::uint64_t>& added,
+                         std::size_t count, std::size_t member_count);
+
+  // Calls f(point, owner) for every point in ascending (point, owner) order.
+  template <typename F>
+  void for_each(F&& f) const {
+    const std::size_t buckets = bucket_start_.size() - 1;
+    const std::uint32_t* entries = entries_.data();
+    for (std::size_t b = 0; b < buckets; ++b) {
+      const auto high = static_cast<std::uint32_t>(std::uint64_t{b} << (32 - bits_));
+      for (std::size_t i = bucket_start_[b], end = bucket_start_[b + 1]; i < end; ++i) {
+        f(high | (entries[i] >> bits_), entries[i] & owner_mask_);
+      }
+    }
+  }
+
   std::size_t size() const noexcept { return entries_.size(); }
   bool empty() const noexcept { return entries_.empty(); }
 
@@ -50,6 +95,11 @@ class Continuum {
   }
 
  private:
+  // Sized for `count` points and `member_count` owners (bits_ chosen as the class comment
+  // says), entries and bucket starts not yet written.
+  Continuum(std::size_t count, std::size_t member_count);
+  static int bits_for(std::size_t count, std::size_t member_count) noexcept;
+
   // Invariants (none changes after construction):
   //   0 <= bits_ <= 24, and every owner < 2^bits_ (so it fits under the point's low bits);
   //   entries_ is sorted by (point, owner), point i lies in bucket b for

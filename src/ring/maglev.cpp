@@ -50,44 +50,64 @@ Maglev::Maglev(const std::vector<Member>& members) {
   const std::size_t n = members.size();
 
   // Each member walks its own permutation of the table, offset + j * skip (mod M); M prime
-  // and 1 <= skip < M make every walk visit every entry.
-  std::vector<std::uint64_t> next(n), skip(n);
+  // and 1 <= skip < M make every walk visit every entry. M < 2^32 (at most 100 * 65535
+  // entries, rounded up to a prime of the ladder), so positions fit 32 bits.
+  struct Walk {
+    std::uint32_t next;  // the next entry this member tries
+    std::uint32_t skip;
+  };
+  std::vector<Walk> walks(n);
   double max_weight = 0;
   for (const Member& m : members) max_weight = std::max(max_weight, m.weight);
+  bool equal_weights = true;
   std::vector<double> rate(n), credit(n, 0.0);
   for (std::size_t i = 0; i < n; ++i) {
     const std::string& a = members[i].address;
-    next[i] = XXH3_64bits_withSeed(a.data(), a.size(), offset_seed) % size;
-    skip[i] = XXH3_64bits_withSeed(a.data(), a.size(), skip_seed) % (size - 1) + 1;
+    walks[i].next = static_cast<std::uint32_t>(XXH3_64bits_withSeed(a.data(), a.size(), offset_seed) % size);
+    walks[i].skip = static_cast<std::uint32_t>(XXH3_64bits_withSeed(a.data(), a.size(), skip_seed) % (size - 1) + 1);
     rate[i] = members[i].weight / max_weight;
+    equal_weights = equal_weights && rate[i] == 1.0;
   }
 
-  // The paper's round-robin fill, weighted: each round a member earns weight/max_weight
-  // credit and claims one entry per whole credit, so with equal weights every member
-  // claims one entry per round (the unweighted algorithm) and entry counts stay
-  // proportional to weight.
   // Which entries are taken lives in a bitset (16 KiB at M = 131071, so it stays in L1
   // cache): the probing below reads it far more often than it writes the table.
   std::vector<std::uint16_t> table(size, empty_entry);
   std::vector<std::uint64_t> taken((size + 63) / 64, 0);
-  auto is_taken = [&taken](std::uint64_t c) { return (taken[c >> 6] >> (c & 63)) & 1; };
+  const auto m32 = static_cast<std::uint32_t>(size);
+  // Member i claims the next entry of its permutation that nobody holds.
+  auto claim = [&](std::size_t i) {
+    Walk& w = walks[i];
+    std::uint32_t c = w.next;
+    while ((taken[c >> 6] >> (c & 63)) & 1) {
+      c += w.skip;
+      if (c >= m32) c -= m32;
+    }
+    taken[c >> 6] |= std::uint64_t{1} << (c & 63);
+    table[c] = static_cast<std::uint16_t>(i);
+    c += w.skip;
+    if (c >= m32) c -= m32;
+    w.next = c;
+  };
+
+  // The paper's round-robin fill, weighted: each round a member earns weight/max_weight
+  // credit and claims one entry per whole credit, so with equal weights every member
+  // claims one entry per round (the unweighted algorithm) and entry counts stay
+  // proportional to weight. Equal weights take the unweighted loop, which claims the same
+  // entries in the same order without the credit arithmetic.
   std::uint64_t filled = 0;
-  while (filled < size) {
-    for (std::size_t i = 0; i < n && filled < size; ++i) {
-      credit[i] += rate[i];
-      while (credit[i] >= 1.0 && filled < size) {
-        credit[i] -= 1.0;
-        std::uint64_t c = next[i];
-        while (is_taken(c)) {
-          c += skip[i];
-          if (c >= size) c -= size;
+  if (equal_weights) {
+    while (filled < size) {
+      for (std::size_t i = 0; i < n && filled < size; ++i, ++filled) claim(i);
+    }
+  } else {
+    while (filled < size) {
+      for (std::size_t i = 0; i < n && filled < size; ++i) {
+        credit[i] += rate[i];
+        while (credit[i] >= 1.0 && filled < size) {
+          credit[i] -= 1.0;
+          claim(i);
+          ++filled;
         }
-        taken[c >> 6] |= std::uint64_t{1} << (c & 63);
-        table[c] = static_cast<std::uint16_t>(i);
-        c += skip[i];
-        if (c >= size) c -= size;
-        next[i] = c;
-        ++filled;
       }
     }
   }
@@ -105,9 +125,20 @@ SegmentMap Maglev::segments() const {
   SegmentMap map;
   map.space = u128{1} << 64;
   const u128 m = table_.size();
+  if (table_.empty()) return map;
   map.segments.reserve(table_.size());
+  // (i + 1) 2^64 = (i + 1) (q m + r) with q, r = 2^64 divided by m: the quotient and the
+  // remainder of (i + 1) 2^64 / m are carried from one entry to the next without a division.
+  const u128 q = (u128{1} << 64) / m, r = (u128{1} << 64) % m;
+  u128 quotient = 0, remainder = 0;
   for (std::size_t i = 0; i < table_.size(); ++i) {
-    u128 end = ((u128{i + 1} << 64) + m - 1) / m;
+    quotient += q;
+    remainder += r;
+    if (remainder >= m) {
+      remainder -= m;
+      ++quotient;
+    }
+    const u128 end = quotient + (remainder != 0 ? 1 : 0);  // ceil((i + 1) 2^64 / m)
     if (!map.segments.empty() && map.segments.back().owner == table_[i]) {
       map.segments.back().end = end;
     } else {

@@ -1,9 +1,11 @@
 #include "frodo/ring.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <type_traits>
 #include <unordered_set>
 
 #define XXH_INLINE_ALL
@@ -16,10 +18,12 @@
 namespace frodo {
 namespace {
 
+// printf's %.17g: std::to_chars with a precision is specified to give what printf gives (C
+// locale) and is several times faster, which the checksum of 10,000 members notices.
 std::string format_weight(double weight) {
   char buffer[32];
-  std::snprintf(buffer, sizeof buffer, "%.17g", weight);
-  return buffer;
+  const std::to_chars_result r = std::to_chars(buffer, buffer + sizeof buffer, weight, std::chars_format::general, 17);
+  return std::string(buffer, r.ptr);
 }
 
 void validate(const std::vector<Member>& members) {
@@ -27,15 +31,22 @@ void validate(const std::vector<Member>& members) {
     throw Error(Errc::invalid_argument, "too many members: " + std::to_string(members.size()) + " (at most " +
                                             std::to_string(Ring::max_members) + ")");
   }
+  // In a list sorted by address (a Cluster's are) a repeated address follows its first
+  // occurrence, so comparing neighbours finds the same first duplicate as the set does.
+  const bool sorted = std::is_sorted(members.begin(), members.end(),
+                                     [](const Member& a, const Member& b) { return a.address < b.address; });
   std::unordered_set<std::string_view> seen;
-  for (const Member& m : members) {
+  for (std::size_t i = 0; i < members.size(); ++i) {
+    const Member& m = members[i];
     if (auto problem = address_problem(m.address)) {
       throw Error(Errc::invalid_argument, "bad address '" + m.address + "': " + *problem);
     }
     if (auto problem = weight_problem(m.weight)) {
       throw Error(Errc::invalid_argument, "bad weight " + format_weight(m.weight) + " for '" + m.address + "': " + *problem);
     }
-    if (!seen.insert(m.address).second) throw Error(Errc::invalid_argument, "duplicate address '" + m.address + "'");
+    if (sorted ? i > 0 && members[i - 1].address == m.address : !seen.insert(m.address).second) {
+      throw Error(Errc::invalid_argument, "duplicate address '" + m.address + "'");
+    }
   }
 }
 
@@ -70,6 +81,30 @@ detail::RingTable make_table(Algorithm algorithm, const std::vector<Member>& mem
   throw Error(Errc::invalid_argument, "unknown algorithm " + std::to_string(static_cast<int>(algorithm)));
 }
 
+detail::RingTable next_table(const detail::RingTable& before, const std::vector<Member>& before_members,
+                             const std::vector<Member>& members) {
+  return std::visit(
+      [&](const auto& table) -> detail::RingTable {
+        using Table = std::decay_t<decltype(table)>;
+        if constexpr (std::is_same_v<Table, detail::Ketama>) {
+          return detail::Ketama(table, before_members, members);
+        } else {
+          // Maglev's fill is global (one member more changes which entries everyone claims), so
+          // its table is built afresh; see Maglev's constructor for what makes that fast.
+          return Table(members);
+        }
+      },
+      before);
+}
+
+// Checks `members` (Error(invalid_argument) naming the first bad one) and sorts them by address.
+void prepare(std::vector<Member>& members) {
+  validate(members);
+  auto by_address = [](const Member& a, const Member& b) { return a.address < b.address; };
+  // A Cluster's lists come sorted already (and an equal address was refused above).
+  if (!std::is_sorted(members.begin(), members.end(), by_address)) std::sort(members.begin(), members.end(), by_address);
+}
+
 }  // namespace
 
 std::optional<std::string> weight_problem(double weight) {
@@ -98,14 +133,25 @@ Algorithm parse_algorithm(std::string_view text) {
 Ring::Ring() : Ring(std::vector<Member>{}) {}
 
 Ring::Ring(std::vector<Member> members, Algorithm algorithm) {
-  validate(members);
-  std::sort(members.begin(), members.end(), [](const Member& a, const Member& b) { return a.address < b.address; });
+  prepare(members);
   auto state = std::make_shared<detail::RingState>();
   state->table = make_table(algorithm, members);
   state->checksum = checksum_of(algorithm, members);
   state->members = std::move(members);
   state_ = std::move(state);
 }
+
+Ring Ring::next(std::vector<Member> members) const {
+  prepare(members);
+  const detail::RingState& before = *state_;
+  auto state = std::make_shared<detail::RingState>();
+  state->table = next_table(before.table, before.members, members);
+  state->checksum = checksum_of(before.algorithm(), members);
+  state->members = std::move(members);
+  return Ring(std::shared_ptr<const detail::RingState>(std::move(state)));
+}
+
+Ring::Ring(std::shared_ptr<const detail::RingState> state) : state_(std::move(state)) {}
 
 std::optional<std::size_t> Ring::owner_index(std::string_view id) const {
   const detail::RingState& s = *state_;
@@ -171,6 +217,18 @@ std::size_t Ring::memory_bytes() const {
     if (m.zone.capacity() > 15) bytes += m.zone.capacity() + 1;
   }
   return bytes + std::visit([](const auto& table) { return table.memory_bytes(); }, s.table);
+}
+
+std::size_t Ring::shared_bytes() const {
+  return std::visit(
+      [](const auto& table) -> std::size_t {
+        if constexpr (std::is_same_v<std::decay_t<decltype(table)>, detail::Ketama>) {
+          return table.shared_bytes();
+        } else {
+          return 0;
+        }
+      },
+      state_->table);
 }
 
 double moved_share(const Ring& before, const Ring& after) {
