@@ -20,6 +20,7 @@ Watcher::Watcher(std::shared_ptr<Connection> connection, std::string prefix, std
       callbacks_(std::move(callbacks)),
       options_(options),
       next_revision_(start_revision) {
+  ignores_progress_.assign(connection_->endpoint_count(), false);
   if (start_revision <= 0) {
     throw Error(Errc::invalid_argument, "watch start revision must be > 0, got " + std::to_string(start_revision));
   }
@@ -37,6 +38,7 @@ void Watcher::close() {
     detail::MutexLock lock(mutex_);
     closing_ = true;
     if (stream_) stream_->context.TryCancel();
+    if (check_) check_->TryCancel();
   }
   wake_.notify_all();
   if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
@@ -122,6 +124,7 @@ bool Watcher::serve(Stream& stream) {
     detail::MutexLock lock(mutex_);
     if (closing_) return false;
     stream_ = &stream;
+    ++stream_serial_;
     last_heard_ = Clock::now();
     probe_sent_ = true;  // no progress probe before the create request has gone out
   }
@@ -186,6 +189,11 @@ bool Watcher::read_stream(Stream& stream, Endpoint& endpoint) {
     {
       detail::MutexLock lock(mutex_);
       last_heard_ = Clock::now();
+      // The answer to a progress request (not the create request's: that is the only one
+      // before the stream's first probe, and it says "created").
+      if (probe_sent_ && response.events_size() == 0 && !response.created() && !response.canceled()) {
+        probes_answered_.fetch_add(1, std::memory_order_relaxed);
+      }
       probe_sent_ = false;
     }
     if (options_.cluster_id != 0 && response.header().cluster_id() != 0 &&
@@ -264,19 +272,69 @@ void Watcher::watch_streams() {
     wake_.wait_for(lock, std::max(options_.idle_probe / 4, std::chrono::milliseconds(10)));
     if (closing_ || !stream_) continue;
     Clock::time_point now = Clock::now();
+    const std::uint64_t serial = stream_serial_;
     if (now - last_heard_ >= options_.idle_probe + connection_->options().call_timeout) {
-      // Asked for progress and heard nothing: the member is frozen or cut off.
+      // Asked for progress and heard nothing. An endpoint that answers a call all the same
+      // ignores progress requests (etcd's gRPC proxy): the stream is kept, and probed with
+      // calls from now on. Otherwise the member is frozen or cut off.
+      if (stream_->rw && !ignores_progress_[stream_->endpoint]) {
+        const std::size_t endpoint = stream_->endpoint;
+        const bool answers = endpoint_answers();
+        if (answers) ignores_progress_[endpoint] = true;
+        if (closing_ || !stream_ || stream_serial_ != serial) continue;  // that stream ended meanwhile
+        if (answers) {
+          last_heard_ = Clock::now();
+          probe_sent_ = false;
+          continue;
+        }
+      }
       stream_->context.TryCancel();
       stream_ = nullptr;  // serve() finishes it; do not cancel twice
       continue;
     }
     if (!probe_sent_ && stream_->rw && now - last_heard_ >= options_.idle_probe) {
-      etcdserverpb::WatchRequest request;
-      request.mutable_progress_request();
-      stream_->rw->Write(request);
-      probe_sent_ = true;
+      if (!ignores_progress_[stream_->endpoint]) {
+        etcdserverpb::WatchRequest request;
+        request.mutable_progress_request();
+        stream_->rw->Write(request);
+        probe_sent_ = true;
+        continue;
+      }
+      const bool answers = endpoint_answers();
+      if (closing_ || !stream_ || stream_serial_ != serial) continue;
+      if (answers) {
+        last_heard_ = Clock::now();
+      } else {
+        stream_->context.TryCancel();
+        stream_ = nullptr;
+      }
     }
   }
+}
+
+bool Watcher::endpoint_answers() {
+  Endpoint& endpoint = connection_->endpoint(stream_->endpoint);
+  const std::string token = stream_->token;
+  // One key, read by the member (or the proxy, from its cache) without asking the leader:
+  // as cheap as a progress request, and allowed wherever the watch is.
+  etcdserverpb::RangeRequest request;
+  request.set_key(prefix_);
+  request.set_serializable(true);
+  request.set_count_only(true);
+  etcdserverpb::RangeResponse response;
+  grpc::ClientContext context;
+  set_deadline(context, Clock::now() + connection_->options().call_timeout);
+  if (!token.empty()) context.AddMetadata("token", token);
+  check_ = &context;
+  mutex_.unlock();
+  const grpc::Status status = endpoint.kv->Range(&context, request, &response);
+  mutex_.lock();
+  check_ = nullptr;
+  const bool answered = status.error_code() != grpc::StatusCode::UNAVAILABLE &&
+                        status.error_code() != grpc::StatusCode::DEADLINE_EXCEEDED &&
+                        status.error_code() != grpc::StatusCode::CANCELLED;
+  if (answered) probes_answered_.fetch_add(1, std::memory_order_relaxed);
+  return answered;
 }
 
 }  // namespace frodo::etcd
