@@ -3,17 +3,23 @@
 // and failing over when a proxy dies. docs/proxy.md says how to deploy one.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "etcd/kv.hpp"
+#include "etcd/lease_keeper.hpp"
 #include "etcd/watcher.hpp"
 #include "etcd_cluster.hpp"
+#include "frodo/cluster.hpp"
+#include "frodo/guard.hpp"
 #include "process/grpc_proxy.hpp"
 #include "process/wait_until.hpp"
 #include "temp_dir.hpp"
+#include "warnings.hpp"
 
 namespace frodo {
 namespace {
@@ -36,6 +42,36 @@ struct ProxiedEtcd {
   test::TempDir dir{"frodo-proxy-test"};
   std::vector<std::unique_ptr<process::GrpcProxy>> proxies;
 };
+
+ClusterOptions options_for(std::vector<std::string> endpoints, test::Warnings* warnings = nullptr) {
+  ClusterOptions o;
+  o.context = "appname";
+  o.etcd.endpoints = std::move(endpoints);
+  o.etcd.call_timeout = 2000ms;
+  // The proxy starts in the background: the first call waits for it to answer.
+  o.connect_timeout = 20000ms;
+  o.lease_ttl = 2s;
+  if (warnings) {
+    o.logger = warnings->logger();
+  } else {
+    o.logger = [](const std::string&) {};
+  }
+  return o;
+}
+
+std::set<std::string> addresses(const Cluster& c) {
+  std::set<std::string> out;
+  std::shared_ptr<const Snapshot> view = c.snapshot();  // held while its servers are read
+  for (const auto& s : view->servers) out.insert(s.address);
+  return out;
+}
+
+// Both views hold exactly `expected`, at one revision, with one ring.
+bool agree(const Cluster& a, const Cluster& b, const std::set<std::string>& expected) {
+  std::shared_ptr<const Snapshot> va = a.snapshot(), vb = b.snapshot();
+  return addresses(a) == expected && addresses(b) == expected && va->revision == vb->revision &&
+         va->ring.checksum() == vb->ring.checksum();
+}
 
 std::shared_ptr<etcd::Connection> connect(const std::vector<std::string>& endpoints) {
   return std::make_shared<etcd::Connection>(EtcdOptions{.endpoints = endpoints, .call_timeout = 3000ms});
@@ -80,6 +116,196 @@ TEST(ClusterProxy, AnIdleWatchThroughTheProxyKeepsItsStream) {
     EXPECT_EQ(watcher.streams_opened(), 1);
     std::lock_guard lock(mutex);
     EXPECT_TRUE(errors.empty()) << errors.front();
+  }
+}
+
+
+// The same listing, the same changes, the same ring through the proxy as directly, and the
+// same etcd cluster id in the answers (a Cluster takes a new id for etcd replaced).
+TEST(ClusterProxy, ListsAndWatchesAsAProcessConnectedDirectly) {
+  ProxiedEtcd etcd;
+  test::Warnings warnings;
+  Cluster direct(options_for(etcd.etcd.endpoints(), &warnings));
+  direct.add_server("127.0.0.1:1");
+  direct.add_server("127.0.0.2:1", {.persistent = true});
+  // Listed through the proxy: what was there before it started.
+  Cluster proxied(options_for({etcd.proxy(0)}, &warnings));
+  ASSERT_TRUE(wait_until([&] { return agree(direct, proxied, {"127.0.0.1:1", "127.0.0.2:1"}); }, 10s));
+
+  // Changes either side makes, seen by both.
+  proxied.add_server("127.0.0.3:1", {.weight = 2, .zone = "z"});
+  direct.add_server("127.0.0.4:1");
+  ASSERT_TRUE(wait_until(
+      [&] { return agree(direct, proxied, {"127.0.0.1:1", "127.0.0.2:1", "127.0.0.3:1", "127.0.0.4:1"}); }, 10s));
+  EXPECT_TRUE(proxied.remove_server("127.0.0.1:1"));
+  EXPECT_TRUE(direct.remove_server("127.0.0.3:1"));
+  ASSERT_TRUE(wait_until([&] { return agree(direct, proxied, {"127.0.0.2:1", "127.0.0.4:1"}); }, 10s));
+  for (int i = 0; i < 1000; ++i) {
+    std::string id = "host-" + std::to_string(i);
+    ASSERT_EQ(direct.server_by_id(id), proxied.server_by_id(id));
+  }
+
+  // A third process through the proxy: its listing agrees too.
+  Cluster late(options_for({etcd.proxy(0)}, &warnings));
+  EXPECT_TRUE(wait_until([&] { return agree(direct, late, {"127.0.0.2:1", "127.0.0.4:1"}); }, 10s));
+
+  // The proxy passes etcd's own response headers on.
+  etcd::Kv through(connect({etcd.proxy(0)})), around(connect(etcd.etcd.endpoints()));
+  etcd::RangeResult a = through.get_prefix("/frodo/appname/servers/"), b = around.get_prefix("/frodo/appname/servers/");
+  EXPECT_NE(a.cluster_id, 0u);
+  EXPECT_EQ(a.cluster_id, b.cluster_id);
+  EXPECT_EQ(a.kvs.size(), b.kvs.size());
+  proxied.close();
+  EXPECT_TRUE(wait_until([&] { return addresses(direct) == std::set<std::string>{"127.0.0.2:1", "127.0.0.4:1"}; }, 10s));
+  for (const Cluster* c : {&direct, &late}) {
+    EXPECT_EQ(c->snapshot()->restarts, 0u);
+    EXPECT_EQ(c->stats().registry.resyncs, 0u);
+  }
+  EXPECT_EQ(warnings.count("etcd was replaced"), 0u);
+  EXPECT_EQ(warnings.count("belongs to another cluster"), 0u);
+}
+
+// A lease kept alive through the proxy: keepalives reach etcd, and the lease outlives its
+// TTL many times over.
+TEST(ClusterProxy, LeaseKeepalivesGoThroughTheProxy) {
+  ProxiedEtcd etcd;
+  test::Warnings warnings;
+  Cluster proxied(options_for({etcd.proxy(0)}, &warnings));  // 2 s lease
+  Cluster direct(options_for(etcd.etcd.endpoints()));
+  proxied.add_server("127.0.0.1:1");
+  ASSERT_TRUE(wait_until([&] { return addresses(direct) == std::set<std::string>{"127.0.0.1:1"}; }, 10s));
+
+  // A keeper of its own through the proxy: its local deadline moves only with keepalives
+  // etcd answered (through the proxy).
+  std::atomic<int> losses{0};
+  etcd::LeaseKeeper keeper(connect({etcd.proxy(0)}), {.ttl = 2s},
+                           [&](std::int64_t, etcd::LeaseLoss) { ++losses; });
+  const auto first = keeper.deadline();
+  etcd::Kv around(connect(etcd.etcd.endpoints()));
+  around.put("/kept", "x", keeper.id());
+  ASSERT_TRUE(wait_until([&] { return keeper.deadline() >= first + 8s; }, 40s))
+      << "losses " << losses.load() << " alive " << keeper.alive() << " advanced ms "
+      << std::chrono::duration_cast<std::chrono::milliseconds>(keeper.deadline() - first).count();
+  EXPECT_EQ(losses.load(), 0);
+  EXPECT_GE(around.lease_info(keeper.id()).ttl, 0);  // -1: gone
+  EXPECT_EQ(around.get("/kept").kvs.size(), 1u);
+
+  // Meanwhile (over 4 TTLs of the Cluster's lease) its server stayed, on its first lease.
+  EXPECT_TRUE(proxied.lease_alive());
+  EXPECT_EQ(addresses(direct), std::set<std::string>{"127.0.0.1:1"});
+  etcd::LeaseInfo info = around.lease_info(proxied.lease_id(), true);
+  EXPECT_GT(info.ttl, 0);
+  EXPECT_EQ(info.keys, std::vector<std::string>{"/frodo/appname/servers/127.0.0.1:1"});
+  EXPECT_TRUE(proxied.stats().lease_losses.empty());
+  EXPECT_EQ(proxied.stats().registry.watch_restarts, 0u);
+  EXPECT_EQ(warnings.count(""), 0u);
+}
+
+// The proxy dies and comes back on the same port: the watch resumes where it was (no event
+// missed, no re-listing), the lease is kept, writes go through again.
+TEST(ClusterProxy, AProxyRestartedOnItsPortIsResumedThrough) {
+  ProxiedEtcd etcd;
+  test::Warnings warnings;
+  ClusterOptions o = options_for({etcd.proxy(0)}, &warnings);
+  o.lease_ttl = 10s;  // outlives the restart on a loaded machine
+  Cluster proxied(o);
+  Cluster direct(options_for(etcd.etcd.endpoints()));
+  proxied.add_server("127.0.0.1:1");
+  ASSERT_TRUE(wait_until([&] { return agree(direct, proxied, {"127.0.0.1:1"}); }, 10s));
+  const std::int64_t lease = proxied.lease_id();
+
+  etcd.proxies[0]->kill();
+  direct.add_server("127.0.0.2:1", {.persistent = true});
+  direct.add_server("127.0.0.3:1", {.persistent = true});
+  EXPECT_TRUE(direct.remove_server("127.0.0.3:1"));
+  etcd.proxies[0]->restart();
+  EXPECT_TRUE(wait_until([&] { return agree(direct, proxied, {"127.0.0.1:1", "127.0.0.2:1"}); }, 30s));
+  proxied.add_server("127.0.0.4:1");
+  EXPECT_TRUE(wait_until([&] { return agree(direct, proxied, {"127.0.0.1:1", "127.0.0.2:1", "127.0.0.4:1"}); }, 10s));
+  ClusterStats stats = proxied.stats();
+  EXPECT_GE(stats.registry.watch_restarts, 1u);  // the stream broke and was resumed...
+  EXPECT_EQ(stats.registry.resyncs, 0u);         // ...not re-listed
+  EXPECT_EQ(proxied.lease_id(), lease);
+  EXPECT_TRUE(stats.lease_losses.empty());
+  EXPECT_EQ(warnings.count("etcd was replaced"), 0u);
+  EXPECT_EQ(warnings.count("belongs to another cluster"), 0u);
+}
+
+// Compacted while the watcher was behind (its proxy down): the proxy relays the compaction,
+// the Cluster re-lists and converges to the exact membership.
+TEST(ClusterProxy, CompactionWhileBehindTheProxyResyncs) {
+  ProxiedEtcd etcd;
+  test::Warnings warnings;
+  Cluster proxied(options_for({etcd.proxy(0)}, &warnings));
+  Cluster direct(options_for(etcd.etcd.endpoints()));
+  direct.add_server("127.0.0.1:1", {.persistent = true});
+  ASSERT_TRUE(wait_until([&] { return agree(direct, proxied, {"127.0.0.1:1"}); }, 10s));
+
+  etcd.proxies[0]->kill();
+  direct.add_server("127.0.0.2:1", {.persistent = true});
+  direct.add_server("127.0.0.3:1", {.persistent = true});
+  EXPECT_TRUE(direct.remove_server("127.0.0.1:1"));
+  etcd.etcd.compact(etcd.etcd.revision());
+  etcd.proxies[0]->restart();
+  EXPECT_TRUE(wait_until([&] { return agree(direct, proxied, {"127.0.0.2:1", "127.0.0.3:1"}); }, 30s));
+  EXPECT_GE(proxied.stats().registry.resyncs, 1u);
+  EXPECT_EQ(warnings.count("etcd was replaced"), 0u);
+  EXPECT_EQ(warnings.count("belongs to another cluster"), 0u);
+  EXPECT_EQ(proxied.snapshot()->restarts, 0u);
+}
+
+// Given two proxies, a Cluster fails over to the other when the one it uses dies: same
+// etcd cluster id through both (no "etcd was replaced"), watch and lease carry on.
+TEST(ClusterProxy, TwoProxiesFailOverWhenOneDies) {
+  ProxiedEtcd etcd(2);
+  test::Warnings warnings;
+  ClusterOptions o = options_for({etcd.proxy(0), etcd.proxy(1)}, &warnings);
+  o.lease_ttl = 10s;
+  Cluster proxied(o);
+  Cluster direct(options_for(etcd.etcd.endpoints()));
+  proxied.add_server("127.0.0.1:1");
+  ASSERT_TRUE(wait_until([&] { return agree(direct, proxied, {"127.0.0.1:1"}); }, 10s));
+  const std::int64_t lease = proxied.lease_id();
+
+  for (int round = 0; round < 2; ++round) {
+    SCOPED_TRACE(round);
+    // Kill both in turn: whichever the Cluster uses dies once.
+    const int dead = round;
+    etcd.proxies[dead]->kill();
+    const std::string added = "127.0.0." + std::to_string(10 + round) + ":1";
+    direct.add_server(added, {.persistent = true});
+    EXPECT_TRUE(wait_until([&] { return addresses(proxied).count(added) == 1; }, 30s));
+    const std::string mine = "127.0.0." + std::to_string(20 + round) + ":1";
+    proxied.add_server(mine);  // a write, and read-your-writes through the other proxy
+    EXPECT_TRUE(wait_until([&] { return addresses(direct).count(mine) == 1; }, 10s));
+    EXPECT_TRUE(wait_until([&] { return agree(direct, proxied, addresses(direct)); }, 10s));
+    etcd.proxies[dead]->restart();
+  }
+  ClusterStats stats = proxied.stats();
+  EXPECT_EQ(stats.registry.resyncs, 0u);
+  EXPECT_EQ(proxied.lease_id(), lease);
+  EXPECT_TRUE(stats.lease_losses.empty());
+  EXPECT_EQ(proxied.snapshot()->restarts, 0u);
+  EXPECT_EQ(warnings.count("etcd was replaced"), 0u);
+  EXPECT_EQ(warnings.count("belongs to another cluster"), 0u);
+}
+
+// Guards agree across the proxy: each admits what it owns and redirects the rest to the
+// other, whichever way it reaches etcd.
+TEST(ClusterProxy, GuardsAdmitAndRedirectThroughTheProxy) {
+  ProxiedEtcd etcd;
+  Cluster proxied(options_for({etcd.proxy(0)})), direct(options_for(etcd.etcd.endpoints()));
+  Guard gp(proxied, "127.0.0.1:1"), gd(direct, "127.0.0.2:1");
+  ASSERT_TRUE(wait_until([&] { return agree(direct, proxied, {"127.0.0.1:1", "127.0.0.2:1"}); }, 10s));
+  for (int i = 0; i < 20; ++i) {
+    const std::string id = "host-" + std::to_string(i);
+    const std::string owner = *direct.server_by_id(id);
+    Guard& mine = owner == "127.0.0.1:1" ? gp : gd;
+    Guard& other = owner == "127.0.0.1:1" ? gd : gp;
+    EXPECT_TRUE(wait_until([&] { return mine.admit(id).verdict() == Verdict::admit; }, 20s)) << id;
+    Admission redirected = other.admit(id);
+    EXPECT_EQ(redirected.verdict(), Verdict::redirect) << id;
+    EXPECT_EQ(redirected.owner(), owner);
   }
 }
 
