@@ -162,13 +162,24 @@ bool Watcher::serve(Stream& stream) {
                                      std::to_string(next_revision_.load())));
   }
 
+  std::uint64_t foreign_cluster = 0;
+  std::string foreign_endpoint;
   {
     detail::MutexLock lock(mutex_);
     stream_ = nullptr;
     if (closing_) keep_going = false;
+    foreign_cluster = foreign_cluster_;
+    foreign_endpoint = foreign_endpoint_;
   }
   stream.context.TryCancel();
   grpc::Status status = stream.rw->Finish();
+  if (keep_going && foreign_cluster != 0) {
+    report(Error(Errc::unavailable, "etcd at " + foreign_endpoint + " belongs to another cluster (id " +
+                                        std::to_string(foreign_cluster) + ", expected " +
+                                        std::to_string(options_.cluster_id) + "): re-listing"));
+    callbacks_.on_resync(0);
+    return false;
+  }
   if (is_invalid_token(status)) stream.refused = true;
   if (keep_going && !status.ok() && status.error_code() != grpc::StatusCode::CANCELLED) {
     report(to_error(status, endpoint.address, "watch " + prefix_));
@@ -282,7 +293,7 @@ void Watcher::watch_streams() {
         const bool answers = endpoint_answers();
         if (answers) ignores_progress_[endpoint] = true;
         if (closing_ || !stream_ || stream_serial_ != serial) continue;  // that stream ended meanwhile
-        if (answers) {
+        if (answers && foreign_cluster_ == 0) {
           last_heard_ = Clock::now();
           probe_sent_ = false;
           continue;
@@ -302,7 +313,7 @@ void Watcher::watch_streams() {
       }
       const bool answers = endpoint_answers();
       if (closing_ || !stream_ || stream_serial_ != serial) continue;
-      if (answers) {
+      if (answers && foreign_cluster_ == 0) {
         last_heard_ = Clock::now();
       } else {
         stream_->context.TryCancel();
@@ -315,21 +326,26 @@ void Watcher::watch_streams() {
 bool Watcher::endpoint_answers() {
   Endpoint& endpoint = connection_->endpoint(stream_->endpoint);
   const std::string token = stream_->token;
-  // One key, read by the member (or the proxy, from its cache) without asking the leader:
-  // as cheap as a progress request, and allowed wherever the watch is.
-  etcdserverpb::RangeRequest request;
-  request.set_key(prefix_);
-  request.set_serializable(true);
-  request.set_count_only(true);
-  etcdserverpb::RangeResponse response;
+  // The member's status: answered by the member without asking the leader, and by a proxy
+  // from the member it uses (a proxy answers reads from its cache), so the answer says
+  // which etcd cluster is behind the endpoint now.
+  etcdserverpb::StatusRequest request;
+  etcdserverpb::StatusResponse response;
   grpc::ClientContext context;
   set_deadline(context, Clock::now() + connection_->options().call_timeout);
   if (!token.empty()) context.AddMetadata("token", token);
   check_ = &context;
   mutex_.unlock();
-  const grpc::Status status = endpoint.kv->Range(&context, request, &response);
+  const grpc::Status status = endpoint.maintenance->Status(&context, request, &response);
   mutex_.lock();
   check_ = nullptr;
+  const std::uint64_t cluster_id = status.ok() ? response.header().cluster_id() : 0;
+  if (options_.cluster_id != 0 && cluster_id != 0 && cluster_id != options_.cluster_id && stream_) {
+    // etcd was replaced behind the endpoint (a proxy): its stream, still open, would stay
+    // silent until the new etcd's revisions reach the watched one. serve() re-lists.
+    foreign_cluster_ = cluster_id;
+    foreign_endpoint_ = endpoint.address;
+  }
   const bool answered = status.error_code() != grpc::StatusCode::UNAVAILABLE &&
                         status.error_code() != grpc::StatusCode::DEADLINE_EXCEEDED &&
                         status.error_code() != grpc::StatusCode::CANCELLED;

@@ -11,16 +11,17 @@
 // - Streams carry hasleader=true, so a member cut off from its cluster refuses them; a
 //   stream that stays silent is probed with a progress request, and one that does not
 //   answer within the call timeout is abandoned for the next endpoint, unless its endpoint
-//   still answers a call (a serializable read of one key, within the call timeout): etcd's
-//   gRPC proxy ignores progress requests (etcd issue 19710), so through it the stream is
-//   kept, and from then on that endpoint's silent streams are probed with that call.
+//   still answers a call (its status, within the call timeout): etcd's gRPC proxy ignores
+//   progress requests (etcd issue 19710), so through it the stream is kept, and from then
+//   on that endpoint's silent streams are probed with that call.
 // - Progress notifications from etcd (nothing changed up to revision R) advance the known
 //   revision and are passed to on_progress.
 // - Responses larger than a gRPC message are asked of etcd in fragments and put back
 //   together, so no revision is too large to deliver.
 // - With WatcherOptions::cluster_id set, a response from another etcd cluster (etcd restored
 //   or re-created under the same endpoints: revisions started over) stops the watcher with
-//   on_resync(0): the caller re-lists.
+//   on_resync(0): the caller re-lists. Through a proxy the stream stays open when etcd is
+//   replaced behind it, so the status call that probes a silent stream is checked too.
 // - A watch etcd refuses (it answers the create request with "created" and "canceled" at
 //   once, "permission denied" when the stream's auth token has expired or was never good)
 //   is reported to on_error and retried; the first refusal also drops the connection's
@@ -120,6 +121,9 @@ class Watcher {
   // Per endpoint: it answered calls but not a progress request (a gRPC proxy).
   std::vector<bool> ignores_progress_ FRODO_GUARDED_BY(mutex_);
   grpc::ClientContext* check_ FRODO_GUARDED_BY(mutex_) = nullptr;  // endpoint_answers()'s call, for close()
+  // Not 0: endpoint_answers() found another etcd cluster (this id) behind foreign_endpoint_.
+  std::uint64_t foreign_cluster_ FRODO_GUARDED_BY(mutex_) = 0;
+  std::string foreign_endpoint_ FRODO_GUARDED_BY(mutex_);
   std::thread thread_;
   std::thread watchdog_thread_;
 };
