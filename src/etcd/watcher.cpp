@@ -20,6 +20,7 @@ Watcher::Watcher(std::shared_ptr<Connection> connection, std::string prefix, std
       callbacks_(std::move(callbacks)),
       options_(options),
       next_revision_(start_revision) {
+  ignores_progress_.assign(connection_->endpoint_count(), false);
   if (start_revision <= 0) {
     throw Error(Errc::invalid_argument, "watch start revision must be > 0, got " + std::to_string(start_revision));
   }
@@ -37,6 +38,7 @@ void Watcher::close() {
     detail::MutexLock lock(mutex_);
     closing_ = true;
     if (stream_) stream_->context.TryCancel();
+    if (check_) check_->TryCancel();
   }
   wake_.notify_all();
   if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
@@ -122,6 +124,7 @@ bool Watcher::serve(Stream& stream) {
     detail::MutexLock lock(mutex_);
     if (closing_) return false;
     stream_ = &stream;
+    ++stream_serial_;
     last_heard_ = Clock::now();
     probe_sent_ = true;  // no progress probe before the create request has gone out
   }
@@ -159,13 +162,24 @@ bool Watcher::serve(Stream& stream) {
                                      std::to_string(next_revision_.load())));
   }
 
+  std::uint64_t foreign_cluster = 0;
+  std::string foreign_endpoint;
   {
     detail::MutexLock lock(mutex_);
     stream_ = nullptr;
     if (closing_) keep_going = false;
+    foreign_cluster = foreign_cluster_;
+    foreign_endpoint = foreign_endpoint_;
   }
   stream.context.TryCancel();
   grpc::Status status = stream.rw->Finish();
+  if (keep_going && foreign_cluster != 0) {
+    report(Error(Errc::unavailable, "etcd at " + foreign_endpoint + " belongs to another cluster (id " +
+                                        std::to_string(foreign_cluster) + ", expected " +
+                                        std::to_string(options_.cluster_id) + "): re-listing"));
+    callbacks_.on_resync(0);
+    return false;
+  }
   if (is_invalid_token(status)) stream.refused = true;
   if (keep_going && !status.ok() && status.error_code() != grpc::StatusCode::CANCELLED) {
     report(to_error(status, endpoint.address, "watch " + prefix_));
@@ -186,6 +200,11 @@ bool Watcher::read_stream(Stream& stream, Endpoint& endpoint) {
     {
       detail::MutexLock lock(mutex_);
       last_heard_ = Clock::now();
+      // The answer to a progress request (not the create request's: that is the only one
+      // before the stream's first probe, and it says "created").
+      if (probe_sent_ && response.events_size() == 0 && !response.created() && !response.canceled()) {
+        probes_answered_.fetch_add(1, std::memory_order_relaxed);
+      }
       probe_sent_ = false;
     }
     if (options_.cluster_id != 0 && response.header().cluster_id() != 0 &&
@@ -264,19 +283,74 @@ void Watcher::watch_streams() {
     wake_.wait_for(lock, std::max(options_.idle_probe / 4, std::chrono::milliseconds(10)));
     if (closing_ || !stream_) continue;
     Clock::time_point now = Clock::now();
+    const std::uint64_t serial = stream_serial_;
     if (now - last_heard_ >= options_.idle_probe + connection_->options().call_timeout) {
-      // Asked for progress and heard nothing: the member is frozen or cut off.
+      // Asked for progress and heard nothing. An endpoint that answers a call all the same
+      // ignores progress requests (etcd's gRPC proxy): the stream is kept, and probed with
+      // calls from now on. Otherwise the member is frozen or cut off.
+      if (stream_->rw && !ignores_progress_[stream_->endpoint]) {
+        const std::size_t endpoint = stream_->endpoint;
+        const bool answers = endpoint_answers();
+        if (answers) ignores_progress_[endpoint] = true;
+        if (closing_ || !stream_ || stream_serial_ != serial) continue;  // that stream ended meanwhile
+        if (answers && foreign_cluster_ == 0) {
+          last_heard_ = Clock::now();
+          probe_sent_ = false;
+          continue;
+        }
+      }
       stream_->context.TryCancel();
       stream_ = nullptr;  // serve() finishes it; do not cancel twice
       continue;
     }
     if (!probe_sent_ && stream_->rw && now - last_heard_ >= options_.idle_probe) {
-      etcdserverpb::WatchRequest request;
-      request.mutable_progress_request();
-      stream_->rw->Write(request);
-      probe_sent_ = true;
+      if (!ignores_progress_[stream_->endpoint]) {
+        etcdserverpb::WatchRequest request;
+        request.mutable_progress_request();
+        stream_->rw->Write(request);
+        probe_sent_ = true;
+        continue;
+      }
+      const bool answers = endpoint_answers();
+      if (closing_ || !stream_ || stream_serial_ != serial) continue;
+      if (answers && foreign_cluster_ == 0) {
+        last_heard_ = Clock::now();
+      } else {
+        stream_->context.TryCancel();
+        stream_ = nullptr;
+      }
     }
   }
+}
+
+bool Watcher::endpoint_answers() {
+  Endpoint& endpoint = connection_->endpoint(stream_->endpoint);
+  const std::string token = stream_->token;
+  // The member's status: answered by the member without asking the leader, and by a proxy
+  // from the member it uses (a proxy answers reads from its cache), so the answer says
+  // which etcd cluster is behind the endpoint now.
+  etcdserverpb::StatusRequest request;
+  etcdserverpb::StatusResponse response;
+  grpc::ClientContext context;
+  set_deadline(context, Clock::now() + connection_->options().call_timeout);
+  if (!token.empty()) context.AddMetadata("token", token);
+  check_ = &context;
+  mutex_.unlock();
+  const grpc::Status status = endpoint.maintenance->Status(&context, request, &response);
+  mutex_.lock();
+  check_ = nullptr;
+  const std::uint64_t cluster_id = status.ok() ? response.header().cluster_id() : 0;
+  if (options_.cluster_id != 0 && cluster_id != 0 && cluster_id != options_.cluster_id && stream_) {
+    // etcd was replaced behind the endpoint (a proxy): its stream, still open, would stay
+    // silent until the new etcd's revisions reach the watched one. serve() re-lists.
+    foreign_cluster_ = cluster_id;
+    foreign_endpoint_ = endpoint.address;
+  }
+  const bool answered = status.error_code() != grpc::StatusCode::UNAVAILABLE &&
+                        status.error_code() != grpc::StatusCode::DEADLINE_EXCEEDED &&
+                        status.error_code() != grpc::StatusCode::CANCELLED;
+  if (answered) probes_answered_.fetch_add(1, std::memory_order_relaxed);
+  return answered;
 }
 
 }  // namespace frodo::etcd

@@ -10,14 +10,18 @@
 //   Watcher from there. It never skips ahead silently.
 // - Streams carry hasleader=true, so a member cut off from its cluster refuses them; a
 //   stream that stays silent is probed with a progress request, and one that does not
-//   answer within the call timeout is abandoned for the next endpoint.
+//   answer within the call timeout is abandoned for the next endpoint, unless its endpoint
+//   still answers a call (its status, within the call timeout): etcd's gRPC proxy ignores
+//   progress requests (etcd issue 19710), so through it the stream is kept, and from then
+//   on that endpoint's silent streams are probed with that call.
 // - Progress notifications from etcd (nothing changed up to revision R) advance the known
 //   revision and are passed to on_progress.
 // - Responses larger than a gRPC message are asked of etcd in fragments and put back
 //   together, so no revision is too large to deliver.
 // - With WatcherOptions::cluster_id set, a response from another etcd cluster (etcd restored
 //   or re-created under the same endpoints: revisions started over) stops the watcher with
-//   on_resync(0): the caller re-lists.
+//   on_resync(0): the caller re-lists. Through a proxy the stream stays open when etcd is
+//   replaced behind it, so the status call that probes a silent stream is checked too.
 // - A watch etcd refuses (it answers the create request with "created" and "canceled" at
 //   once, "permission denied" when the stream's auth token has expired or was never good)
 //   is reported to on_error and retried; the first refusal also drops the connection's
@@ -80,6 +84,8 @@ class Watcher {
   std::int64_t next_revision() const { return next_revision_.load(); }
   // The number of streams opened so far (1 + reconnections).
   std::int64_t streams_opened() const { return streams_opened_.load(); }
+  // The number of idle probes answered: progress requests, or calls where they go unanswered.
+  std::int64_t probes_answered() const { return probes_answered_.load(); }
   void close();
 
  private:
@@ -91,6 +97,10 @@ class Watcher {
   bool serve(Stream& stream);  // false when the watcher must stop (closing or resync)
   bool read_stream(Stream& stream, Endpoint& endpoint);  // the same, for one stream's responses
   void report(const Error& error) noexcept;
+  // Whether the open stream's endpoint answers a call within the call timeout (any answer
+  // but unavailable or a deadline: a refusal is an answer). Releases the lock meanwhile;
+  // close() cancels the call.
+  bool endpoint_answers() FRODO_REQUIRES(mutex_);
 
   std::shared_ptr<Connection> connection_;
   std::string prefix_;
@@ -98,6 +108,7 @@ class Watcher {
   WatcherOptions options_;
   std::atomic<std::int64_t> next_revision_;
   std::atomic<std::int64_t> streams_opened_{0};
+  std::atomic<std::int64_t> probes_answered_{0};
 
   detail::Mutex mutex_;
   detail::CondVar wake_;
@@ -106,6 +117,13 @@ class Watcher {
   std::optional<Clock::time_point> last_reauthentication_;  // run()'s only: a refusal last dropped the token
   Clock::time_point last_heard_ FRODO_GUARDED_BY(mutex_){};  // when the open stream last said anything
   bool probe_sent_ FRODO_GUARDED_BY(mutex_) = false;
+  std::uint64_t stream_serial_ FRODO_GUARDED_BY(mutex_) = 0;  // counts streams served, to tell them apart
+  // Per endpoint: it answered calls but not a progress request (a gRPC proxy).
+  std::vector<bool> ignores_progress_ FRODO_GUARDED_BY(mutex_);
+  grpc::ClientContext* check_ FRODO_GUARDED_BY(mutex_) = nullptr;  // endpoint_answers()'s call, for close()
+  // Not 0: endpoint_answers() found another etcd cluster (this id) behind foreign_endpoint_.
+  std::uint64_t foreign_cluster_ FRODO_GUARDED_BY(mutex_) = 0;
+  std::string foreign_endpoint_ FRODO_GUARDED_BY(mutex_);
   std::thread thread_;
   std::thread watchdog_thread_;
 };
