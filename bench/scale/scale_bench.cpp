@@ -17,6 +17,9 @@
 // on failure too, and killed by the kernel if the bench itself dies); Ctrl-C and SIGTERM unwind
 // in order; the temp dir goes with it.
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -38,6 +41,7 @@
 #include "etcd/kv.hpp"
 #include "frodo/cluster.hpp"
 #include "process/child_process.hpp"
+#include "process/free_port.hpp"
 #include "process/grpc_proxy.hpp"
 #include "process/local_etcd.hpp"
 #include "process/temp_dir.hpp"
@@ -229,6 +233,32 @@ void say(const std::string& line) {
   std::fflush(stdout);
 }
 
+// A plain HTTP/1.0 GET from 127.0.0.1:port (etcd's /metrics); at most 16 MiB, 5 s.
+std::string http_get(int port, const std::string& path) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw std::runtime_error("socket failed");
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  timeval timeout{5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
+  sockaddr_in address = process::loopback(port);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) throw std::runtime_error("connect failed");
+  write_all(fd, "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
+  std::string body;
+  char chunk[65536];
+  for (;;) {
+    ssize_t n = ::read(fd, chunk, sizeof chunk);
+    if (n < 0) throw std::runtime_error("read failed");
+    if (n == 0) break;
+    body.append(chunk, static_cast<std::size_t>(n));
+    if (body.size() > (16u << 20)) throw std::runtime_error("a response over 16 MiB");
+  }
+  return body;
+}
+
 // ---- worker processes ------------------------------------------------------------------------
 
 class Worker {
@@ -306,6 +336,21 @@ class Worker {
     if (!process_.wait(grace)) process_.stop(2s);
   }
   std::string log_tail() const { return file_tail(log_); }
+  // expect(), taking "note TEXT" lines first (the first one kept in `note`).
+  std::vector<std::string> expect_after_notes(const std::string& word, Clock::time_point deadline, std::string& note) {
+    for (;;) {
+      auto line = next(deadline);
+      if (!line) throw std::runtime_error(name_ + " exited (waiting for '" + word + "'); its log ends:\n" + log_tail());
+      if ((*line)[0] == "note") {
+        if (note.empty()) {
+          for (std::size_t i = 1; i < line->size(); ++i) note += (i > 1 ? " " : "") + (*line)[i];
+        }
+        continue;
+      }
+      if ((*line)[0] != word) throw std::runtime_error(name_ + ": expected '" + word + "', got '" + (*line)[0] + "'");
+      return *line;
+    }
+  }
 
  private:
   std::string name_;
@@ -466,6 +511,31 @@ class Bench {
   }
 
   std::string prefix() const { return "/frodo/scale/servers/"; }
+  std::int64_t storm_give_up_s() const { return o_.quick ? 60 : 240; }
+
+  // etcd's own count of watch streams and watchers (its /metrics on the client port), to show
+  // what the proxies coalesce. Empty when it cannot be read.
+  json etcd_watch_metrics() {
+    json out = json::object();
+    try {
+      std::string body = http_get(etcd_->client_port(), "/metrics");
+      auto value = [&](const std::string& name) -> std::optional<std::int64_t> {
+        std::size_t at = body.find("\n" + name + " ");
+        if (at == std::string::npos) return std::nullopt;
+        std::size_t from = at + name.size() + 2;
+        std::size_t end = body.find('\n', from);
+        double v = std::strtod(body.substr(from, std::min<std::size_t>(end - from, 40)).c_str(), nullptr);
+        if (!(v >= 0 && v < 1e12)) return std::nullopt;
+        return static_cast<std::int64_t>(v);
+      };
+      if (auto v = value("etcd_debugging_mvcc_watch_stream_total")) out["watch_streams"] = *v;
+      if (auto v = value("etcd_debugging_mvcc_watcher_total")) out["watchers"] = *v;
+      if (out.size() != 2) out = json::object();
+    } catch (const std::exception& e) {
+      say(std::string("  (etcd's metrics could not be read: ") + e.what() + ")");
+    }
+    return out;
+  }
 
   json register_servers() {
     say("\n== Registering " + std::to_string(o_.servers) + " servers (" + std::to_string(o_.registrars) +
@@ -700,21 +770,24 @@ class Bench {
       workers.push_back(std::make_unique<Worker>(
           "watch " + std::to_string(w),
           worker_argv("watch", {"endpoints=" + list, "prefix=" + prefix(), "streams=" + std::to_string(n),
-                                "expect=" + std::to_string(o_.servers)}),
+                                "expect=" + std::to_string(o_.servers), "give_up_s=" + std::to_string(storm_give_up_s())}),
           dir_ / ("watch-" + std::to_string(proxies) + "-" + std::to_string(w) + ".log")));
     }
     for (auto& w : workers) w->expect("armed", deadline_in(120s));
     std::map<std::string, std::vector<int>> groups{{"etcd", {etcd_->process().pid()}}};
     if (!proxy_pids.empty()) groups["proxies"] = proxy_pids;
+    for (auto& w : workers) groups["watchers"].push_back(w->pid());
 
     // The start-up storm: every stream lists and watches at once.
     monitor_.begin(groups);
     const std::int64_t go = now_ns();
     for (auto& w : workers) w->send("go");
-    std::int64_t last_ready = go, failures = 0, min_listed = o_.servers, max_listed = 0;
+    std::int64_t last_ready = go, failures = 0, min_listed = o_.servers, max_listed = 0, list_retries = 0;
+    std::string note;
     for (auto& w : workers) {
-      auto ready = w->expect("ready", deadline_in(o_.quick ? 60s : 180s));
-      if (ready.size() != 5) throw std::runtime_error(w->name() + ": a short 'ready'");
+      auto ready = w->expect_after_notes("ready", deadline_in(std::chrono::seconds(storm_give_up_s() + 60)), note);
+      if (ready.size() != 6) throw std::runtime_error(w->name() + ": a short 'ready'");
+      list_retries += parse_int(ready[5], "list retries", 0, INT64_MAX);
       last_ready = std::max(last_ready, parse_int(ready[1], "ready time", 0, INT64_MAX));
       failures += parse_int(ready[2], "failures", 0, INT64_MAX);
       min_listed = std::min(min_listed, parse_int(ready[3], "listed", 0, INT64_MAX));
@@ -722,13 +795,16 @@ class Bench {
     }
     json storm_cost = monitor_.end();
     const double storm_ms = ms(last_ready - go);
-    say("start-up storm: all " + std::to_string(o_.streams) + " streams listed " + std::to_string(min_listed) +
-        " records and watching in " + std::to_string(static_cast<int>(storm_ms)) + " ms; " + cost_line(storm_cost, "etcd") +
-        (proxies ? "; " + cost_line(storm_cost, "proxies") : ""));
-    if (failures > 0) throw std::runtime_error(std::to_string(failures) + " watch streams failed to start (see the watch logs)");
+    say("start-up storm: " + std::to_string(o_.streams - failures) + " of " + std::to_string(o_.streams) +
+        " streams listed " + std::to_string(min_listed) + " records and watching in " +
+        std::to_string(static_cast<int>(storm_ms)) + " ms (" + std::to_string(list_retries) + " listings retried)");
+    say("  " + cost_line(storm_cost, "etcd") + (proxies ? "; " + cost_line(storm_cost, "proxies") : "") + "; " +
+        cost_line(storm_cost, "watchers"));
+    if (!note.empty()) say("  a failed listing said: " + note);
+    if (failures > 0) say("  " + std::to_string(failures) + " streams never started (listing kept failing)");
     if (min_listed != o_.servers || max_listed != o_.servers) {
-      throw std::runtime_error("a stream listed " + std::to_string(min_listed) + ".." + std::to_string(max_listed) +
-                               " records, not " + std::to_string(o_.servers));
+      say("  a stream listed " + std::to_string(min_listed) + ".." + std::to_string(max_listed) + " records, not " +
+          std::to_string(o_.servers));
     }
 
     // Single puts, far enough apart to be timed alone.
@@ -745,6 +821,12 @@ class Bench {
       pause_until(Clock::now() + (o_.quick ? 200ms : 500ms));
     }
     json probe_cost = monitor_.end();
+    // Every watch is established by now (each stream has delivered a put).
+    json etcd_watch = etcd_watch_metrics();
+    if (etcd_watch.contains("watch_streams")) {
+      say("  etcd holds " + std::to_string(etcd_watch["watch_streams"].get<std::int64_t>()) + " watch streams, " +
+          std::to_string(etcd_watch["watchers"].get<std::int64_t>()) + " watchers");
+    }
 
     // Sustained churn: joins and leaves at a fixed rate.
     monitor_.begin(groups);
@@ -807,7 +889,13 @@ class Bench {
       if (!s.churn) probe_first.push_back(ms(it->second[1] - s.when));
     }
     json out = {{"proxies", proxies},
-                {"storm", {{"all_ready_ms", storm_ms}, {"records_listed_per_stream", min_listed}, {"cost", storm_cost}}},
+                {"storm",
+                 {{"all_ready_ms", storm_ms},
+                  {"records_listed_per_stream", min_listed},
+                  {"streams_failed", failures},
+                  {"listings_retried", list_retries},
+                  {"cost", storm_cost}}},
+                {"etcd_watch_metrics", etcd_watch},
                 {"put_to_all_streams_ms", summary(probe_all)},
                 {"put_to_first_stream_ms", summary(probe_first)},
                 {"probe_cost", probe_cost},
@@ -926,6 +1014,7 @@ bool complete(const json& r) {
   if (r.contains("fanout")) {
     for (const auto& f : r["fanout"]) {
       ok = ok && f["events_not_on_every_stream"].get<int>() == 0 && f["streams_behind_at_end"].get<int>() == 0 &&
+           f["storm"]["streams_failed"].get<int>() == 0 && f["storm"]["records_listed_per_stream"] == r["sizes"]["servers"] &&
            f["duplicates"].get<int>() == 0 && f["resyncs"].get<int>() == 0;
     }
   }

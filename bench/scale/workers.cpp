@@ -172,15 +172,34 @@ int run_watch(const WorkerArgs& args) {
   LineReader in(0);
   expect_command(in, "go", 0);
 
-  // All streams at once: list, then watch from the listing's revision + 1.
+  // All streams at once: list, then watch from the listing's revision + 1. A listing that
+  // fails is tried again after a second, as a Cluster re-lists with back-off, until `give_up`.
   std::vector<std::thread> starters;
   std::atomic<std::int64_t> last_ready{0};
+  std::atomic<std::int64_t> list_retries{0};
+  std::mutex first_error_mutex;
+  std::string first_error;
+  const auto give_up = Clock::now() + std::chrono::seconds(args.number("give_up_s", 1, 3600));
   for (auto& owned : streams) {
     Stream* s = owned.get();
-    starters.emplace_back([s, &prefix, &last_ready]() noexcept {
+    starters.emplace_back([&, s]() noexcept {
       try {
         etcd::Kv kv(s->connection);
-        etcd::RangeResult listing = kv.get_prefix(prefix);
+        etcd::RangeResult listing;
+        for (;;) {
+          try {
+            listing = kv.get_prefix(prefix);
+            break;
+          } catch (const std::exception& e) {
+            list_retries.fetch_add(1);
+            {
+              std::lock_guard lock(first_error_mutex);
+              if (first_error.empty()) first_error = e.what();
+            }
+            if (Clock::now() + 1s > give_up) throw;
+            std::this_thread::sleep_for(1s);
+          }
+        }
         s->listed = static_cast<std::int64_t>(listing.kvs.size());
         etcd::WatcherCallbacks callbacks;
         callbacks.on_events = [s](const std::vector<etcd::WatchEvent>& events, std::int64_t) {
@@ -216,8 +235,14 @@ int run_watch(const WorkerArgs& args) {
     min_listed = std::min(min_listed, s->listed);
     max_listed = std::max(max_listed, s->listed);
   }
+  if (!first_error.empty()) {
+    std::string note = first_error.substr(0, 300);
+    for (char& c : note) c = (c == '\n' || c == '\r') ? ' ' : c;
+    std::fprintf(stderr, "watch: a listing failed (then retried): %s\n", first_error.c_str());
+    answer("note " + note);
+  }
   answer("ready " + std::to_string(last_ready.load()) + " " + std::to_string(failures) + " " +
-         std::to_string(min_listed) + " " + std::to_string(max_listed));
+         std::to_string(min_listed) + " " + std::to_string(max_listed) + " " + std::to_string(list_retries.load()));
 
   auto finish = expect_command(in, "finish", 2);
   const std::int64_t last = parse_int(finish[1], "finish revision", 1, INT64_MAX - 1);
