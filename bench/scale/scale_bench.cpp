@@ -926,12 +926,13 @@ class Bench {
   }
 
   json keepalive() {
-    std::int64_t sent = 0, answered = 0, lost = 0;
+    std::int64_t sent = 0, answered = 0, lost = 0, reopened = 0;
     double rate = 0;
     for (auto& w : registrars_) w->send("finish");
     for (auto& w : registrars_) {
       auto f = w->expect("keepalive", deadline_in(60s));
-      if (f.size() != 5) throw std::runtime_error(w->name() + ": a short 'keepalive'");
+      if (f.size() != 6) throw std::runtime_error(w->name() + ": a short 'keepalive'");
+      reopened += parse_int(f[5], "reopened", 0, INT64_MAX);
       std::int64_t s = parse_int(f[1], "sent", 0, INT64_MAX);
       sent += s;
       answered += parse_int(f[2], "answered", 0, INT64_MAX);
@@ -947,12 +948,13 @@ class Bench {
     char buf[300];
     std::snprintf(buf, sizeof buf,
                   "\n== Keepalives: %lld leases at TTL %lld s: %.0f requests/s measured (%.0f expected), %lld sent, "
-                  "%lld answered, %lld lost",
+                  "%lld answered, %lld lost (lease gone), %lld keepalive streams reopened",
                   static_cast<long long>(o_.servers), static_cast<long long>(o_.ttl), rate, expected,
-                  static_cast<long long>(sent), static_cast<long long>(answered), static_cast<long long>(lost));
+                  static_cast<long long>(sent), static_cast<long long>(answered), static_cast<long long>(lost),
+                  static_cast<long long>(reopened));
     say(buf);
     return {{"leases", o_.servers},     {"ttl_s", o_.ttl},   {"requests_per_s", rate}, {"expected_per_s", expected},
-            {"sent", sent},             {"answered", answered}, {"lost", lost},
+            {"sent", sent},             {"answered", answered}, {"lost", lost}, {"streams_reopened", reopened},
             {"projection_ttl5_per_s", static_cast<double>(o_.servers) / (5.0 / 3.0)}};
   }
 

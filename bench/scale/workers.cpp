@@ -86,57 +86,87 @@ int run_register(const WorkerArgs& args) {
 
   // Keepalives: every lease every TTL/3 over one LeaseKeepAlive stream, as LeaseKeeper does
   // for one lease (one stream per registrar here instead of one per lease: etcd's work per
-  // keepalive request is the same).
-  grpc::ClientContext context;
-  connection->authorize(context, etcd::Clock::now() + 30s);
-  etcd::Endpoint& ep = connection->endpoint(connection->current_endpoint());
-  auto stream = ep.lease->LeaseKeepAlive(&context);
+  // keepalive request is the same). A stream that breaks (a gRPC keepalive ping unanswered
+  // on a loaded machine) is opened again at once and the round sent again, as LeaseKeeper
+  // reopens its stream.
   std::atomic<std::int64_t> answered{0}, lost{0};
-  std::thread reader([&]() noexcept {
-    try {
-      etcdserverpb::LeaseKeepAliveResponse response;
-      while (stream->Read(&response)) (response.ttl() > 0 ? answered : lost).fetch_add(1);
-    } catch (...) {
-      std::fprintf(stderr, "keepalive reader: an exception\n");
+  struct KeepaliveStream {
+    grpc::ClientContext context;
+    std::unique_ptr<grpc::ClientReaderWriter<etcdserverpb::LeaseKeepAliveRequest, etcdserverpb::LeaseKeepAliveResponse>> rw;
+    std::thread reader;
+    std::atomic<bool> ended{false};  // the reader saw the stream end
+    ~KeepaliveStream() {
+      context.TryCancel();
+      if (reader.joinable()) reader.join();
     }
-  });
+  };
+  auto open = [&]() {
+    auto k = std::make_unique<KeepaliveStream>();
+    connection->authorize(k->context, etcd::Clock::now() + 30s);
+    etcd::Endpoint& ep = connection->endpoint(connection->current_endpoint());
+    k->rw = ep.lease->LeaseKeepAlive(&k->context);
+    KeepaliveStream* raw = k.get();
+    k->reader = std::thread([raw, &answered, &lost]() noexcept {
+      try {
+        etcdserverpb::LeaseKeepAliveResponse response;
+        while (raw->rw->Read(&response)) (response.ttl() > 0 ? answered : lost).fetch_add(1);
+      } catch (...) {
+        std::fprintf(stderr, "keepalive reader: an exception\n");
+      }
+      raw->ended = true;
+    });
+    return k;
+  };
+  auto stream = open();
   answer("ready");
 
   LineReader in(0);
-  std::int64_t sent = 0;
+  std::int64_t sent = 0, reopened = 0;
   const auto interval = std::chrono::milliseconds(ttl * 1000 / 3);
   const auto started = Clock::now();
   auto next = started;
-  int rc = 0;
   for (;;) {
+    if (stream->ended.load()) {  // broken between rounds: reopen and send the round now
+      ++reopened;
+      std::fprintf(stderr, "register: the keepalive stream ended; opening another\n");
+      stream.reset();
+      stream = open();
+      next = Clock::now();
+    }
     if (Clock::now() >= next) {
+      bool broke = false;
       for (std::int64_t lease : leases) {
         etcdserverpb::LeaseKeepAliveRequest request;
         request.set_id(lease);
-        if (!stream->Write(request)) {
-          std::fprintf(stderr, "register: the keepalive stream broke\n");
-          rc = 3;
+        if (!stream->rw->Write(request)) {
+          broke = true;
           break;
         }
         ++sent;
       }
-      if (rc != 0) break;
+      if (broke) {
+        ++reopened;
+        std::fprintf(stderr, "register: the keepalive stream broke; opening another\n");
+        stream.reset();
+        std::this_thread::sleep_for(100ms);
+        stream = open();
+        continue;  // the round again, on the new stream
+      }
       next += interval;
     }
     std::string line;
-    auto result = in.read_until(next, line);
+    auto result = in.read_until(std::min(next, Clock::now() + 500ms), line);
     if (result == LineReader::Result::eof) break;
     if (result == LineReader::Result::line) {
       if (line != "finish") throw std::runtime_error("register: unknown command '" + line.substr(0, 64) + "'");
       double seconds = std::chrono::duration<double>(Clock::now() - started).count();
       answer("keepalive " + std::to_string(sent) + " " + std::to_string(answered.load()) + " " +
-             std::to_string(lost.load()) + " " + std::to_string(static_cast<std::int64_t>(seconds * 1000)));
+             std::to_string(lost.load()) + " " + std::to_string(static_cast<std::int64_t>(seconds * 1000)) + " " +
+             std::to_string(reopened));
       break;
     }
   }
-  context.TryCancel();
-  reader.join();
-  return rc;
+  return 0;
 }
 
 // ---- watch: streams that list the context and watch it, stamping every event --------
