@@ -1,6 +1,6 @@
 // frodo's scale bench: one etcd on loopback, 10,000 registered servers, 1,000 watch streams
 // directly and through etcd's gRPC proxies, full Clusters at 10,000 servers, and 100 Clusters
-// end to end. See bench/scale/README.md for what each phase measures; `--help` for options.
+// end to end. docs/scale.md says what each phase measures and what it extrapolates to; `--help` lists the options.
 //
 // The coordinator (this file) starts every other process from its own executable
 // (`frodo_scale_bench worker <mode> ...`, workers.cpp) and talks to each over a pipe, one line
@@ -331,9 +331,18 @@ class Worker {
     return out;
   }
   // Closes its stdin (it stops by itself), then waits for it; SIGTERM/SIGKILL after `grace`.
-  void stop(std::chrono::milliseconds grace = 10s) {
+  // Returns "" when it exited with 0, else what happened (with the end of its log).
+  std::string stop(std::chrono::milliseconds grace = 10s) {
     if (to_ >= 0) ::close(to_), to_ = -1;
-    if (!process_.wait(grace)) process_.stop(2s);
+    std::optional<int> status = process_.wait(grace);
+    if (!status) {
+      process_.stop(2s);
+      return name_ + " did not exit within " + std::to_string(grace.count()) + " ms of its last command";
+    }
+    int code = process::exit_code(*status);
+    if (code == 0) return "";
+    return name_ + " exited with " + (code < 0 ? std::string("a signal") : std::to_string(code)) + "; its log ends:\n" +
+           log_tail();
   }
   std::string log_tail() const { return file_tail(log_); }
   // expect(), taking "note TEXT" lines first (the first one kept in `note`).
@@ -488,6 +497,7 @@ class Bench {
     report["keepalive"] = keepalive();
     report["machine"]["loadavg_after"] = loadavg();
     report["targets"] = targets(report);
+    report["worker_failures"] = worker_failures_;
     return report;
   }
 
@@ -511,6 +521,20 @@ class Bench {
   }
 
   std::string prefix() const { return "/frodo/scale/servers/"; }
+
+  // A worker that exits other than with 0 after its last answer (a sanitizer's report, a
+  // crash at exit) fails the run, after the figures are written.
+  void check_exit(Worker& w) {
+    std::string problem = w.stop();
+    if (problem.empty()) return;
+    say("  WORKER FAILED: " + problem);
+    worker_failures_.push_back(problem.substr(0, 2000));
+  }
+
+ public:
+  const std::vector<std::string>& worker_failures() const { return worker_failures_; }
+
+ private:
   std::int64_t storm_give_up_s() const { return o_.quick ? 60 : 240; }
 
   // etcd's own count of watch streams and watchers (its /metrics on the client port), to show
@@ -616,7 +640,7 @@ class Bench {
       const std::int64_t rss = parse_int(result[4], "rss", 0, INT64_MAX);
       const std::int64_t hwm = parse_int(result[5], "hwm", 0, INT64_MAX);
       const bool caught_up = result[6] == "1";
-      w.stop();
+      check_exit(w);
       const double idle_ms = static_cast<double>(idle_rate) * (static_cast<double>(wall) / 1e9) / 1e6;
       const double net_ms = std::max(0.0, ms(cpu) - idle_ms);
       json r = {{"startup_ms", ms(startup)},
@@ -704,7 +728,7 @@ class Bench {
       }
     }
     json cost = monitor_.end();
-    for (auto& w : workers) w->stop();
+    for (auto& w : workers) check_exit(*w);
     writer.close();
     std::vector<double> latency;
     std::int64_t missing = 0;
@@ -871,7 +895,7 @@ class Bench {
         }
       }
     }
-    for (auto& w : workers) w->stop();
+    for (auto& w : workers) check_exit(*w);
     proxy_list.clear();
     // Leave the context as it was for the next configuration.
     for (std::int64_t q = 0; q < o_.probes; ++q) change(probe_base + q, false);
@@ -943,7 +967,7 @@ class Bench {
       const std::int64_t leases = w->leases;
       rate += static_cast<double>(std::max<std::int64_t>(0, s - leases)) / (static_cast<double>(elapsed) / 1000.0);
     }
-    for (auto& w : registrars_) w->stop();
+    for (auto& w : registrars_) check_exit(*w);
     const double expected = static_cast<double>(o_.servers) / (static_cast<double>(o_.ttl) / 3.0);
     char buf[300];
     std::snprintf(buf, sizeof buf,
@@ -1008,6 +1032,7 @@ class Bench {
   std::shared_ptr<etcd::Connection> connection_;
   std::optional<etcd::Kv> kv_;
   std::vector<std::unique_ptr<Worker>> registrars_;
+  std::vector<std::string> worker_failures_;
 };
 
 // Whether every stream and every Cluster saw every event: what the smoke test asserts.
@@ -1024,7 +1049,7 @@ bool complete(const json& r) {
   if (r.contains("client")) {
     ok = ok && r["client"]["ketama"]["caught_up"].get<bool>() && r["client"]["maglev"]["caught_up"].get<bool>();
   }
-  ok = ok && r["keepalive"]["lost"].get<int>() == 0;
+  ok = ok && r["keepalive"]["lost"].get<int>() == 0 && r["worker_failures"].empty();
   return ok;
 }
 
