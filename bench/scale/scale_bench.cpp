@@ -77,6 +77,7 @@ Options (full-run defaults; --quick: the tiny sizes in brackets):
   --probes N              single puts per configuration, 500 ms apart [20; quick 5]
   --churn-rate R          changes per second during churn [10]
   --churn-seconds S       churn duration per configuration [60; quick 5]
+  --idle-seconds S        after the storm, leave every stream idle this long first [0]
   --client-changes N      changes a full Cluster sees per algorithm [50; quick 10]
   --clusters N            Clusters in the end-to-end phase [100; quick 6]
   --cluster-procs N       processes holding them [5; quick 2]
@@ -93,7 +94,7 @@ struct Options {
   std::string json_path = "scale-report.json";
   std::int64_t servers = 10'000, registrars = 100, ttl = 60, streams = 1000, watch_procs = 10;
   std::vector<std::int64_t> proxies{0, 1, 4};
-  std::int64_t probes = 20, churn_rate = 10, churn_seconds = 60, client_changes = 50;
+  std::int64_t probes = 20, churn_rate = 10, churn_seconds = 60, client_changes = 50, idle_seconds = 0;
   std::int64_t clusters = 100, cluster_procs = 5, e2e_servers = 100, e2e_probes = 20;
   bool phase_client = true, phase_e2e = true, phase_fanout = true;
   std::int64_t max_minutes = 25;
@@ -157,6 +158,8 @@ Options parse_options(int argc, char** argv) {
       o.probes = number(1, 10'000);
     } else if (arg == "--churn-rate") {
       o.churn_rate = number(1, 1000);
+    } else if (arg == "--idle-seconds") {
+      o.idle_seconds = number(0, 3600);
     } else if (arg == "--churn-seconds") {
       o.churn_seconds = number(0, 3600);
     } else if (arg == "--client-changes") {
@@ -830,6 +833,9 @@ class Bench {
       say("  a stream listed " + std::to_string(min_listed) + ".." + std::to_string(max_listed) + " records, not " +
           std::to_string(o_.servers));
     }
+
+    // Idle streams must stay up (frodo's watcher probes a silent stream with a progress request).
+    if (o_.idle_seconds > 0) pause_until(Clock::now() + std::chrono::seconds(o_.idle_seconds));
 
     // Single puts, far enough apart to be timed alone.
     struct Sent {
