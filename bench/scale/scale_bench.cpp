@@ -28,6 +28,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -68,6 +69,7 @@ Prints a report and writes it as JSON. Everything it starts is stopped when it e
 Options (full-run defaults; --quick: the tiny sizes in brackets):
   --quick                 tiny sizes, a smoke test of the bench itself (about a minute)
   --json PATH             where the JSON report goes [scale-report.json]
+  --markdown PATH         also write the headline figures as Markdown tables (for docs/scale.md)
   --servers N             registered servers [10000; quick 100]
   --registrars N          processes registering them, one lease per server [100; quick 4]
   --ttl S                 the servers' lease TTL in seconds [60]
@@ -92,6 +94,7 @@ Options (full-run defaults; --quick: the tiny sizes in brackets):
 struct Options {
   bool quick = false;
   std::string json_path = "scale-report.json";
+  std::string markdown_path;  // empty: none
   std::int64_t servers = 10'000, registrars = 100, ttl = 60, streams = 1000, watch_procs = 10;
   std::vector<std::int64_t> proxies{0, 1, 4};
   std::int64_t probes = 20, churn_rate = 10, churn_seconds = 60, client_changes = 50, idle_seconds = 0;
@@ -141,6 +144,8 @@ Options parse_options(int argc, char** argv) {
       o.keep = true;
     } else if (arg == "--json") {
       o.json_path = value();
+    } else if (arg == "--markdown") {
+      o.markdown_path = value();
     } else if (arg == "--servers") {
       o.servers = number(1, 1'000'000);
     } else if (arg == "--registrars") {
@@ -1041,6 +1046,123 @@ class Bench {
   std::vector<std::string> worker_failures_;
 };
 
+// The headline figures as Markdown tables, as docs/scale.md shows them.
+std::string markdown(const json& r) {
+  std::ostringstream md;
+  char buf[512];
+  auto num = [](const json& v, const char* fmt) {
+    char b[64];
+    if (!v.is_number()) return std::string("-");
+    std::snprintf(b, sizeof b, fmt, v.get<double>());
+    return std::string(b);
+  };
+  auto dist = [&](const json& d, double scale = 1.0) {
+    if (!d.contains("p50")) return std::string("-");
+    std::snprintf(buf, sizeof buf, "%.0f / %.0f / %.0f", d["p50"].get<double>() * scale, d["p99"].get<double>() * scale,
+                  d["max"].get<double>() * scale);
+    return std::string(buf);
+  };
+  md << "Load average before / after the run: " << r["machine"]["loadavg_before"].get<std::string>() << " / "
+     << r["machine"]["loadavg_after"].get<std::string>() << ".\n\n";
+  if (r.contains("fanout")) {
+    const auto& f = r["fanout"];
+    md << "| fan-out, " << r["sizes"]["streams"].get<int>() << " streams, " << r["sizes"]["servers"].get<int>()
+       << " servers |";
+    for (const auto& c : f) {
+      int p = c["proxies"].get<int>();
+      md << " " << (p == 0 ? std::string("direct") : std::to_string(p) + (p == 1 ? " proxy" : " proxies")) << " |";
+    }
+    md << "\n|---|";
+    for (std::size_t i = 0; i < f.size(); ++i) md << "---|";
+    md << "\n";
+    auto row = [&](const std::string& name, const std::function<std::string(const json&)>& cell) {
+      md << "| " << name << " |";
+      for (const auto& c : f) md << " " << cell(c) << " |";
+      md << "\n";
+    };
+    auto cost = [](const json& c, const char* part, const char* who, const char* field) -> json {
+      const json& w = part[0] ? c[part]["cost"] : c["probe_cost"];
+      return w.contains(who) ? w[who][field] : json();
+    };
+    row("start-up storm: all streams listed and watching (s)",
+        [&](const json& c) { return num(c["storm"]["all_ready_ms"].get<double>() / 1000.0, "%.1f"); });
+    row("storm: etcd CPU (s) / peak RSS (MB)", [&](const json& c) {
+      return num(cost(c, "storm", "etcd", "cpu_seconds"), "%.1f") + " / " + num(cost(c, "storm", "etcd", "peak_rss_mb"), "%.0f");
+    });
+    row("storm: proxies CPU (s) / peak RSS (MB)", [&](const json& c) {
+      return num(cost(c, "storm", "proxies", "cpu_seconds"), "%.1f") + " / " +
+             num(cost(c, "storm", "proxies", "peak_rss_mb"), "%.0f");
+    });
+    row("storm: listings retried after a timeout", [&](const json& c) { return num(c["storm"]["listings_retried"], "%.0f"); });
+    row("watch streams / watchers etcd holds", [&](const json& c) {
+      const json& m = c["etcd_watch_metrics"];
+      return m.contains("watchers") ? num(m["watch_streams"], "%.0f") + " / " + num(m["watchers"], "%.0f") : std::string("-");
+    });
+    row("one put -> every stream, p50 / p99 / max (ms)", [&](const json& c) { return dist(c["put_to_all_streams_ms"]); });
+    row("one put -> the first stream, p50 / p99 / max (ms)", [&](const json& c) { return dist(c["put_to_first_stream_ms"]); });
+    row("churn 10/s: put -> every stream, p50 / p99 / max (ms)",
+        [&](const json& c) { return dist(c["churn"]["put_to_all_streams_ms"]); });
+    row("churn: etcd CPU (cores) / RSS (MB)", [&](const json& c) {
+      return num(cost(c, "churn", "etcd", "cpu_cores"), "%.2f") + " / " + num(cost(c, "churn", "etcd", "rss_mb"), "%.0f");
+    });
+    row("churn: proxies CPU (cores) / RSS (MB)", [&](const json& c) {
+      return num(cost(c, "churn", "proxies", "cpu_cores"), "%.2f") + " / " + num(cost(c, "churn", "proxies", "rss_mb"), "%.0f");
+    });
+    row("churn: etcd + proxies CPU per delivered event (us)", [&](const json& c) {
+      double deliveries = c["churn"]["changes"].get<double>() * r["sizes"]["streams"].get<double>();
+      json e = cost(c, "churn", "etcd", "cpu_seconds"), p = cost(c, "churn", "proxies", "cpu_seconds");
+      double us = (e.is_number() ? e.get<double>() : 0) + (p.is_number() ? p.get<double>() : 0);
+      return deliveries > 0 ? num(us * 1e6 / deliveries, "%.0f") : std::string("-");
+    });
+    row("churn: watching processes' CPU per delivered event (us)", [&](const json& c) {
+      double deliveries = c["churn"]["changes"].get<double>() * r["sizes"]["streams"].get<double>();
+      json w = cost(c, "churn", "watchers", "cpu_seconds");
+      return deliveries > 0 && w.is_number() ? num(w.get<double>() * 1e6 / deliveries, "%.0f") : std::string("-");
+    });
+    row("every stream saw every event once (restarts)", [&](const json& c) {
+      bool ok = c["events_not_on_every_stream"].get<int>() == 0 && c["streams_behind_at_end"].get<int>() == 0 &&
+                c["duplicates"].get<int>() == 0;
+      return std::string(ok ? "yes" : "**no**") + " (" + std::to_string(c["stream_restarts"].get<int>()) + ")";
+    });
+    md << "\n";
+  }
+  if (r.contains("client")) {
+    md << "| one full Cluster at " << r["sizes"]["servers"].get<int>() << " servers | ketama | maglev |\n|---|---|---|\n";
+    const auto& k = r["client"]["ketama"];
+    const auto& m = r["client"]["maglev"];
+    auto both = [&](const std::string& name, const char* field, const char* fmt) {
+      md << "| " << name << " | " << num(k[field], fmt) << " | " << num(m[field], fmt) << " |\n";
+    };
+    both("start-up: list + build, wall (ms)", "startup_ms", "%.0f");
+    both("start-up CPU (ms)", "startup_cpu_ms", "%.0f");
+    both("CPU per membership change (ms)", "cpu_ms_per_change", "%.1f");
+    both("peak RSS (MB)", "peak_rss_mb", "%.1f");
+    md << "\n";
+  }
+  md << "| other figures | |\n|---|---|\n";
+  if (r.contains("e2e")) {
+    std::snprintf(buf, sizeof buf, "| `add_server` -> visible in all %d Clusters (%d servers), p50 / p99 / max (ms) | %s |\n",
+                  r["sizes"]["clusters"].get<int>(), r["sizes"]["e2e_servers"].get<int>(),
+                  dist(r["e2e"]["visible_in_all_ms"]).c_str());
+    md << buf;
+  }
+  const auto& reg = r["register"];
+  std::snprintf(buf, sizeof buf, "| registering %d servers on their own leases (s) | %.0f |\n", r["sizes"]["servers"].get<int>(),
+                reg["seconds"].get<double>());
+  md << buf;
+  std::snprintf(buf, sizeof buf, "| etcd at rest with them: CPU (cores) / RSS (MB) / db file (MB) | %.3f / %.0f / %.1f |\n",
+                reg["at_rest"]["etcd"]["cpu_cores"].get<double>(), reg["at_rest"]["etcd"]["rss_mb"].get<double>(),
+                reg["db_bytes"].get<double>() / 1048576.0);
+  md << buf;
+  const auto& ka = r["keepalive"];
+  std::snprintf(buf, sizeof buf,
+                "| keepalives: %d leases at TTL %d s (requests/s measured; lost; streams reopened) | %.0f; %d; %d |\n",
+                ka["leases"].get<int>(), ka["ttl_s"].get<int>(), ka["requests_per_s"].get<double>(), ka["lost"].get<int>(),
+                ka["streams_reopened"].get<int>());
+  md << buf;
+  return md.str();
+}
+
 // Whether every stream and every Cluster saw every event: what the smoke test asserts.
 bool complete(const json& r) {
   bool ok = true;
@@ -1089,6 +1211,12 @@ int coordinate(int argc, char** argv) {
     out << report.dump(2) << "\n";
     if (!out) throw std::runtime_error("cannot write " + options.json_path);
     say("\nJSON report: " + options.json_path);
+    if (!options.markdown_path.empty()) {
+      std::ofstream md(options.markdown_path);
+      md << markdown(report);
+      if (!md) throw std::runtime_error("cannot write " + options.markdown_path);
+      say("Markdown tables: " + options.markdown_path);
+    }
     if (!complete(report)) {
       say("FAILED: a stream, a Cluster or a lease missed something (see above)");
       rc = 1;
