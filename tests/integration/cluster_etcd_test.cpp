@@ -17,6 +17,7 @@
 
 #include "etcd/kv.hpp"
 #include "etcd_cluster.hpp"
+#include "cluster_addresses.hpp"
 #include "warnings.hpp"
 #include "frodo/cluster.hpp"
 #include "frodo/metrics.hpp"
@@ -39,12 +40,7 @@ ClusterOptions options_for(const test::EtcdCluster& etcd, const std::string& con
   return o;
 }
 
-std::set<std::string> addresses(const Cluster& c) {
-  std::set<std::string> out;
-  std::shared_ptr<const Snapshot> view = c.snapshot();  // held while its servers are read
-  for (const auto& s : view->servers) out.insert(s.address);
-  return out;
-}
+using test::addresses;
 
 TEST(ClusterEtcd, TwoProcessesAgreeAndSeeEachOthersServers) {
   test::EtcdCluster etcd;

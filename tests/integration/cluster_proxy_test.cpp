@@ -14,6 +14,7 @@
 #include "etcd/lease_keeper.hpp"
 #include "etcd/watcher.hpp"
 #include "etcd_cluster.hpp"
+#include "cluster_addresses.hpp"
 #include "frodo/cluster.hpp"
 #include "frodo/guard.hpp"
 #include "process/grpc_proxy.hpp"
@@ -63,12 +64,7 @@ ClusterOptions options_for(std::vector<std::string> endpoints, test::Warnings* w
   return o;
 }
 
-std::set<std::string> addresses(const Cluster& c) {
-  std::set<std::string> out;
-  std::shared_ptr<const Snapshot> view = c.snapshot();  // held while its servers are read
-  for (const auto& s : view->servers) out.insert(s.address);
-  return out;
-}
+using test::addresses;
 
 // Both views hold exactly `expected`, at one revision, with one ring.
 bool agree(const Cluster& a, const Cluster& b, const std::set<std::string>& expected) {

@@ -18,6 +18,7 @@
 #include "etcd/connection.hpp"
 #include "etcd/kv.hpp"
 #include "etcd_cluster.hpp"
+#include "cluster_addresses.hpp"
 #include "frodo/cluster.hpp"
 #include "frodo/error.hpp"
 #include "subprocess.hpp"
@@ -53,12 +54,7 @@ ClusterOptions options_for(const test::EtcdCluster& etcd, Warnings* warnings = n
   return o;
 }
 
-std::set<std::string> addresses(const Cluster& c) {
-  std::set<std::string> out;
-  std::shared_ptr<const Snapshot> view = c.snapshot();  // held while its servers are read
-  for (const auto& s : view->servers) out.insert(s.address);
-  return out;
-}
+using test::addresses;
 
 std::string record(const std::string& address, const std::string& rest = "") {
   return R"({"address":")" + address + R"(")" + rest + "}";
