@@ -140,7 +140,7 @@ test('the guard admits owned ids, redirects the others, and ends admissions', as
   await assert.rejects(frodo.addServer('127.0.0.1:9'), (error) => error.code === 'failed_precondition');
 });
 
-test('ten million lookups leave the memory flat', async (t) => {
+test('lookups leave the memory flat once warm', async (t) => {
   const { frodo } = await setUp(t, 'memory');
   for (let i = 0; i < 100; i++) await frodo.addServer(`127.0.0.1:${10000 + i}`, { persistent: true });
   const round = (first, count) => {
@@ -148,12 +148,15 @@ test('ten million lookups leave the memory flat', async (t) => {
     for (let i = first; i < first + count; i++) if (frodo.serverByIdSync(`id-${i}`) !== null) owned++;
     return owned;
   };
-  assert.equal(round(0, 1000000), 1000000);
+  // Warm up as long as the measured round: V8 grows its heap once, by about 24 MB, during the
+  // first millions of calls (measured: +24 MB in the first 9,000,000 after a 1,000,000 warm-up,
+  // then +0.26 MB, 0, 0, 0 in the next four rounds), which is not a leak.
+  assert.equal(round(0, 9000000), 9000000);
   gc();
   const warm = process.memoryUsage.rss();
-  assert.equal(round(1000000, 9000000), 9000000);
+  assert.equal(round(9000000, 9000000), 9000000);
   gc();
   const grown = process.memoryUsage.rss() - warm;
-  // A leak of even 3 bytes per call would add 27 MB.
-  assert.ok(grown < 24 * 1024 * 1024, `RSS grew by ${grown} bytes over 9,000,000 lookups`);
+  // A leak of even 1 byte per call would add 9 MB.
+  assert.ok(grown < 8 * 1024 * 1024, `RSS grew by ${grown} bytes over 9,000,000 lookups after 9,000,000 to warm up`);
 });
