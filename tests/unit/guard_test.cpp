@@ -102,7 +102,8 @@ TEST(Guard, GainedIdsWaitUntilTheLoserHasFinishedAndReleased) {
   // stats() may still lag: A counts a release once the put that publishes it has returned,
   // and C can see the put before that.)
   std::int64_t a_released = -1;
-  for (const ServerInfo& server : cc.snapshot()->servers) {
+  std::shared_ptr<const Snapshot> c_view = cc.snapshot();  // held while its servers are read
+  for (const ServerInfo& server : c_view->servers) {
     if (server.address != "a:1") continue;
     auto it = server.meta.find(released_meta_key);
     if (it != server.meta.end()) a_released = std::stoll(it->second);
