@@ -29,6 +29,10 @@ class Ketama {
   // linear pass that also renumbers the members; otherwise every member is hashed. Keeps
   // every member's points (KetamaPoints), sharing the unchanged lists with `before`.
   Ketama(const Ketama& before, const std::vector<Member>& before_members, const std::vector<Member>& members);
+  // The table of the next ring (RingTable's common member): the constructor above.
+  Ketama next(const std::vector<Member>& before_members, const std::vector<Member>& members) const {
+    return Ketama(*this, before_members, members);
+  }
 
   // Index of the owner of `id`; the ring must not be empty.
   std::uint32_t owner(std::string_view id) const noexcept { return owner_of_hash(hash(id)); }

@@ -21,6 +21,10 @@ class Maglev {
   Maglev() = default;
   // `members` sorted by address.
   explicit Maglev(const std::vector<Member>& members);
+  // The table of the next ring (RingTable's common member): built afresh, since Maglev's fill
+  // is global (one member more changes which entries everyone claims); see the constructor
+  // for what makes that fast.
+  Maglev next(const std::vector<Member>&, const std::vector<Member>& members) const { return Maglev(members); }
 
   std::uint32_t owner(std::string_view id) const noexcept { return table_[slot(hash(id))]; }
   // Appends up to n distinct member indices: the owner, then the owners of the following
@@ -31,6 +35,8 @@ class Maglev {
   std::uint64_t table_size() const noexcept { return table_.size(); }
   SegmentMap segments() const;
   std::size_t memory_bytes() const noexcept { return table_.memory_bytes(); }
+  // Nothing is kept between rings.
+  std::size_t shared_bytes() const noexcept { return 0; }
 
   static std::uint64_t hash(std::string_view id) noexcept;
   // A prime >= max(min_table_size, entries_per_member * members), from a fixed ladder.

@@ -5,7 +5,6 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <type_traits>
 #include <unordered_set>
 
 #define XXH_INLINE_ALL
@@ -26,15 +25,16 @@ std::string format_weight(double weight) {
   return std::string(buffer, r.ptr);
 }
 
-void validate(const std::vector<Member>& members) {
+bool by_address(const Member& a, const Member& b) { return a.address < b.address; }
+
+// `sorted`: whether `members` is sorted by address.
+void validate(const std::vector<Member>& members, bool sorted) {
   if (members.size() > Ring::max_members) {
     throw Error(Errc::invalid_argument, "too many members: " + std::to_string(members.size()) + " (at most " +
                                             std::to_string(Ring::max_members) + ")");
   }
   // In a list sorted by address (a Cluster's are) a repeated address follows its first
   // occurrence, so comparing neighbours finds the same first duplicate as the set does.
-  const bool sorted = std::is_sorted(members.begin(), members.end(),
-                                     [](const Member& a, const Member& b) { return a.address < b.address; });
   std::unordered_set<std::string_view> seen;
   for (std::size_t i = 0; i < members.size(); ++i) {
     const Member& m = members[i];
@@ -81,28 +81,12 @@ detail::RingTable make_table(Algorithm algorithm, const std::vector<Member>& mem
   throw Error(Errc::invalid_argument, "unknown algorithm " + std::to_string(static_cast<int>(algorithm)));
 }
 
-detail::RingTable next_table(const detail::RingTable& before, const std::vector<Member>& before_members,
-                             const std::vector<Member>& members) {
-  return std::visit(
-      [&](const auto& table) -> detail::RingTable {
-        using Table = std::decay_t<decltype(table)>;
-        if constexpr (std::is_same_v<Table, detail::Ketama>) {
-          return detail::Ketama(table, before_members, members);
-        } else {
-          // Maglev's fill is global (one member more changes which entries everyone claims), so
-          // its table is built afresh; see Maglev's constructor for what makes that fast.
-          return Table(members);
-        }
-      },
-      before);
-}
-
 // Checks `members` (Error(invalid_argument) naming the first bad one) and sorts them by address.
 void prepare(std::vector<Member>& members) {
-  validate(members);
-  auto by_address = [](const Member& a, const Member& b) { return a.address < b.address; };
+  const bool sorted = std::is_sorted(members.begin(), members.end(), by_address);
+  validate(members, sorted);
   // A Cluster's lists come sorted already (and an equal address was refused above).
-  if (!std::is_sorted(members.begin(), members.end(), by_address)) std::sort(members.begin(), members.end(), by_address);
+  if (!sorted) std::sort(members.begin(), members.end(), by_address);
 }
 
 }  // namespace
@@ -145,7 +129,8 @@ Ring Ring::next(std::vector<Member> members) const {
   prepare(members);
   const detail::RingState& before = *state_;
   auto state = std::make_shared<detail::RingState>();
-  state->table = next_table(before.table, before.members, members);
+  state->table = std::visit(
+      [&](const auto& table) -> detail::RingTable { return table.next(before.members, members); }, before.table);
   state->checksum = checksum_of(before.algorithm(), members);
   state->members = std::move(members);
   return Ring(std::shared_ptr<const detail::RingState>(std::move(state)));
@@ -220,15 +205,7 @@ std::size_t Ring::memory_bytes() const {
 }
 
 std::size_t Ring::shared_bytes() const {
-  return std::visit(
-      [](const auto& table) -> std::size_t {
-        if constexpr (std::is_same_v<std::decay_t<decltype(table)>, detail::Ketama>) {
-          return table.shared_bytes();
-        } else {
-          return 0;
-        }
-      },
-      state_->table);
+  return std::visit([](const auto& table) { return table.shared_bytes(); }, state_->table);
 }
 
 double moved_share(const Ring& before, const Ring& after) {

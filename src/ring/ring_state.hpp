@@ -11,7 +11,8 @@
 namespace frodo::detail {
 
 // The lookup structure of one algorithm. Every alternative offers the same members (owner,
-// owners, empty, segments, memory_bytes, and a static `algorithm`), and code that needs the
+// owners, empty, segments, memory_bytes, shared_bytes, next, and a static `algorithm`), and
+// code that needs the
 // structure calls them through std::visit: no virtual call on the lookup path, and an
 // alternative that lacks one of them does not compile. ring.cpp builds the alternative
 // from an Algorithm with a switch that has no default (compiled with -Werror=switch), so a
