@@ -341,13 +341,20 @@ TEST(ClusterEtcd, UnreachableEtcdFailsTheConstructorNamingIt) {
   expect_unavailable_naming_the_endpoint(unreachable(500ms));
 }
 
+// Options for the connect-deadline tests: short calls, a long connect deadline, warnings kept.
+ClusterOptions waiting_for_etcd(const test::EtcdCluster& etcd, test::Warnings& messages,
+                                std::chrono::milliseconds connect_timeout) {
+  ClusterOptions o = options_for(etcd);
+  o.etcd.call_timeout = 500ms;
+  o.connect_timeout = connect_timeout;
+  o.logger = messages.logger();
+  return o;
+}
+
 TEST(ClusterEtcd, AConnectDeadlineWaitsForEtcdToComeUp) {
   test::EtcdCluster etcd;
   test::Warnings messages;
-  ClusterOptions o = options_for(etcd);
-  o.etcd.call_timeout = 500ms;
-  o.connect_timeout = 60s;
-  o.logger = messages.logger();
+  ClusterOptions o = waiting_for_etcd(etcd, messages, 60s);
   etcd.kill(0);
   std::unique_ptr<Cluster> cluster;
   std::string failure;
@@ -373,10 +380,7 @@ TEST(ClusterEtcd, AConnectDeadlineWaitsForEtcdToComeUp) {
 TEST(ClusterEtcd, AConnectDeadlineWaitsToGrantTheFirstLease) {
   test::EtcdCluster etcd;
   test::Warnings messages;
-  ClusterOptions o = options_for(etcd);
-  o.etcd.call_timeout = 500ms;
-  o.connect_timeout = 60s;
-  o.logger = messages.logger();
+  ClusterOptions o = waiting_for_etcd(etcd, messages, 60s);
   Cluster cluster(o);  // listed; no lease yet (the first add_server grants it)
   etcd.kill(0);
   std::string failure;
@@ -432,10 +436,7 @@ TEST(ClusterEtcd, ABurstOfChangesDuringOneViewBecomesOneView) {
 TEST(ClusterEtcd, ClosingWhileTheFirstGrantWaitsEndsTheWait) {
   test::EtcdCluster etcd;
   test::Warnings messages;
-  ClusterOptions o = options_for(etcd);
-  o.etcd.call_timeout = 500ms;
-  o.connect_timeout = 600s;
-  o.logger = messages.logger();
+  ClusterOptions o = waiting_for_etcd(etcd, messages, 600s);
   Cluster cluster(o);
   etcd.kill(0);
   std::optional<Errc> failure;
