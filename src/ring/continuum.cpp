@@ -1,5 +1,6 @@
 #include "continuum.hpp"
 
+#include <algorithm>
 #include <bit>
 
 namespace frodo::detail {
@@ -22,6 +23,19 @@ int Continuum::bits_for(std::size_t count, std::size_t member_count) noexcept {
   while (bits < 24 && (std::size_t{1} << (bits + 2)) < count) ++bits;
   const int owner_bits = member_count > 1 ? std::bit_width(member_count - 1) : 0;
   return bits < owner_bits ? owner_bits : bits;
+}
+
+void Continuum::sort_bucket(std::uint32_t* first, std::uint32_t* last) noexcept {
+  if (last - first > 16) {
+    std::sort(first, last);
+    return;
+  }
+  for (std::uint32_t* i = first + (first != last ? 1 : 0); i < last; ++i) {
+    const std::uint32_t word = *i;
+    std::uint32_t* j = i;
+    for (; j > first && *(j - 1) > word; --j) *j = *(j - 1);
+    *j = word;
+  }
 }
 
 Continuum::Continuum(std::size_t count, std::size_t member_count) {

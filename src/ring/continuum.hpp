@@ -46,6 +46,32 @@ class Continuum {
     return c;
   }
 
+  // Builds a continuum of `count` points given in any order, without an intermediate array:
+  // each_point(f) must call f(point, owner) for the same `count` points every time it is
+  // called (twice: once to count each bucket's points, once to place them), every owner <
+  // member_count <= 65536. The points are placed straight into their buckets (a counting
+  // sort on the bucket bits), then each bucket's few words are sorted in place, so the only
+  // memory is the continuum's own.
+  template <typename EachPoint>
+  static Continuum build_unsorted(std::size_t count, std::size_t member_count, EachPoint&& each_point) {
+    Continuum c(count, member_count);
+    const int bits = c.bits_;
+    std::uint32_t* entries = c.entries_.data();
+    std::uint32_t* starts = c.bucket_start_.data();
+    const std::size_t buckets = c.bucket_start_.size() - 1;
+    auto bucket_of = [bits](std::uint32_t point) { return static_cast<std::size_t>(std::uint64_t{point} >> (32 - bits)); };
+    // starts[b + 1] counts bucket b, then (summed) starts[b] is where bucket b begins.
+    each_point([&](std::uint32_t point, std::uint32_t) { ++starts[bucket_of(point) + 1]; });
+    for (std::size_t b = 1; b <= buckets; ++b) starts[b] += starts[b - 1];
+    // starts[b] serves as bucket b's cursor, and ends where bucket b + 1 begins...
+    each_point([&](std::uint32_t point, std::uint32_t owner) { entries[starts[bucket_of(point)]++] = (point << bits) | owner; });
+    // ...so every start moves back one bucket.
+    for (std::size_t b = buckets; b > 0; --b) starts[b] = starts[b - 1];
+    starts[0] = 0;
+    for (std::size_t b = 0; b < buckets; ++b) sort_bucket(entries + starts[b], entries + starts[b + 1]);
+    return c;
+  }
+
   // `before` edited in one pass: the `removed` entries taken out, each remaining owner o
   // renumbered to renumber[o] (which must keep the owners' order, so that the points stay
   // sorted), and the `added` entries merged in. Both lists are sorted and hold
@@ -99,6 +125,9 @@ class Continuum {
   // says), entries and bucket starts not yet written.
   Continuum(std::size_t count, std::size_t member_count);
   static int bits_for(std::size_t count, std::size_t member_count) noexcept;
+  // Sorts one bucket's words (by point, then owner): insertion sort for the few words a bucket
+  // holds on average, std::sort beyond that (so a crowded bucket is not quadratic).
+  static void sort_bucket(std::uint32_t* first, std::uint32_t* last) noexcept;
 
   // Invariants (none changes after construction):
   //   0 <= bits_ <= 24, and every owner < 2^bits_ (so it fits under the point's low bits);
