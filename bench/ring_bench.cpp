@@ -5,7 +5,8 @@
 //   build/release/bench/frodo_ring_bench --benchmark_min_time=0.2
 //
 // Names read `<what>/<algorithm>/<servers>`; the thread runs add `/real_time/threads:N`.
-// ketama_old_vs_new/<servers> prints the old and the new ketama layout side by side.
+// ketama_old_vs_new/<servers> prints the old and the new ketama layout side by side;
+// maglev_fill_old_vs_new/<servers> the old and the new Maglev fill.
 #include <benchmark/benchmark.h>
 
 #include <ctime>
@@ -20,7 +21,9 @@
 
 #include "frodo/ring.hpp"
 #include "ketama_baseline.hpp"
+#include "maglev_baseline.hpp"
 #include "ring/ketama.hpp"
+#include "ring/maglev.hpp"
 
 namespace {
 
@@ -240,6 +243,53 @@ void ketama_old_vs_new(benchmark::State& state) {
   if (mismatches != 0) state.SkipWithError("the old and the new layout disagree");
 }
 
+// Builds alternate between the probing fill (bench/maglev_baseline.hpp) and today's, timed in
+// this thread's CPU time; the two tables must give the same owner for every id sampled.
+void maglev_fill_old_vs_new(benchmark::State& state) {
+  const std::vector<frodo::Member> members = members_of(static_cast<std::size_t>(state.range(0)));
+  auto now_ns = [] {
+    timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) * 1e9 + static_cast<double>(ts.tv_nsec);
+  };
+  const std::vector<std::string>& keys = ids();
+  double t_old = 0, t_new = 0;
+  std::size_t builds = 0, mismatches = 0;
+  bool old_first = true;
+  for (auto _ : state) {
+    double t0 = 0, t1 = 0, t2 = 0;
+    if (old_first) {
+      t0 = now_ns();
+      const frodo::bench::MaglevBaseline old(members);
+      t1 = now_ns();
+      const frodo::detail::Maglev fresh(members);
+      t2 = now_ns();
+      t_old += t1 - t0;
+      t_new += t2 - t1;
+      for (std::size_t k = 0; k < 4096; ++k) {
+        const std::string& id = keys[(builds * 4096 + k) & (id_count - 1)];
+        if (old.owner_of_hash(frodo::detail::Maglev::hash(id)) != fresh.owner(id)) ++mismatches;
+      }
+    } else {
+      t0 = now_ns();
+      const frodo::detail::Maglev fresh(members);
+      t1 = now_ns();
+      const frodo::bench::MaglevBaseline old(members);
+      t2 = now_ns();
+      t_new += t1 - t0;
+      t_old += t2 - t1;
+      benchmark::DoNotOptimize(fresh.owner(keys[builds & (id_count - 1)]));
+    }
+    old_first = !old_first;
+    ++builds;
+  }
+  const auto n = static_cast<double>(builds);
+  state.counters["old_ms"] = t_old / n / 1e6;
+  state.counters["new_ms"] = t_new / n / 1e6;
+  state.counters["ratio"] = t_old / t_new;
+  if (mismatches != 0) state.SkipWithError("the old and the new fill disagree");
+}
+
 void sizes(benchmark::internal::Benchmark* b) {
   for (std::int64_t n : {10, 100, 1'000, 10'000}) b->Arg(n);
 }
@@ -250,6 +300,7 @@ BENCHMARK_CAPTURE(owner_lookup, ketama, Algorithm::ketama)->Apply(sizes);
 BENCHMARK_CAPTURE(owner_lookup, maglev, Algorithm::maglev)->Apply(sizes);
 
 BENCHMARK(ketama_old_vs_new)->Arg(1'000)->Arg(10'000)->Unit(benchmark::kMicrosecond);
+BENCHMARK(maglev_fill_old_vs_new)->Arg(1'000)->Arg(10'000)->Unit(benchmark::kMillisecond);
 
 BENCHMARK_CAPTURE(owners_lookup, ketama, Algorithm::ketama)->Arg(1'000);
 BENCHMARK_CAPTURE(owners_lookup, maglev, Algorithm::maglev)->Arg(1'000);
