@@ -25,6 +25,10 @@ int Continuum::bits_for(std::size_t count, std::size_t member_count) noexcept {
   return bits < owner_bits ? owner_bits : bits;
 }
 
+void Continuum::miscounted() {
+  throw Error(Errc::internal, "ring: a continuum's points do not match its count");
+}
+
 void Continuum::sort_bucket(std::uint32_t* first, std::uint32_t* last) noexcept {
   if (last - first > 16) {
     std::sort(first, last);
@@ -42,7 +46,7 @@ Continuum::Continuum(std::size_t count, std::size_t member_count) {
   bits_ = bits_for(count, member_count);
   owner_mask_ = static_cast<std::uint32_t>((std::uint64_t{1} << bits_) - 1);
   entries_.resize(count);
-  bucket_start_.assign((std::size_t{1} << bits_) + 1, 0);
+  bucket_start_.resize((std::size_t{1} << bits_) + 1);
 }
 
 Continuum::Continuum(const std::vector<std::uint64_t>& sorted, std::size_t member_count)
@@ -91,7 +95,10 @@ Continuum Continuum::merge(const Continuum& before, const std::vector<std::uint1
   std::uint32_t* starts = c.bucket_start_.data();
   std::size_t o = 0;  // words written
   // push for the points of one changed bucket, whose start is already written.
-  auto push = [&](std::uint32_t point, std::uint32_t owner) { out[o++] = (point << bits) | owner; };
+  auto push = [&](std::uint32_t point, std::uint32_t owner) {
+    if (o == count) miscounted();
+    out[o++] = (point << bits) | owner;
+  };
   auto bucket_of = [bits](std::uint64_t key) { return static_cast<std::size_t>(key >> 16 >> (32 - bits)); };
   std::size_t bucket = 0;
   while (bucket < buckets) {
@@ -101,6 +108,7 @@ Continuum Continuum::merge(const Continuum& before, const std::vector<std::uint1
     if (next_removed != removed_end) changed = std::min(changed, bucket_of(*next_removed));
     if (changed > bucket) {
       const std::uint32_t first = old_starts[bucket], last = old_starts[changed];
+      if (last - first > count - o) miscounted();
       const auto shift = static_cast<std::uint32_t>(o) - first;  // modulo 2^32, as the sums below
       for (std::size_t b = bucket; b < changed; ++b) starts[b] = old_starts[b] + shift;
       copy_renumbered(in + first, in + last, out + o, renumber.data(), mask);
@@ -117,6 +125,7 @@ Continuum Continuum::merge(const Continuum& before, const std::vector<std::uint1
     while (next_added != added_end && bucket_of(*next_added) == bucket) push_added(push);
     ++bucket;
   }
+  if (o != count) miscounted();
   starts[buckets] = static_cast<std::uint32_t>(o);
   return c;
 }

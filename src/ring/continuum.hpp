@@ -13,9 +13,13 @@
 //     same word; no second array is read.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
+
+#include "default_init_allocator.hpp"
+#include "frodo/error.hpp"
 
 namespace frodo::detail {
 
@@ -28,7 +32,8 @@ class Continuum {
 
   // Builds a continuum of `count` points in one pass without an intermediate array:
   // emit(push) must call push(point, owner) exactly `count` times, in ascending (point,
-  // owner) order, every owner < member_count <= 65536.
+  // owner) order, every owner < member_count <= 65536. Error(internal) if it calls push
+  // another number of times (nothing is written past the continuum).
   template <typename Emit>
   static Continuum build(std::size_t count, std::size_t member_count, Emit&& emit) {
     Continuum c(count, member_count);
@@ -37,10 +42,12 @@ class Continuum {
     std::uint32_t* starts = c.bucket_start_.data();
     std::size_t i = 0, b = 0;  // every bucket before b has its start set
     emit([&](std::uint32_t point, std::uint32_t owner) {
+      if (i == count) miscounted();
       const auto bucket = static_cast<std::size_t>(std::uint64_t{point} >> (32 - bits));
       while (b <= bucket) starts[b++] = static_cast<std::uint32_t>(i);
       entries[i++] = (point << bits) | owner;
     });
+    if (i != count) miscounted();
     const std::size_t buckets = c.bucket_start_.size() - 1;
     while (b <= buckets) starts[b++] = static_cast<std::uint32_t>(i);
     return c;
@@ -49,7 +56,7 @@ class Continuum {
   // Builds a continuum of `count` points given in any order, without an intermediate array:
   // each_point(f) must call f(point, owner) for the same `count` points every time it is
   // called (twice: once to count each bucket's points, once to place them), every owner <
-  // member_count <= 65536. The points are placed straight into their buckets (a counting
+  // member_count <= 65536; Error(internal) if the first call gives another number of points. The points are placed straight into their buckets (a counting
   // sort on the bucket bits), then each bucket's few words are sorted in place, so the only
   // memory is the continuum's own.
   template <typename EachPoint>
@@ -61,8 +68,10 @@ class Continuum {
     const std::size_t buckets = c.bucket_start_.size() - 1;
     auto bucket_of = [bits](std::uint32_t point) { return static_cast<std::size_t>(std::uint64_t{point} >> (32 - bits)); };
     // starts[b + 1] counts bucket b, then (summed) starts[b] is where bucket b begins.
+    std::fill(c.bucket_start_.begin(), c.bucket_start_.end(), 0);
     each_point([&](std::uint32_t point, std::uint32_t) { ++starts[bucket_of(point) + 1]; });
     for (std::size_t b = 1; b <= buckets; ++b) starts[b] += starts[b - 1];
+    if (starts[buckets] != count) miscounted();
     // starts[b] serves as bucket b's cursor, and ends where bucket b + 1 begins...
     each_point([&](std::uint32_t point, std::uint32_t owner) { entries[starts[bucket_of(point)]++] = (point << bits) | owner; });
     // ...so every start moves back one bucket.
@@ -76,7 +85,8 @@ class Continuum {
   // renumbered to renumber[o] (which must keep the owners' order, so that the points stay
   // sorted), and the `added` entries merged in. Both lists are sorted and hold
   // point << 16 | owner, removed with before's owner numbers (each one an entry of
-  // `before`), added with the new ones; `count` is the number of points that results.
+  // `before`), added with the new ones; `count` is the number of points that results
+  // (Error(internal), and nothing written past the continuum, if it is not).
   // Where the bucket bits stay the same, each run of buckets that nothing is added to or
   // removed from is copied word by word with only the owner bits rewritten, and its bucket
   // starts shifted.
@@ -122,20 +132,23 @@ class Continuum {
 
  private:
   // Sized for `count` points and `member_count` owners (bits_ chosen as the class comment
-  // says), entries and bucket starts not yet written.
+  // says), entries and bucket starts not yet written (not even zeroed).
   Continuum(std::size_t count, std::size_t member_count);
   static int bits_for(std::size_t count, std::size_t member_count) noexcept;
   // Sorts one bucket's words (by point, then owner): insertion sort for the few words a bucket
   // holds on average, std::sort beyond that (so a crowded bucket is not quadratic).
   static void sort_bucket(std::uint32_t* first, std::uint32_t* last) noexcept;
+  // Throws Error(internal): a caller's point count did not match its points.
+  [[noreturn]] static void miscounted();
 
   // Invariants (none changes after construction):
   //   0 <= bits_ <= 24, and every owner < 2^bits_ (so it fits under the point's low bits);
   //   entries_ is sorted by (point, owner), point i lies in bucket b for
   //   bucket_start_[b] <= i < bucket_start_[b + 1], and bucket_start_ is non-decreasing
   //   with 2^bits_ + 1 elements, the last one entries_.size().
-  std::vector<std::uint32_t> entries_;
-  std::vector<std::uint32_t> bucket_start_{0, 0};
+  // Sized before they are written (every constructor writes every element), so not zeroed.
+  std::vector<std::uint32_t, DefaultInitAllocator<std::uint32_t>> entries_;
+  std::vector<std::uint32_t, DefaultInitAllocator<std::uint32_t>> bucket_start_{0, 0};
   int bits_ = 0;
   std::uint32_t owner_mask_ = 0;
 };

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "frodo/error.hpp"
 #include "frodo/ring.hpp"
 #include "ring/continuum.hpp"
 #include "ring/ketama.hpp"
@@ -82,6 +83,53 @@ TEST(KetamaContinuum, SearchIsLowerBoundWithWrapOnRandomContinua) {
     detail::Continuum c(entries, member_count);
     expect_same_search(c, ref, rng, "round " + std::to_string(round));
   }
+}
+
+// build_unsorted (points in any order, placed straight into their buckets) gives the same
+// continuum as the sorted build, crowded buckets (sorted by std::sort past 16 words) and
+// equal points included.
+TEST(KetamaContinuum, UnsortedBuildIsTheSortedOne) {
+  std::mt19937_64 rng(31);
+  for (int round = 0; round < 200; ++round) {
+    const std::size_t member_count = round % 3 == 0 ? 65536 : 1 + rng() % 2000;
+    const std::size_t point_count = rng() % 3000;
+    const bool crowded = round % 2 == 1;
+    const std::uint32_t base = static_cast<std::uint32_t>(rng());
+    std::vector<std::uint64_t> entries;
+    for (std::size_t i = 0; i < point_count; ++i) {
+      std::uint32_t point = crowded ? base + static_cast<std::uint32_t>(rng() % 5000) : static_cast<std::uint32_t>(rng());
+      if (i % 97 == 1) point = 0;
+      if (i % 89 == 2) point = 0xffffffffu;
+      entries.push_back(std::uint64_t{point} << 16 | rng() % member_count);
+    }
+    std::shuffle(entries.begin(), entries.end(), rng);
+    const detail::Continuum c = detail::Continuum::build_unsorted(entries.size(), member_count, [&](auto push) {
+      for (std::uint64_t e : entries) push(static_cast<std::uint32_t>(e >> 16), static_cast<std::uint32_t>(e & 0xffff));
+    });
+    expect_same_search(c, Reference(entries), rng, "round " + std::to_string(round));
+  }
+}
+
+// A caller whose count does not match its points gets an error, and nothing is written past
+// the continuum (ASan would see it).
+TEST(KetamaContinuum, AMiscountedBuildOrMergeIsAnError) {
+  const std::vector<std::uint64_t> entries = {std::uint64_t{10} << 16 | 0, std::uint64_t{20} << 16 | 1,
+                                              std::uint64_t{30} << 16 | 0};
+  auto emit_all = [&](auto push) {
+    for (std::uint64_t e : entries) push(static_cast<std::uint32_t>(e >> 16), static_cast<std::uint32_t>(e & 0xffff));
+  };
+  for (std::size_t count : {0, 2, 4}) {
+    EXPECT_THROW(detail::Continuum::build(count, 2, emit_all), Error) << count;
+    EXPECT_THROW(detail::Continuum::build_unsorted(count, 2, emit_all), Error) << count;
+  }
+  const detail::Continuum before(entries, 2);
+  const std::vector<std::uint16_t> same = {0, 1};
+  // A removed entry that is not in `before`: one point more than counted would be written.
+  EXPECT_THROW(detail::Continuum::merge(before, same, {std::uint64_t{15} << 16 | 0}, {}, 2, 2), Error);
+  // Too many or too few counted.
+  EXPECT_THROW(detail::Continuum::merge(before, same, {}, {std::uint64_t{25} << 16 | 1}, 3, 2), Error);
+  EXPECT_THROW(detail::Continuum::merge(before, same, {}, {}, 4, 2), Error);
+  EXPECT_EQ(detail::Continuum::merge(before, same, {}, {std::uint64_t{25} << 16 | 1}, 4, 2).size(), 4u);
 }
 
 TEST(KetamaContinuum, SmallContinua) {
