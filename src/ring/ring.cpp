@@ -27,8 +27,11 @@ std::string format_weight(double weight) {
 
 bool by_address(const Member& a, const Member& b) { return a.address < b.address; }
 
-// `sorted`: whether `members` is sorted by address.
-void validate(const std::vector<Member>& members, bool sorted) {
+// `sorted`: whether `members` is sorted by address. `known`: members already checked (a
+// previous ring's, sorted by address), whose address and weight are not parsed again when
+// `members` is sorted too: at 10,000 members parsing every address is most of a ring change's
+// cost outside the table.
+void validate(const std::vector<Member>& members, bool sorted, const std::vector<Member>& known) {
   if (members.size() > Ring::max_members) {
     throw Error(Errc::invalid_argument, "too many members: " + std::to_string(members.size()) + " (at most " +
                                             std::to_string(Ring::max_members) + ")");
@@ -36,8 +39,16 @@ void validate(const std::vector<Member>& members, bool sorted) {
   // In a list sorted by address (a Cluster's are) a repeated address follows its first
   // occurrence, so comparing neighbours finds the same first duplicate as the set does.
   std::unordered_set<std::string_view> seen;
+  std::size_t k = 0;  // with `sorted`: known[k] is the first known member not below members[i]
   for (std::size_t i = 0; i < members.size(); ++i) {
     const Member& m = members[i];
+    if (sorted) {
+      while (k < known.size() && known[k].address < m.address) ++k;
+      if (k < known.size() && known[k].address == m.address && known[k].weight == m.weight) {
+        if (i > 0 && members[i - 1].address == m.address) throw Error(Errc::invalid_argument, "duplicate address '" + m.address + "'");
+        continue;
+      }
+    }
     if (auto problem = address_problem(m.address)) {
       throw Error(Errc::invalid_argument, "bad address '" + m.address + "': " + *problem);
     }
@@ -81,10 +92,11 @@ detail::RingTable make_table(Algorithm algorithm, const std::vector<Member>& mem
   throw Error(Errc::invalid_argument, "unknown algorithm " + std::to_string(static_cast<int>(algorithm)));
 }
 
-// Checks `members` (Error(invalid_argument) naming the first bad one) and sorts them by address.
-void prepare(std::vector<Member>& members) {
+// Checks `members` (Error(invalid_argument) naming the first bad one; those equal to one of
+// `known`, checked before, are not parsed again) and sorts them by address.
+void prepare(std::vector<Member>& members, const std::vector<Member>& known = no_members) {
   const bool sorted = std::is_sorted(members.begin(), members.end(), by_address);
-  validate(members, sorted);
+  validate(members, sorted, known);
   // A Cluster's lists come sorted already (and an equal address was refused above).
   if (!sorted) std::sort(members.begin(), members.end(), by_address);
 }
@@ -126,8 +138,8 @@ Ring::Ring(std::vector<Member> members, Algorithm algorithm) {
 }
 
 Ring Ring::next(std::vector<Member> members) const {
-  prepare(members);
   const detail::RingState& before = *state_;
+  prepare(members, before.members);
   auto state = std::make_shared<detail::RingState>();
   state->table = std::visit(
       [&](const auto& table) -> detail::RingTable { return table.next(before.members, members); }, before.table);

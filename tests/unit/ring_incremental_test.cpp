@@ -176,6 +176,12 @@ TEST_P(RingIncremental, NextRejectsWhatTheConstructorRejects) {
       {{"10.0.0.1:1", 1, ""}, {"10.0.0.1:1", 2, ""}},
       {{"10.0.0.1:1", 0, ""}},
       {{"not an address", 1, ""}},
+      // The ring's own member is not parsed again (next() skips what it checked before),
+      // but a second copy of it, or a bad member beside it, is still refused.
+      {{"10.0.0.1:1", 1, ""}, {"10.0.0.1:1", 1, ""}},
+      {{"10.0.0.1:1", 1, ""}, {"10.0.0.1:1", 1, "zone"}},
+      {{"10.0.0.1:1", 1, ""}, {"10.0.0.2:99999", 1, ""}},
+      {{"10.0.0.0:1", 1e9, ""}, {"10.0.0.1:1", 1, ""}},
   };
   for (const std::vector<Member>& members : bad) {
     std::string constructor, next;
