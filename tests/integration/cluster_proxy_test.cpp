@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -486,6 +487,72 @@ TEST(ClusterProxy, EtcdReplacedBehindTheProxyIsSeenAsReplaced) {
   EXPECT_EQ(proxied.snapshot()->restarts, 1u);
   EXPECT_EQ(direct_warnings.count("etcd was replaced"), 1u);
   EXPECT_EQ(proxied_warnings.count("etcd was replaced"), 1u);
+}
+
+// The proxy keeps pages by revision and never drops them for a new etcd: after etcd is
+// replaced behind it, a listing at a revision number the old etcd also had finds the old
+// etcd's page in the cache. Its answer names the old cluster, and the listing reads that page
+// again from the new etcd instead of mixing the two.
+TEST(ClusterProxy, AListingIgnoresACachedPageOfAnEtcdReplacedBehindTheProxy) {
+  test::TempDir dir("frodo-proxy-test");
+  process::PortReservation client_port, peer_a, peer_b;
+  auto member = [&](const std::string& name, int peer) {
+    process::EtcdMemberConfig config;
+    config.name = name;
+    config.data_dir = dir.path() / name;
+    config.client_url = "http://127.0.0.1:" + std::to_string(client_port.port());
+    config.peer_url = "http://127.0.0.1:" + std::to_string(peer);
+    return process::ChildProcess(process::etcd_command(config), (dir.path() / (name + ".log")).string());
+  };
+  const std::string endpoint = "127.0.0.1:" + std::to_string(client_port.port());
+  const std::string prefix = "/l/";
+  // Writes ten keys, `name`-0 to -9, into a fresh member; -> the revision of the last.
+  auto fill = [&](const std::string& name) {
+    etcd::Kv kv(connect({endpoint}));
+    // A read first, retried until the member answers: a write that timed out might have
+    // been applied, and the revisions must come out exactly.
+    EXPECT_TRUE(wait_until([&] {
+      try {
+        kv.get("/l/none");
+        return true;
+      } catch (const Error&) {
+        return false;
+      }
+    }, 20s));
+    std::int64_t revision = 0;
+    for (int i = 0; i < 10; ++i) revision = kv.put(prefix + name + "-" + std::to_string(i), name);
+    return revision;
+  };
+  // Lists through `proxy` once it answers (it reconnects to a new etcd in the background).
+  auto list_through = [&](const process::GrpcProxy& proxy) {
+    etcd::Kv through(connect({proxy.endpoint()}));
+    std::optional<etcd::RangeResult> result;
+    EXPECT_TRUE(wait_until([&] {
+      try {
+        result = through.get_prefix(prefix, 4);
+        return true;
+      } catch (const Error&) {
+        return false;
+      }
+    }, 20s));
+    return result.value_or(etcd::RangeResult{});
+  };
+
+  process::ChildProcess etcd = member("a", peer_a.port());
+  const std::int64_t revision = fill("a");
+  process::GrpcProxy proxy({endpoint}, dir.path() / "proxy", dir.path() / "proxy.log");
+  const etcd::RangeResult old = list_through(proxy);  // its pages are now in the proxy's cache
+  ASSERT_EQ(old.revision, revision);
+  ASSERT_EQ(old.kvs.size(), 10u);
+
+  etcd.stop(std::chrono::milliseconds(0));
+  etcd = member("b", peer_b.port());
+  ASSERT_EQ(fill("b"), revision);  // the same revision number, other contents
+  const etcd::RangeResult fresh = list_through(proxy);
+  ASSERT_EQ(fresh.revision, revision);
+  EXPECT_NE(fresh.cluster_id, old.cluster_id);
+  ASSERT_EQ(fresh.kvs.size(), 10u);
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(fresh.kvs[i].key, prefix + "b-" + std::to_string(i));
 }
 
 }  // namespace
