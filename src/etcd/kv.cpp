@@ -32,30 +32,97 @@ RangeResult Kv::get(const std::string& key) {
   return result;
 }
 
+RangeFailure classify_range_failure(const grpc::Status& status) {
+  // etcd answers OUT_OF_RANGE; its gRPC proxy passes the error on with the code lost
+  // (UNKNOWN) and the message kept, so the message decides.
+  const grpc::StatusCode code = status.error_code();
+  if (code != grpc::StatusCode::OUT_OF_RANGE && code != grpc::StatusCode::UNKNOWN) return RangeFailure::other;
+  const std::string& message = status.error_message();
+  if (message.find("required revision is a future revision") != std::string::npos) {
+    return RangeFailure::future_revision;
+  }
+  if (message.find("required revision has been compacted") != std::string::npos) return RangeFailure::compacted;
+  return RangeFailure::other;
+}
+
 RangeResult Kv::get_prefix(const std::string& prefix, std::int64_t page_size) {
+  const std::string what = "list " + prefix;
   RangeResult result;
+  {
+    // The snapshot's revision and the cluster that holds it, from one small linearizable read
+    // (the count of one key: an index lookup, no value). Everything after reads at that revision.
+    etcdserverpb::RangeRequest pin;
+    pin.set_key(prefix);
+    pin.set_count_only(true);
+    etcdserverpb::RangeResponse response;
+    connection_->call(Rpc::range, what, [&](Endpoint& e, grpc::ClientContext& c) { return e.kv->Range(&c, pin, &response); });
+    result.revision = response.header().revision();
+    result.cluster_id = response.header().cluster_id();
+    // A serializable read at revision 0 is what a proxy may answer from an arbitrarily old
+    // cache entry: a listing never sends one.
+    if (result.revision <= 0) {
+      throw Error(Errc::internal, "etcd: " + what + ": the answer carries no revision (" +
+                                      std::to_string(result.revision) + ")");
+    }
+  }
+  // Every page is a serializable read at the pinned revision: a member answers it from its
+  // own store, and a gRPC proxy from its cache when another process asked the same page at
+  // the same revision (the request's bytes are the cache key, so they depend only on the
+  // prefix, the page size, the revision and the keys listed).
   etcdserverpb::RangeRequest request;
   request.set_key(prefix);
   request.set_range_end(prefix_end(prefix));
+  request.set_revision(result.revision);
+  request.set_serializable(true);
   std::int64_t limit = std::max<std::int64_t>(page_size, 1);
-  // One attempt on one page; false when the answer was too large to receive.
-  auto read_page = [&](etcdserverpb::RangeRequest& page, etcdserverpb::RangeResponse& response) {
-    bool too_large = false;
-    connection_->call(Rpc::range, "list " + prefix, [&](Endpoint& e, grpc::ClientContext& c) {
+  enum class Outcome { read, too_large, future };
+  auto attempt_page = [&](const etcdserverpb::RangeRequest& page, etcdserverpb::RangeResponse& response) {
+    Outcome outcome = Outcome::read;
+    response.Clear();
+    connection_->call(Rpc::range, what, [&](Endpoint& e, grpc::ClientContext& c) {
       grpc::Status status = e.kv->Range(&c, page, &response);
       if (status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
-        too_large = true;  // not the endpoint's fault: no failover, the caller shrinks the page
+        outcome = Outcome::too_large;  // not the endpoint's fault: no failover, the caller shrinks the page
         return grpc::Status::OK;
       }
-      return status;
+      if (page.serializable() && classify_range_failure(status) == RangeFailure::future_revision) {
+        outcome = Outcome::future;  // a member behind the one that pinned the revision
+        return grpc::Status::OK;
+      }
+      outcome = Outcome::read;
+      return status;  // a compacted revision fails the listing, as before: the caller lists again
     });
-    if (too_large) return false;
-    if (result.revision == 0) {
-      result.revision = response.header().revision();
-      result.cluster_id = response.header().cluster_id();
-      request.set_revision(result.revision);  // later pages read the same snapshot
+    return outcome;
+  };
+  // One page, or false when the answer was too large to receive.
+  auto read_page = [&](const etcdserverpb::RangeRequest& page, etcdserverpb::RangeResponse& response) {
+    Outcome outcome = attempt_page(page, response);
+    // A member that has not applied the revision yet (failover after the pin, a proxy's etcd
+    // client on a lagging follower), or an answer from another cluster (a proxy's cache
+    // entry from before etcd was replaced behind it): the same page read linearizably, which
+    // waits until the member has applied everything committed and is never answered from a
+    // proxy's cache.
+    if (outcome == Outcome::future ||
+        (outcome == Outcome::read && response.header().cluster_id() != result.cluster_id)) {
+      etcdserverpb::RangeRequest linearizable = page;
+      linearizable.set_serializable(false);
+      outcome = attempt_page(linearizable, response);
+      if (outcome == Outcome::read && response.header().cluster_id() != result.cluster_id) {
+        throw Error(Errc::internal, "etcd: " + what + ": the cluster answering changed during the listing (id " +
+                                        std::to_string(result.cluster_id) + ", then " +
+                                        std::to_string(response.header().cluster_id()) + ")");
+      }
     }
-    return true;
+    return outcome == Outcome::read;
+  };
+  // The next page starts after `key`; a hostile answer that does not move forward must not
+  // loop for ever.
+  auto continue_after = [&](const std::string& key) {
+    std::string next = key + '\0';
+    if (next <= request.key()) {
+      throw Error(Errc::internal, "etcd: " + what + ": a page did not move past its first key");
+    }
+    request.set_key(std::move(next));
   };
   while (true) {
     request.set_limit(limit);
@@ -70,17 +137,17 @@ RangeResult Kv::get_prefix(const std::string& prefix, std::int64_t page_size) {
       key_only.set_keys_only(true);
       etcdserverpb::RangeResponse key_response;
       if (!read_page(key_only, key_response) || key_response.kvs().empty()) {
-        throw Error(Errc::internal, "etcd: list " + prefix + ": a page of one key is too large to receive");
+        throw Error(Errc::internal, "etcd: " + what + ": a page of one key is too large to receive");
       }
       const std::string& key = key_response.kvs(0).key();
       result.unreadable.push_back(key);
       if (!key_response.more()) break;
-      request.set_key(key + '\0');
+      continue_after(key);
       continue;
     }
     for (const auto& kv : response.kvs()) result.kvs.push_back(from_proto(kv));
     if (!response.more() || response.kvs().empty()) break;
-    request.set_key(response.kvs().rbegin()->key() + '\0');
+    continue_after(response.kvs().rbegin()->key());
     limit = std::min(limit * 2, std::max<std::int64_t>(page_size, 1));  // grow back after a large stretch
   }
   return result;

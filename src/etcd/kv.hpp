@@ -30,6 +30,13 @@ struct LeaseInfo {
 std::string prefix_end(const std::string& prefix);
 KeyValue from_proto(const etcdserverpb::KeyValue& kv);
 
+// Why a range read at an explicit revision failed, when etcd said why: the revision is newer
+// than what the member that answered has applied (a follower behind), or older than what
+// etcd still keeps. Recognises etcd's answer directly (OUT_OF_RANGE) and through its gRPC
+// proxy (which loses the code and keeps the message).
+enum class RangeFailure { other, future_revision, compacted };
+RangeFailure classify_range_failure(const grpc::Status& status);
+
 class Kv {
  public:
   explicit Kv(std::shared_ptr<Connection> connection) : connection_(std::move(connection)) {}
@@ -39,6 +46,13 @@ class Kv {
   // snapshot however large it is. Pages hold up to `page_size` keys and shrink when a page is
   // larger than a gRPC message may be; a single value that cannot be received at all is
   // named in `unreadable` instead of failing the listing.
+  // The revision is pinned by one small linearizable read (so the snapshot is at least as new
+  // as any write that finished before the call); every page is then a serializable read at
+  // that revision, which an etcd gRPC proxy answers from its cache when another process listed
+  // the same prefix at the same revision. A page that the member answering has not reached
+  // yet, or that comes from another etcd cluster than the pin (a proxy's stale cache entry), is
+  // read again linearizably. Throws frodo::Error as call() does; a revision compacted during
+  // the listing fails it (Errc::internal, etcd's message), and the caller lists again.
   RangeResult get_prefix(const std::string& prefix, std::int64_t page_size = 1000);
   std::int64_t put(const std::string& key, const std::string& value, std::int64_t lease = 0);  // -> revision
   // -> number deleted; *revision (if given) is the revision of the delete.

@@ -4,7 +4,9 @@
 #include <atomic>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <random>
+#include <thread>
 
 #include "etcd/kv.hpp"
 #include "etcd/lease_keeper.hpp"
@@ -88,6 +90,82 @@ TEST_F(EtcdClient, PutGetDeleteAndPrefixListing) {
   EXPECT_EQ(kv.remove_prefix("/t/list/"), 25);
   EXPECT_TRUE(kv.get_prefix("/t/list/").kvs.empty());
   EXPECT_EQ(kv.get("/t/lisz").kvs.size(), 1u);
+}
+
+// A listing is etcd's snapshot at its revision however many pages it takes: keys written,
+// changed or deleted while it runs (between its pages) do not show up in it, and it is the same,
+// record for record, as that revision read in one request.
+TEST_F(EtcdClient, APagedListingIsTheSnapshotAtItsRevision) {
+  auto connection = connect(etcd_.endpoints());
+  Kv kv(connection), writer_kv(connect(etcd_.endpoints()));
+  const std::string prefix = "/t/snap/";
+  for (int i = 0; i < 60; ++i) kv.put(prefix + "k" + std::to_string(100 + i), "old");
+  // A writer changes the prefix for as long as the listing runs, and at least until it has
+  // written once after the listing began.
+  std::atomic<bool> listing_done{false};
+  std::atomic<std::int64_t> writes{0};
+  std::string writer_error;
+  std::thread writer([&] {
+    try {
+      for (int i = 0; !listing_done; ++i) {
+        writer_kv.put(prefix + "k" + std::to_string(100 + i % 60), "new");
+        writer_kv.put(prefix + "new" + std::to_string(i), "x");
+        if (i % 2 == 0) writer_kv.remove(prefix + "k" + std::to_string(100 + (i * 7) % 60));
+        ++writes;
+      }
+    } catch (const std::exception& e) {
+      writer_error = e.what();
+    }
+  });
+  std::optional<RangeResult> listed;
+  std::string list_error;
+  if (wait_until([&] { return writes >= 3 || listing_done; }, 30s)) {
+    try {
+      listed = kv.get_prefix(prefix, 1);  // one key per page: every page is its own read
+    } catch (const std::exception& e) {
+      list_error = e.what();
+    }
+  }
+  listing_done = true;
+  writer.join();
+  ASSERT_TRUE(writer_error.empty()) << writer_error;
+  ASSERT_TRUE(listed) << "no listing: " << list_error;
+  const RangeResult& list = *listed;
+  EXPECT_GT(kv.get("/t/none").revision, list.revision);  // the writer went on after the pin
+
+  etcdserverpb::RangeRequest request;
+  request.set_key(prefix);
+  request.set_range_end(prefix_end(prefix));
+  request.set_revision(list.revision);
+  etcdserverpb::RangeResponse snapshot;
+  connection->call(Rpc::range, "snapshot", [&](Endpoint& e, grpc::ClientContext& c) {
+    return e.kv->Range(&c, request, &snapshot);
+  });
+  ASSERT_EQ(list.kvs.size(), static_cast<std::size_t>(snapshot.kvs_size()));
+  for (int i = 0; i < snapshot.kvs_size(); ++i) {
+    EXPECT_EQ(list.kvs[i].key, snapshot.kvs(i).key());
+    EXPECT_EQ(list.kvs[i].value, snapshot.kvs(i).value());
+    EXPECT_EQ(list.kvs[i].mod_revision, snapshot.kvs(i).mod_revision());
+    EXPECT_LE(list.kvs[i].mod_revision, list.revision);
+  }
+  EXPECT_TRUE(list.unreadable.empty());
+  EXPECT_NE(list.cluster_id, 0u);
+}
+
+// etcd's answers to a read at a revision it has not reached or no longer keeps, as they come
+// directly (OUT_OF_RANGE) and through its gRPC proxy (UNKNOWN, the message kept), and others.
+TEST(RangeFailure, IsToldByEtcdsMessage) {
+  using grpc::Status;
+  using grpc::StatusCode;
+  const std::string future = "etcdserver: mvcc: required revision is a future revision";
+  const std::string compacted = "etcdserver: mvcc: required revision has been compacted";
+  EXPECT_EQ(classify_range_failure(Status(StatusCode::OUT_OF_RANGE, future)), RangeFailure::future_revision);
+  EXPECT_EQ(classify_range_failure(Status(StatusCode::UNKNOWN, future)), RangeFailure::future_revision);
+  EXPECT_EQ(classify_range_failure(Status(StatusCode::OUT_OF_RANGE, compacted)), RangeFailure::compacted);
+  EXPECT_EQ(classify_range_failure(Status(StatusCode::UNKNOWN, compacted)), RangeFailure::compacted);
+  EXPECT_EQ(classify_range_failure(Status(StatusCode::UNAVAILABLE, future)), RangeFailure::other);
+  EXPECT_EQ(classify_range_failure(Status(StatusCode::OUT_OF_RANGE, "something else")), RangeFailure::other);
+  EXPECT_EQ(classify_range_failure(Status::OK), RangeFailure::other);
 }
 
 TEST_F(EtcdClient, TxnComparesAndSwaps) {
