@@ -45,24 +45,7 @@ RangeFailure classify_range_failure(const grpc::Status& status) {
   return RangeFailure::other;
 }
 
-namespace {
-
-// Keys for the page after one of `keys` keys and `bytes` bytes of keys and values, read with
-// `limit`: about `page_bytes` at that page's size per key, between 1 and 16 times `keys`;
-// page_bytes 0: `page_size`, and after pages shrunk for being too large to receive, twice
-// the last limit up to page_size.
-std::int64_t next_page_keys(std::int64_t limit, int keys, std::size_t bytes, std::int64_t page_size,
-                            std::size_t page_bytes) {
-  if (page_bytes == 0) return std::min(limit * 2, std::max<std::int64_t>(page_size, 1));
-  const auto per_key = static_cast<double>(std::max<std::size_t>(bytes, 1)) / std::max(keys, 1);
-  const double fit = static_cast<double>(page_bytes) / per_key;
-  const double most = 16.0 * std::max(keys, 1);
-  return static_cast<std::int64_t>(std::clamp(std::min(fit, most), 1.0, most));
-}
-
-}  // namespace
-
-RangeResult Kv::get_prefix(const std::string& prefix, std::int64_t page_size, std::size_t page_bytes) {
+RangeResult Kv::get_prefix(const std::string& prefix, std::int64_t page_size) {
   const std::string what = "list " + prefix;
   RangeResult result;
   {
@@ -162,14 +145,10 @@ RangeResult Kv::get_prefix(const std::string& prefix, std::int64_t page_size, st
       continue_after(key);
       continue;
     }
-    std::size_t bytes = 0;
-    for (const auto& kv : response.kvs()) {
-      bytes += kv.key().size() + kv.value().size();
-      result.kvs.push_back(from_proto(kv));
-    }
+    for (const auto& kv : response.kvs()) result.kvs.push_back(from_proto(kv));
     if (!response.more() || response.kvs().empty()) break;
     continue_after(response.kvs().rbegin()->key());
-    limit = next_page_keys(limit, response.kvs_size(), bytes, page_size, page_bytes);
+    limit = std::min(limit * 2, std::max<std::int64_t>(page_size, 1));  // grow back after a large stretch
   }
   return result;
 }

@@ -43,13 +43,9 @@ class Kv {
 
   RangeResult get(const std::string& key);
   // Every key under `prefix`, read in pages at one revision, so the result is a consistent
-  // snapshot however large it is. The first page holds up to `page_size` keys; each later one
-  // as many as fit in about `page_bytes` at the size of the previous page's records (at least
-  // one, at most 16 times the previous page's keys), since etcd 3.4 walks its index over the
-  // whole rest of the range for every page: a listing of 10,000 records takes two pages, not
-  // ten (page_bytes 0: every page holds page_size keys). A page larger than a gRPC message
-  // may be shrinks; a single value that cannot be received at all is named in `unreadable`
-  // instead of failing the listing.
+  // snapshot however large it is. Pages hold up to `page_size` keys and shrink when a page is
+  // larger than a gRPC message may be; a single value that cannot be received at all is
+  // named in `unreadable` instead of failing the listing.
   // The revision is pinned by one small linearizable read (so the snapshot is at least as new
   // as any write that finished before the call); every page is then a serializable read at
   // that revision, which an etcd gRPC proxy answers from its cache when another process listed
@@ -57,9 +53,7 @@ class Kv {
   // yet, or that comes from another etcd cluster than the pin (a proxy's stale cache entry), is
   // read again linearizably. Throws frodo::Error as call() does; a revision compacted during
   // the listing fails it (Errc::internal, etcd's message), and the caller lists again.
-  RangeResult get_prefix(const std::string& prefix, std::int64_t page_size = 1000,
-                         std::size_t page_bytes = default_page_bytes);
-  static constexpr std::size_t default_page_bytes = std::size_t{4} << 20;
+  RangeResult get_prefix(const std::string& prefix, std::int64_t page_size = 1000);
   std::int64_t put(const std::string& key, const std::string& value, std::int64_t lease = 0);  // -> revision
   // -> number deleted; *revision (if given) is the revision of the delete.
   std::int64_t remove(const std::string& key, std::int64_t* revision = nullptr);

@@ -12,7 +12,6 @@
 #include "etcd/lease_keeper.hpp"
 #include "etcd/watcher.hpp"
 #include "etcd_cluster.hpp"
-#include "etcd_metrics.hpp"
 #include "subprocess.hpp"
 #include "process/wait_until.hpp"
 
@@ -122,7 +121,7 @@ TEST_F(EtcdClient, APagedListingIsTheSnapshotAtItsRevision) {
   std::string list_error;
   if (wait_until([&] { return writes >= 3 || listing_done; }, 30s)) {
     try {
-      listed = kv.get_prefix(prefix, 1, 0);  // one key per page: every page is its own read
+      listed = kv.get_prefix(prefix, 1);  // one key per page: every page is its own read
     } catch (const std::exception& e) {
       list_error = e.what();
     }
@@ -151,36 +150,6 @@ TEST_F(EtcdClient, APagedListingIsTheSnapshotAtItsRevision) {
   }
   EXPECT_TRUE(list.unreadable.empty());
   EXPECT_NE(list.cluster_id, 0u);
-}
-
-// Pages after the first are sized by bytes, not by a fixed count: etcd 3.4 walks its index
-// over the whole rest of the range for every page, so a listing of 2,000 small records takes
-// the pin and three pages (100 keys, then 16 times that, then the last 300), not the pin and
-// 20 pages of 100; a budget of ten records takes pages of ten; page_bytes 0 keeps pages at
-// page_size keys. The records come back whole and in order every time.
-TEST_F(EtcdClient, PagesAfterTheFirstHoldAboutPageBytes) {
-  Kv kv(connect(etcd_.endpoints()));
-  const std::string prefix = "/t/pages/";
-  std::vector<std::string> keys;
-  for (int i = 0; i < 2000; ++i) keys.push_back(prefix + std::to_string(10000 + i));
-  for (const std::string& key : keys) kv.put(key, std::string(60, 'v'));
-  const std::string member = etcd_.endpoint(0);
-  auto range_calls_of = [&](auto&& list) {
-    const double before = etcd_range_calls(member);
-    const RangeResult result = list();
-    const double after = etcd_range_calls(member);
-    EXPECT_GE(before, 0) << "etcd's metrics cannot be read";
-    EXPECT_EQ(result.kvs.size(), keys.size());
-    std::size_t same = 0;
-    while (same < keys.size() && same < result.kvs.size() && result.kvs[same].key == keys[same]) ++same;
-    EXPECT_EQ(same, keys.size()) << "the first record out of place";
-    return after - before;
-  };
-  EXPECT_EQ(range_calls_of([&] { return kv.get_prefix(prefix, 100); }), 1 + 3);
-  EXPECT_EQ(range_calls_of([&] { return kv.get_prefix(prefix, 100, 0); }), 1 + 20);
-  // 74 bytes per record (a 14-byte key, a 60-byte value) and a budget of 740 bytes: pages of
-  // 10 after the first 100.
-  EXPECT_EQ(range_calls_of([&] { return kv.get_prefix(prefix, 100, 740); }), 1 + 1 + 190);
 }
 
 // etcd's answers to a read at a revision it has not reached or no longer keeps, as they come
