@@ -18,8 +18,6 @@
 // in order; the temp dir goes with it.
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -45,6 +43,7 @@
 #include "process/free_port.hpp"
 #include "process/grpc_proxy.hpp"
 #include "process/local_etcd.hpp"
+#include "process/loopback_http.hpp"
 #include "process/temp_dir.hpp"
 #include "process/termination_signals.hpp"
 #include "workers.hpp"
@@ -239,32 +238,6 @@ std::string fmt(const json& s, const char* unit = "ms") {
 void say(const std::string& line) {
   std::printf("%s\n", line.c_str());
   std::fflush(stdout);
-}
-
-// A plain HTTP/1.0 GET from 127.0.0.1:port (etcd's /metrics); at most 16 MiB, 5 s.
-std::string http_get(int port, const std::string& path) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) throw std::runtime_error("socket failed");
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
-  timeval timeout{5, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
-  sockaddr_in address = process::loopback(port);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) throw std::runtime_error("connect failed");
-  write_all(fd, "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
-  std::string body;
-  char chunk[65536];
-  for (;;) {
-    ssize_t n = ::read(fd, chunk, sizeof chunk);
-    if (n < 0) throw std::runtime_error("read failed");
-    if (n == 0) break;
-    body.append(chunk, static_cast<std::size_t>(n));
-    if (body.size() > (16u << 20)) throw std::runtime_error("a response over 16 MiB");
-  }
-  return body;
 }
 
 // ---- worker processes ------------------------------------------------------------------------
@@ -550,7 +523,7 @@ class Bench {
   json etcd_watch_metrics() {
     json out = json::object();
     try {
-      std::string body = http_get(etcd_->client_port(), "/metrics");
+      std::string body = process::loopback_http_get(etcd_->client_port(), "/metrics");
       auto value = [&](const std::string& name) -> std::optional<std::int64_t> {
         std::size_t at = body.find("\n" + name + " ");
         if (at == std::string::npos) return std::nullopt;

@@ -2,9 +2,6 @@
 // directly: listing, watching, resuming, resyncing after a compaction, keeping its lease,
 // and failing over when a proxy dies. docs/proxy.md says how to deploy one.
 #include <gtest/gtest.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <cstdlib>
@@ -25,6 +22,7 @@
 #include "process/free_port.hpp"
 #include "process/grpc_proxy.hpp"
 #include "process/local_etcd.hpp"
+#include "process/loopback_http.hpp"
 #include "process/wait_until.hpp"
 #include "temp_dir.hpp"
 #include "warnings.hpp"
@@ -88,25 +86,11 @@ std::shared_ptr<etcd::Connection> connect(const std::vector<std::string>& endpoi
 // -1 when it does not answer or the counter is missing. (etcd 3.4's proxy has cache hit and
 // miss gauges, but the Debian build leaves them at 0: counting at etcd is what is left.)
 double etcd_range_calls(const std::string& endpoint) {
-  const int port = std::atoi(endpoint.substr(endpoint.rfind(':') + 1).c_str());
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
-  timeval timeout{5, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
-  sockaddr_in address = process::loopback(port);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) return -1;
-  const std::string request = "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
-  if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size())) return -1;
   std::string body;
-  char chunk[65536];
-  for (ssize_t n; (n = ::read(fd, chunk, sizeof chunk)) > 0;) {
-    body.append(chunk, static_cast<std::size_t>(n));
-    if (body.size() > (16u << 20)) return -1;
+  try {
+    body = process::loopback_http_get(std::atoi(endpoint.substr(endpoint.rfind(':') + 1).c_str()), "/metrics");
+  } catch (const std::runtime_error&) {
+    return -1;
   }
   const std::string name =
       "\ngrpc_server_started_total{grpc_method=\"Range\",grpc_service=\"etcdserverpb.KV\",grpc_type=\"unary\"} ";

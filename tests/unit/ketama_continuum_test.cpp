@@ -63,21 +63,32 @@ void expect_same_search(const detail::Continuum& c, const Reference& ref, std::m
   }
 }
 
+// A random continuum's entries (point << 16 | owner, unsorted) for test round `round`: up to
+// 65536 owners and 3,000 points, uniform or crowded into a narrow range (long buckets, many
+// equal points), with points at both ends of the space.
+struct RandomEntries {
+  std::size_t member_count;
+  std::vector<std::uint64_t> entries;
+};
+RandomEntries random_entries(std::mt19937_64& rng, int round) {
+  RandomEntries r;
+  r.member_count = round % 3 == 0 ? 65536 : 1 + rng() % 2000;
+  const std::size_t point_count = rng() % 3000;
+  const bool crowded = round % 2 == 1;
+  const std::uint32_t base = static_cast<std::uint32_t>(rng());
+  for (std::size_t i = 0; i < point_count; ++i) {
+    std::uint32_t point = crowded ? base + static_cast<std::uint32_t>(rng() % 5000) : static_cast<std::uint32_t>(rng());
+    if (i % 97 == 1) point = 0;
+    if (i % 89 == 2) point = 0xffffffffu;
+    r.entries.push_back(std::uint64_t{point} << 16 | rng() % r.member_count);
+  }
+  return r;
+}
+
 TEST(KetamaContinuum, SearchIsLowerBoundWithWrapOnRandomContinua) {
   std::mt19937_64 rng(13);
   for (int round = 0; round < 300; ++round) {
-    const std::size_t member_count = round % 3 == 0 ? 65536 : 1 + rng() % 2000;
-    const std::size_t point_count = rng() % 3000;
-    // Uniform points, or points crowded into a narrow range (long buckets, many equal points).
-    const bool crowded = round % 2 == 1;
-    const std::uint32_t base = static_cast<std::uint32_t>(rng());
-    std::vector<std::uint64_t> entries;
-    for (std::size_t i = 0; i < point_count; ++i) {
-      std::uint32_t point = crowded ? base + static_cast<std::uint32_t>(rng() % 5000) : static_cast<std::uint32_t>(rng());
-      if (i % 97 == 1) point = 0;
-      if (i % 89 == 2) point = 0xffffffffu;
-      entries.push_back(std::uint64_t{point} << 16 | rng() % member_count);
-    }
+    auto [member_count, entries] = random_entries(rng, round);
     Reference ref(entries);
     std::sort(entries.begin(), entries.end());
     detail::Continuum c(entries, member_count);
@@ -91,17 +102,7 @@ TEST(KetamaContinuum, SearchIsLowerBoundWithWrapOnRandomContinua) {
 TEST(KetamaContinuum, UnsortedBuildIsTheSortedOne) {
   std::mt19937_64 rng(31);
   for (int round = 0; round < 200; ++round) {
-    const std::size_t member_count = round % 3 == 0 ? 65536 : 1 + rng() % 2000;
-    const std::size_t point_count = rng() % 3000;
-    const bool crowded = round % 2 == 1;
-    const std::uint32_t base = static_cast<std::uint32_t>(rng());
-    std::vector<std::uint64_t> entries;
-    for (std::size_t i = 0; i < point_count; ++i) {
-      std::uint32_t point = crowded ? base + static_cast<std::uint32_t>(rng() % 5000) : static_cast<std::uint32_t>(rng());
-      if (i % 97 == 1) point = 0;
-      if (i % 89 == 2) point = 0xffffffffu;
-      entries.push_back(std::uint64_t{point} << 16 | rng() % member_count);
-    }
+    auto [member_count, entries] = random_entries(rng, round);
     std::shuffle(entries.begin(), entries.end(), rng);
     const detail::Continuum c = detail::Continuum::build_unsorted(entries.size(), member_count, [&](auto push) {
       for (std::uint64_t e : entries) push(static_cast<std::uint32_t>(e >> 16), static_cast<std::uint32_t>(e & 0xffff));
