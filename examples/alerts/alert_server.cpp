@@ -171,9 +171,16 @@ struct AlertServer::Impl {
     HostSlot& s = slot(event.host);
     std::lock_guard lock(s.mutex);
     if (!s.cached || s.token != token) {
-      std::optional<HostState> stored = store->host(event.host);
-      s.seq = stored ? stored->seq : 0;
-      s.status = stored ? stored->status : "";
+      // A new holding of the host: its state read, and (with fencing) its token raised, in one
+      // step, so that a previous holder's late write is fenced from here on (Store::claim).
+      Store::Claim claim = store->claim(event.host, token);
+      if (claim.result == ApplyResult::fenced) {
+        ++fenced;
+        res.set_header("Retry-After", "0");
+        return reply(res, 503, {{"wait", "fenced"}, {"revision", cluster->snapshot()->revision}});
+      }
+      s.seq = claim.state ? claim.state->seq : 0;
+      s.status = claim.state ? claim.state->status : "";
       s.token = token;
       s.cached = true;
     }

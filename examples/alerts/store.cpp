@@ -81,10 +81,12 @@ struct Store::Db {
   sqlite3_stmt* insert_applied = nullptr;
   sqlite3_stmt* upsert_host = nullptr;
   sqlite3_stmt* raise_token = nullptr;
+  sqlite3_stmt* claim_host = nullptr;
   sqlite3_stmt* select_rows = nullptr;
 
   ~Db() {
-    for (sqlite3_stmt* s : {begin, commit, rollback, select_host, insert_applied, upsert_host, raise_token, select_rows}) {
+    for (sqlite3_stmt* s :
+         {begin, commit, rollback, select_host, insert_applied, upsert_host, raise_token, claim_host, select_rows}) {
       sqlite3_finalize(s);
     }
     sqlite3_close_v2(db);
@@ -251,6 +253,10 @@ Store::Store(const std::filesystem::path& path, StoreOptions options)
       "ON CONFLICT (host) DO UPDATE SET seq = excluded.seq, status = excluded.status, "
       "token = max(hosts.token, excluded.token)");
   db_->raise_token = db_->prepare("UPDATE hosts SET token = max(token, ?2) WHERE host = ?1");
+  // A claimed host that nothing was applied to yet gets a row of seq 0 (host() reports none).
+  db_->claim_host = db_->prepare(
+      "INSERT INTO hosts (host, seq, status, token) VALUES (?1, 0, '', ?2) "
+      "ON CONFLICT (host) DO UPDATE SET token = max(hosts.token, excluded.token)");
   db_->select_rows = db_->prepare(
       "SELECT id, host, seq, status, result, token, server, admitted_us, done_us, at_us FROM events ORDER BY id");
 }
@@ -320,17 +326,49 @@ ApplyResult Store::write(const Event& event, const Processing& p, RowResult resu
   });
 }
 
+std::optional<HostState> Store::read_host(Db& d, std::string_view host) {
+  Reset reset(d.select_host);
+  bind_text(d.select_host, 1, host);
+  int rc = sqlite3_step(d.select_host);
+  d.check(rc, "cannot read the host");
+  if (rc != SQLITE_ROW || sqlite3_column_int64(d.select_host, 0) == 0) return std::nullopt;
+  return HostState{sqlite3_column_int64(d.select_host, 0), column_text(d.select_host, 1),
+                   sqlite3_column_int64(d.select_host, 2)};
+}
+
 std::optional<HostState> Store::host(std::string_view host) const {
   std::lock_guard lock(db_->mutex);
   Db& d = *db_;
-  return d.with_retry([&]() -> std::optional<HostState> {
-    Reset reset(d.select_host);
-    bind_text(d.select_host, 1, host);
-    int rc = sqlite3_step(d.select_host);
-    d.check(rc, "cannot read the host");
-    if (rc != SQLITE_ROW) return std::nullopt;
-    return HostState{sqlite3_column_int64(d.select_host, 0), column_text(d.select_host, 1),
-                     sqlite3_column_int64(d.select_host, 2)};
+  return d.with_retry([&]() -> std::optional<HostState> { return read_host(d, host); });
+}
+
+Store::Claim Store::claim(std::string_view host, std::int64_t token) {
+  if (!options_.fencing) return {ApplyResult::applied, this->host(host)};
+  std::lock_guard lock(db_->mutex);
+  Db& d = *db_;
+  return d.with_retry([&]() -> Claim {
+    // IMMEDIATE, as write(): no other server's token can come in between the check and the raise.
+    d.run(d.begin, "cannot begin a transaction");
+    {
+      Reset reset(d.select_host);
+      bind_text(d.select_host, 1, host);
+      int rc = sqlite3_step(d.select_host);
+      d.check(rc, "cannot read the host");
+      if (rc == SQLITE_ROW && sqlite3_column_int64(d.select_host, 2) > token) {
+        sqlite3_reset(d.select_host);
+        d.run(d.rollback, "cannot roll back");
+        return {ApplyResult::fenced, std::nullopt};
+      }
+    }
+    std::optional<HostState> state = read_host(d, host);
+    {
+      Reset reset(d.claim_host);
+      bind_text(d.claim_host, 1, host);
+      sqlite3_bind_int64(d.claim_host, 2, token);
+      d.check(sqlite3_step(d.claim_host), "cannot raise the host's token");
+    }
+    d.run(d.commit, "cannot commit");
+    return {ApplyResult::applied, state};
   });
 }
 

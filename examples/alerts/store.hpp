@@ -112,6 +112,19 @@ class Store {
 
   // The host's latest applied state, or nullopt if nothing was applied for it.
   std::optional<HostState> host(std::string_view host) const;
+
+  // What a server that starts holding `host` under `token` reads before its first event: the
+  // host's state as host() gives it, and, with fencing, the host's token raised to `token` in
+  // the same transaction. From then on a write with an older token is fenced even before the
+  // new holder writes anything: a server that admitted an event, was paused past its lease
+  // and writes late can no longer land its write between the new holder's read and its first
+  // write, where the new holder, having read the older state, would apply the same event
+  // again. `fenced` (nothing read or changed) if the host has seen a newer token already.
+  struct Claim {
+    ApplyResult result = ApplyResult::applied;
+    std::optional<HostState> state;
+  };
+  Claim claim(std::string_view host, std::int64_t token);
   // Every row, in id (global write) order.
   std::vector<StoreRow> rows() const;
 
@@ -122,6 +135,8 @@ class Store {
  private:
   struct Db;
   ApplyResult write(const Event& event, const Processing& processing, RowResult result);
+  // The host's row as host() reports it (none for a row of seq 0: claimed, nothing applied).
+  static std::optional<HostState> read_host(Db& d, std::string_view host);
 
   std::filesystem::path path_;
   StoreOptions options_;

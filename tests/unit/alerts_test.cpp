@@ -187,6 +187,38 @@ TEST(AlertsStore, ADuplicateAnswerIsARowThatChangesNothingButTheToken) {
   EXPECT_EQ(rows[1].seq, 1);
 }
 
+// A new holder's first read raises the host's token: the previous holder, paused after it
+// admitted an event, is fenced when it writes late, even though the new holder has not written
+// yet. Without the claim that late write would land, and the new holder, which read the state
+// from before it, would apply the same event again (the duplicate the demo's checker counts).
+TEST(AlertsStore, AClaimFencesTheHoldersBeforeItBeforeItsFirstWrite) {
+  TempDir dir;
+  Store store(dir / "alerts.db");
+  EXPECT_EQ(store.apply({"web-1", 1, "DOWN"}, 3, "a:1"), ApplyResult::applied);
+  Store::Claim claim = store.claim("web-1", 4);
+  EXPECT_EQ(claim.result, ApplyResult::applied);
+  ASSERT_TRUE(claim.state);
+  EXPECT_EQ(claim.state->seq, 1);
+  EXPECT_EQ(store.apply({"web-1", 2, "UP"}, 3, "a:1"), ApplyResult::fenced);  // the late write
+  EXPECT_EQ(store.apply({"web-1", 2, "UP"}, 4, "b:1"), ApplyResult::applied);
+  EXPECT_EQ(store.rows().size(), 2u);
+  // A claim under an older token than the host has seen is itself fenced and changes nothing.
+  EXPECT_EQ(store.claim("web-1", 3).result, ApplyResult::fenced);
+  // A host nothing was applied to: no state, but its token is raised all the same.
+  claim = store.claim("web-2", 9);
+  EXPECT_EQ(claim.result, ApplyResult::applied);
+  EXPECT_FALSE(claim.state);
+  EXPECT_FALSE(store.host("web-2"));
+  EXPECT_EQ(store.apply({"web-2", 1, "DOWN"}, 8, "a:1"), ApplyResult::fenced);
+  EXPECT_EQ(store.apply({"web-2", 1, "DOWN"}, 9, "b:1"), ApplyResult::applied);
+  EXPECT_EQ(store.host("web-2")->seq, 1);
+  // Without fencing a claim only reads.
+  Store open(dir / "open.db", {.fencing = false});
+  EXPECT_EQ(open.apply({"web-1", 1, "DOWN"}, 3, "a:1"), ApplyResult::applied);
+  EXPECT_EQ(open.claim("web-1", 4).state->seq, 1);
+  EXPECT_EQ(open.apply({"web-1", 2, "UP"}, 3, "a:1"), ApplyResult::applied);
+}
+
 TEST(AlertsStore, WithoutFencingEveryTokenIsAcceptedAndRecorded) {
   TempDir dir;
   Store store(dir / "alerts.db", {.fencing = false});
