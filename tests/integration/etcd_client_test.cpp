@@ -100,39 +100,50 @@ TEST_F(EtcdClient, APagedListingIsTheSnapshotAtItsRevision) {
   Kv kv(connection), writer_kv(connect(etcd_.endpoints()));
   const std::string prefix = "/t/snap/";
   for (int i = 0; i < 60; ++i) kv.put(prefix + "k" + std::to_string(100 + i), "old");
-  // A writer changes the prefix for as long as the listing runs, and at least until it has
-  // written once after the listing began.
-  std::atomic<bool> listing_done{false};
-  std::atomic<std::int64_t> writes{0};
+  // A writer changes the prefix while listings run. The scenario needs a write that etcd
+  // committed after the listing pinned its revision, seen by the time the listing returns; a slow
+  // writer (a sanitizer build on a busy machine) may not get one in, so the listing is
+  // repeated, up to 20 times, until one did.
+  std::atomic<bool> stop{false}, writer_failed{false};
+  std::atomic<std::int64_t> writes{0}, last_revision{0};
   std::string writer_error;
   std::thread writer([&] {
     try {
-      for (int i = 0; !listing_done; ++i) {
+      for (int i = 0; !stop; ++i) {
         writer_kv.put(prefix + "k" + std::to_string(100 + i % 60), "new");
-        writer_kv.put(prefix + "new" + std::to_string(i), "x");
-        if (i % 2 == 0) writer_kv.remove(prefix + "k" + std::to_string(100 + (i * 7) % 60));
+        last_revision = writer_kv.put(prefix + "new" + std::to_string(i), "x");
+        if (i % 2 == 0) {
+          std::int64_t revision = 0;
+          writer_kv.remove(prefix + "k" + std::to_string(100 + (i * 7) % 60), &revision);
+          if (revision > 0) last_revision = revision;
+        }
         ++writes;
       }
     } catch (const std::exception& e) {
       writer_error = e.what();
+      writer_failed = true;
     }
   });
   std::optional<RangeResult> listed;
   std::string list_error;
-  if (wait_until([&] { return writes >= 3 || listing_done; }, 30s)) {
-    try {
-      listed = kv.get_prefix(prefix, 1);  // one key per page: every page is its own read
-    } catch (const std::exception& e) {
-      list_error = e.what();
+  int attempts = 0;
+  if (wait_until([&] { return writes >= 3 || writer_failed; }, 30s) && !writer_failed) {
+    for (; attempts < 20; ++attempts) {
+      try {
+        listed = kv.get_prefix(prefix, 1);  // one key per page: every page is its own read
+      } catch (const std::exception& e) {
+        list_error = e.what();
+        break;
+      }
+      if (last_revision > listed->revision) break;  // a write landed after the pin
     }
   }
-  listing_done = true;
+  stop = true;
   writer.join();
   ASSERT_TRUE(writer_error.empty()) << writer_error;
   ASSERT_TRUE(listed) << "no listing: " << list_error;
   const RangeResult& list = *listed;
-  EXPECT_GT(kv.get("/t/none").revision, list.revision);  // the writer went on after the pin
-
+  ASSERT_LT(attempts, 20) << "no write landed during any of 20 listings";
   etcdserverpb::RangeRequest request;
   request.set_key(prefix);
   request.set_range_end(prefix_end(prefix));
