@@ -283,16 +283,9 @@ ApplyResult Store::write(const Event& event, const Processing& p, RowResult resu
     // accept a newer token between the check and the write; and done_us, read under the
     // lock, grows with the row ids.
     d.run(d.begin, "cannot begin a transaction");
-    if (options_.fencing) {
-      Reset reset(d.select_host);
-      bind_text(d.select_host, 1, event.host);
-      int rc = sqlite3_step(d.select_host);
-      d.check(rc, "cannot read the host");
-      if (rc == SQLITE_ROW && sqlite3_column_int64(d.select_host, 2) > p.token) {
-        sqlite3_reset(d.select_host);
-        d.run(d.rollback, "cannot roll back");
-        return ApplyResult::fenced;
-      }
+    if (options_.fencing && newer_token_seen(d, event.host, p.token)) {
+      d.run(d.rollback, "cannot roll back");
+      return ApplyResult::fenced;
     }
     {
       Reset reset(d.insert_applied);
@@ -336,6 +329,14 @@ std::optional<HostState> Store::read_host(Db& d, std::string_view host) {
                    sqlite3_column_int64(d.select_host, 2)};
 }
 
+bool Store::newer_token_seen(Db& d, std::string_view host, std::int64_t token) {
+  Reset reset(d.select_host);
+  bind_text(d.select_host, 1, host);
+  int rc = sqlite3_step(d.select_host);
+  d.check(rc, "cannot read the host");
+  return rc == SQLITE_ROW && sqlite3_column_int64(d.select_host, 2) > token;
+}
+
 std::optional<HostState> Store::host(std::string_view host) const {
   std::lock_guard lock(db_->mutex);
   Db& d = *db_;
@@ -349,16 +350,9 @@ Store::Claim Store::claim(std::string_view host, std::int64_t token) {
   return d.with_retry([&]() -> Claim {
     // IMMEDIATE, as write(): no other server's token can come in between the check and the raise.
     d.run(d.begin, "cannot begin a transaction");
-    {
-      Reset reset(d.select_host);
-      bind_text(d.select_host, 1, host);
-      int rc = sqlite3_step(d.select_host);
-      d.check(rc, "cannot read the host");
-      if (rc == SQLITE_ROW && sqlite3_column_int64(d.select_host, 2) > token) {
-        sqlite3_reset(d.select_host);
-        d.run(d.rollback, "cannot roll back");
-        return {ApplyResult::fenced, std::nullopt};
-      }
+    if (newer_token_seen(d, host, token)) {
+      d.run(d.rollback, "cannot roll back");
+      return {ApplyResult::fenced, std::nullopt};
     }
     std::optional<HostState> state = read_host(d, host);
     {

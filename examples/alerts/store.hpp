@@ -137,6 +137,8 @@ class Store {
   ApplyResult write(const Event& event, const Processing& processing, RowResult result);
   // The host's row as host() reports it (none for a row of seq 0: claimed, nothing applied).
   static std::optional<HostState> read_host(Db& d, std::string_view host);
+  // Whether the host has seen a token newer than `token` (the fencing check, inside a transaction).
+  static bool newer_token_seen(Db& d, std::string_view host, std::int64_t token);
 
   std::filesystem::path path_;
   StoreOptions options_;
